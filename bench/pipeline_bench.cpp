@@ -1,0 +1,118 @@
+// pipeline_bench [CALLS] [RUNS]: how many events per second the full tracer-node pipeline
+// (raw ftrace capture -> decode -> JSON lines) takes with zero loss, and tracer-node's CPU time
+// per million events. Spawns the built tracer-node, a pod (unshare) running getppid_loop CALLS
+// under trace_syscalls -s getppid, and prints figures. Not a test: nothing is asserted.
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "common/http_client.h"
+#include "common/subprocess.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double cpu_seconds(pid_t pid) {
+    std::ifstream in(fmt::format("/proc/{}/stat", pid));
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    auto close = text.rfind(')');
+    std::istringstream rest(text.substr(close + 2));
+    std::string field;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+        if (i == 14) utime = std::stoull(field);
+        if (i == 15) stime = std::stoull(field);
+    }
+    return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+ct::Result<ct::http::ClientResponse> call(unsigned short port, const std::string& method, const std::string& target,
+                                          std::string body = "") {
+    ct::http::ClientRequest r;
+    r.port = port;
+    r.method = method;
+    r.target = target;
+    r.body = std::move(body);
+    r.timeout = std::chrono::minutes(10);
+    return ct::http::send(r);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    long calls = argc > 1 ? std::stol(argv[1]) : 2'000'000;
+    int runs = argc > 2 ? std::stoi(argv[2]) : 1;
+    auto dir = std::filesystem::temp_directory_path() / fmt::format("ct-bench-{}", ::getpid());
+    std::filesystem::create_directories(dir);
+    unsigned short port = static_cast<unsigned short>(20000 + ::getpid() % 20000);
+    ct::SpawnOptions node_opts;
+    node_opts.argv = {CT_BINARY_DIR "/tracer-node/tracer-node", "--trace-hooks", CT_BINARY_DIR "/trace-hooks",
+                      "--use-procfs", "--trace-output", (dir / "events.jsonl").string(), "--address",
+                      fmt::format("127.0.0.1:{}", port)};
+    node_opts.capture_stdout = node_opts.capture_stderr = false;
+    auto node = ct::Subprocess::spawn(node_opts);
+    if (!node) return std::fprintf(stderr, "%s\n", node.error().message.c_str()), 1;
+    for (int i = 0; i < 200; ++i) {
+        auto r = call(port, "GET", "/readyz");
+        if (r && r->status == 200) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    fmt::print("calls per run: {} ({} events)\n", calls, 2 * calls);
+    for (int run = 0; run < runs; ++run) {
+        auto pod_name = fmt::format("ct-bench-{}-{}", ::getpid(), run);
+        auto start = (dir / fmt::format("start{}", run)).string();
+        ct::SpawnOptions pod_opts;
+        pod_opts.argv = {"unshare", "--uts", "--pid", "--fork", "--mount-proc", "sh", "-c",
+                         fmt::format("hostname {}; while [ ! -e {} ]; do sleep 0.01; done; exec {}/bench/getppid_loop {}",
+                                     pod_name, start, CT_BINARY_DIR, calls)};
+        pod_opts.capture_stdout = pod_opts.capture_stderr = false;
+        auto pod = ct::Subprocess::spawn(pod_opts);
+        if (!pod) return 1;
+        std::string id;
+        for (int i = 0; i < 100 && id.empty(); ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            auto r = call(port, "POST", "/v1/trace-session",
+                          boost::json::serialize(boost::json::object{{"pod", pod_name},
+                                                                     {"trace-hook", "trace_syscalls"},
+                                                                     {"trace-arguments", "-s getppid"}}));
+            if (r && r->status == 200) id = boost::json::parse(r->body).as_object().begin()->key();
+        }
+        if (id.empty()) return std::fprintf(stderr, "session not created\n"), 1;
+        call(port, "PUT", "/v1/trace-session/" + id, R"({"Run": true})");
+        double cpu0 = cpu_seconds(node->pid());
+        auto t0 = Clock::now();
+        { std::ofstream(start) << "go"; }
+        pod->wait();
+        auto t_workload = Clock::now();
+        call(port, "PUT", "/v1/trace-session/" + id, R"({"Run": false})");
+        auto t_done = Clock::now();
+        double cpu = cpu_seconds(node->pid()) - cpu0;
+        auto view = boost::json::parse(call(port, "GET", "/v1/trace-session/" + id)->body);
+        auto stats = view.as_object().at(id).as_object().at("Stats").as_object();
+        auto delivered = stats.at("Delivered").to_number<double>();
+        auto lost = stats.at("Lost").to_number<double>();
+        double workload_s = std::chrono::duration<double>(t_workload - t0).count();
+        double total_s = std::chrono::duration<double>(t_done - t0).count();
+        fmt::print("run {}: delivered {:.0f} lost {:.0f} | workload {:.2f} s ({:.0f} events/s produced) | "
+                   "pipeline done after {:.2f} s ({:.0f} events/s sustained) | tracer-node CPU {:.2f} s = {:.2f} s "
+                   "per million events\n",
+                   run, delivered, lost, workload_s, 2 * calls / workload_s, total_s, delivered / total_s, cpu,
+                   cpu / (delivered / 1e6));
+        call(port, "DELETE", "/v1/trace-session/" + id);
+        std::filesystem::remove(dir / "events.jsonl");
+    }
+    node->stop(std::chrono::milliseconds(10000));
+    std::filesystem::remove_all(dir);
+    return 0;
+}

@@ -1,0 +1,37 @@
+#include "common/http.h"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+namespace ct::http {
+
+std::string Request::header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? std::string() : it->second;
+}
+
+Response error_response(int status, std::string message) {
+    Response r;
+    r.status = status;
+    r.body = boost::json::serialize(boost::json::object{{"error", std::move(message)}});
+    return r;
+}
+
+Response error_response(const Error& error) { return error_response(http_status(error.code), error.message); }
+
+Response json_response(const boost::json::value& value, int status) {
+    Response r;
+    r.status = status;
+    r.body = boost::json::serialize(value);
+    return r;
+}
+
+Result<boost::json::object> parse_json_object(const std::string& body) {
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(body, ec);
+    if (ec) return fail(Errc::kInvalidArgument, fmt::format("request body is not valid JSON: {}", ec.message()));
+    if (!v.is_object()) return fail(Errc::kInvalidArgument, "request body must be a JSON object");
+    return std::move(v.as_object());
+}
+
+}  // namespace ct::http

@@ -1,0 +1,144 @@
+#include "common/http_client.h"
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <fmt/format.h>
+
+namespace ct::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Runs the io_context until `done` or the deadline; the operations themselves carry the expiry.
+void run_until(asio::io_context& io, const bool& done, Clock::time_point deadline) {
+    // A context that ran out of work is stopped until restarted: the next operation would never run.
+    if (io.stopped()) io.restart();
+    while (!done && Clock::now() < deadline) {
+        io.run_one_until(deadline);
+        if (io.stopped()) break;
+    }
+}
+
+bhttp::request<bhttp::string_body> build(const ClientRequest& r) {
+    bhttp::verb verb = bhttp::string_to_verb(r.method);
+    bhttp::request<bhttp::string_body> req;
+    if (verb == bhttp::verb::unknown) req.method_string(r.method);
+    else req.method(verb);
+    req.target(r.target);
+    req.version(11);
+    req.set(bhttp::field::host, fmt::format("{}:{}", r.host, r.port));
+    req.set(bhttp::field::content_type, "application/json");
+    for (const auto& [k, v] : r.headers) req.set(k, v);
+    req.body() = r.body;
+    req.keep_alive(false);
+    req.prepare_payload();
+    return req;
+}
+
+Error net_error(const ClientRequest& r, const char* step, boost::system::error_code ec) {
+    Errc code = ec == beast::error::timeout ? Errc::kTimeout : Errc::kUnavailable;
+    return Error{code, fmt::format("{} {}:{}{}: {} failed: {}", r.method, r.host, r.port, r.target, step, ec.message())};
+}
+
+// Connects and writes the request; returns the error, if any.
+boost::system::error_code connect_and_write(asio::io_context& io, beast::tcp_stream& stream, const ClientRequest& r,
+                                            Clock::time_point deadline, const char*& step) {
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(r.host, ec);
+    tcp::resolver::results_type endpoints;
+    if (ec) {
+        tcp::resolver resolver(io);
+        endpoints = resolver.resolve(r.host, std::to_string(r.port), ec);
+        step = "resolve";
+        if (ec) return ec;
+    } else {
+        endpoints = tcp::resolver::results_type::create(tcp::endpoint(address, r.port), r.host, std::to_string(r.port));
+    }
+    bool done = false;
+    stream.expires_at(deadline);
+    step = "connect";
+    stream.async_connect(endpoints, [&](boost::system::error_code e, const tcp::endpoint&) { ec = e, done = true; });
+    run_until(io, done, deadline + std::chrono::milliseconds(50));
+    if (!done) return beast::error::timeout;
+    if (ec) return ec;
+    auto req = build(r);
+    done = false;
+    step = "write";
+    bhttp::async_write(stream, req, [&](boost::system::error_code e, size_t) { ec = e, done = true; });
+    run_until(io, done, deadline + std::chrono::milliseconds(50));
+    if (!done) return beast::error::timeout;
+    return ec;
+}
+
+void copy_headers(const bhttp::response_header<>& in, ClientResponse& out) {
+    out.status = static_cast<int>(in.result_int());
+    for (const auto& f : in) {
+        std::string name(f.name_string());
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        out.headers[name] = std::string(f.value());
+    }
+}
+
+}  // namespace
+
+Result<ClientResponse> send(const ClientRequest& r) {
+    asio::io_context io;
+    beast::tcp_stream stream(io);
+    auto deadline = Clock::now() + r.timeout;
+    const char* step = "connect";
+    if (auto ec = connect_and_write(io, stream, r, deadline, step)) return std::unexpected(net_error(r, step, ec));
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    boost::system::error_code ec;
+    bool done = false;
+    bhttp::async_read(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e, done = true; });
+    run_until(io, done, deadline + std::chrono::milliseconds(50));
+    if (!done) ec = beast::error::timeout;
+    if (ec) return std::unexpected(net_error(r, "read", ec));
+    ClientResponse out;
+    copy_headers(parser.get().base(), out);
+    out.body = std::move(parser.get().body());
+    return out;
+}
+
+Result<ClientResponse> stream(const ClientRequest& r, const std::function<bool(std::string_view)>& on_data) {
+    asio::io_context io;
+    beast::tcp_stream stream(io);
+    auto deadline = Clock::now() + r.timeout;
+    const char* step = "connect";
+    if (auto ec = connect_and_write(io, stream, r, deadline, step)) return std::unexpected(net_error(r, step, ec));
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::buffer_body> parser;
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    boost::system::error_code ec;
+    bool done = false;
+    bhttp::async_read_header(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e, done = true; });
+    run_until(io, done, deadline + std::chrono::milliseconds(50));
+    if (!done) ec = beast::error::timeout;
+    if (ec) return std::unexpected(net_error(r, "read header", ec));
+    ClientResponse out;
+    copy_headers(parser.get().base(), out);
+    char chunk[16384];
+    while (!parser.is_done()) {
+        parser.get().body().data = chunk;
+        parser.get().body().size = sizeof chunk;
+        done = false;
+        bhttp::async_read_some(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e, done = true; });
+        run_until(io, done, deadline);
+        if (!done) break;  // deadline: return what we have
+        if (ec == bhttp::error::need_buffer) ec = {};
+        if (ec) break;
+        size_t got = sizeof chunk - parser.get().body().size;
+        if (got > 0 && !on_data(std::string_view(chunk, got))) break;
+    }
+    return out;
+}
+
+}  // namespace ct::http

@@ -1,0 +1,60 @@
+#include "common/strings.h"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+namespace ct {
+
+std::vector<std::string> split_any(std::string_view text, std::string_view separators) {
+    std::vector<std::string> out;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t start = text.find_first_not_of(separators, pos);
+        if (start == std::string_view::npos) break;
+        size_t end = text.find_first_of(separators, start);
+        if (end == std::string_view::npos) end = text.size();
+        out.emplace_back(text.substr(start, end - start));
+        pos = end;
+    }
+    return out;
+}
+
+std::vector<std::string> split_whitespace(std::string_view text) {
+    return split_any(text, " \t\r\n\v\f");
+}
+
+std::string_view trim(std::string_view text) {
+    constexpr std::string_view kSpace = " \t\r\n\v\f";
+    size_t start = text.find_first_not_of(kSpace);
+    if (start == std::string_view::npos) return {};
+    size_t end = text.find_last_not_of(kSpace);
+    return text.substr(start, end - start + 1);
+}
+
+std::optional<unsigned long long> parse_u64(std::string_view text) {
+    if (text.empty() || text.front() == '+' || text.front() == '-') return std::nullopt;
+    unsigned long long value = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || ptr != text.data() + text.size()) return std::nullopt;
+    return value;
+}
+
+Result<HostPort> parse_host_port(std::string_view text) {
+    auto bad = [&](std::string_view why) {
+        return fail(Errc::kInvalidArgument, fmt::format("invalid address \"{}\": {}", text, why));
+    };
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return bad("expected host:port or :port");
+    HostPort out;
+    std::string_view host = text.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    else if (host.find(':') != std::string_view::npos) return bad("IPv6 hosts must be in brackets");
+    out.host = std::string(host);
+    auto port = parse_u64(text.substr(colon + 1));
+    if (!port || *port == 0 || *port > 65535) return bad("port must be 1-65535");
+    out.port = static_cast<unsigned short>(*port);
+    return out;
+}
+
+}  // namespace ct

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every build, test and run dependency from Debian's packages. Idempotent and quiet
+# when everything is present: apt runs only when a package is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  libboost1.81-dev libboost-json1.81-dev
+  libtracefs-dev libtraceevent-dev
+  libfmt-dev libspdlog-dev libcli11-dev
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  prometheus-cpp-dev catch2
+  util-linux procps curl jq iproute2
+  containerd runc containernetworking-plugins busybox-static
+  dnsmasq-base openssl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,9 @@
+# Export pipeline: raw ftrace capture, loss accounting, live streams, metrics.
+ct_add_test(export_raw_decode_test
+  SOURCES unit/export_raw_decode_test.cpp
+  LIBS ct_node)
+
+ct_add_test(export_pipeline_test
+  SOURCES integration/export_pipeline_test.cpp
+  LIBS ct_common)
+add_dependencies(export_pipeline_test tracer-node ftrace-manager getppid_loop)

@@ -1,0 +1,389 @@
+// The shipped ftrace hook manager against real ftrace: protocol output, exact syscall counts for
+// the traced pid only, event-fork, errors that leave nothing behind, the time limit, --clear, and
+// the reader protocol (tracing_on == 0 -> reader drains and closes -> instance removed).
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common/fd.h"
+#include "common/strings.h"
+#include "common/subprocess.h"
+
+using namespace ct;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+const std::string kManager = CT_HOOKS_DIR "/ftrace/manager";
+const fs::path kInstances = "/sys/kernel/tracing/instances";
+constexpr int kCalls = 2000;
+
+// SpawnOptions built field by field: g++ 12 warns on designated initialisers that skip members.
+SpawnOptions command(std::vector<std::string> argv, bool capture_stderr = true) {
+    SpawnOptions o;
+    o.argv = std::move(argv);
+    o.capture_stderr = capture_stderr;
+    return o;
+}
+
+std::vector<std::string> instances_with_prefix(std::string_view prefix) {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(kInstances))
+        if (e.path().filename().string().starts_with(prefix)) out.push_back(e.path().filename().string());
+    return out;
+}
+
+// Instances a given manager process made: their names carry its pid.
+std::vector<std::string> instances_of(pid_t manager) { return instances_with_prefix(fmt::format("ctrace_{}_", manager)); }
+
+std::string read_text(const fs::path& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// A trigger file in a private directory, removed with it.
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        std::string tmpl = (fs::temp_directory_path() / "ct-ftrace-XXXXXX").string();
+        path = ::mkdtemp(tmpl.data());
+    }
+    ~TempDir() { fs::remove_all(path); }
+};
+
+// A python process that waits for `trigger` to exist, then calls getppid() exactly `calls` times
+// (in a forked child when `in_child`), prints "done <pid that called>" and sleeps until stopped.
+Subprocess spawn_caller(const fs::path& trigger, int calls, bool in_child) {
+    constexpr std::string_view kScript = R"(
+import os, sys, time
+trigger, calls, in_child = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+while not os.path.exists(trigger):
+    time.sleep(0.005)
+def work():
+    for _ in range(calls):
+        os.getppid()
+if in_child:
+    pid = os.fork()
+    if pid == 0:
+        work()
+        os._exit(0)
+    os.waitpid(pid, 0)
+else:
+    pid = os.getpid()
+    work()
+print("done", pid, flush=True)
+time.sleep(600)
+)";
+    auto p = Subprocess::spawn(command({"/usr/bin/python3", "-c", std::string(kScript), trigger.string(),
+                                        std::to_string(calls), in_child ? "1" : "0"},
+                                       false));
+    REQUIRE(p);
+    return std::move(*p);
+}
+
+// Reads a line from a child's stdout, waiting up to `timeout`.
+std::optional<std::string> read_line(int fd, std::string& buffer, std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    while (true) {
+        if (auto nl = buffer.find('\n'); nl != std::string::npos) {
+            std::string line = buffer.substr(0, nl);
+            buffer.erase(0, nl + 1);
+            return line;
+        }
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        if (left.count() <= 0) return std::nullopt;
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+        if (!read_available(fd, buffer, 1 << 20) && buffer.find('\n') == std::string::npos) return std::nullopt;
+    }
+}
+
+// Pid of "done <pid>" printed by spawn_caller's script.
+pid_t await_done(Subprocess& caller) {
+    std::string buffer;
+    auto line = read_line(caller.stdout_fd(), buffer, 60s);
+    REQUIRE(line);
+    auto words = split_whitespace(*line);
+    REQUIRE(words.size() == 2);
+    REQUIRE(words[0] == "done");
+    auto pid = parse_u64(words[1]);
+    REQUIRE(pid);
+    return static_cast<pid_t>(*pid);
+}
+
+struct Manager {
+    Subprocess process;
+    std::string trace_pipe;  // the line it printed
+    fs::path dir() const { return fs::path(trace_pipe).parent_path(); }
+};
+
+Manager start_manager(const std::vector<std::string>& hook_args) {
+    std::vector<std::string> argv = {kManager, "--run", "trace_syscalls", "--args"};
+    argv.insert(argv.end(), hook_args.begin(), hook_args.end());
+    auto p = Subprocess::spawn(command(argv));
+    REQUIRE(p);
+    std::string buffer;
+    auto line = read_line(p->stdout_fd(), buffer, 30s);
+    if (!line) {
+        std::string err;
+        read_available(p->stderr_fd(), err, 1 << 16);
+        FAIL("manager printed no trace path; stderr: " << err);
+    }
+    return Manager{std::move(*p), *line};
+}
+
+struct TraceLine {
+    pid_t pid = 0;
+    std::string event;  // "sys_getppid()", "sys_getppid -> 0x1a84"
+};
+
+// "  python3-6790    [001] .....   611.548018: sys_getppid()" -> {6790, "sys_getppid()"}
+std::optional<TraceLine> parse_trace_line(std::string_view line) {
+    size_t bracket = line.find(" [");
+    if (bracket == std::string_view::npos) return std::nullopt;
+    std::string_view task = trim(line.substr(0, bracket));
+    size_t dash = task.rfind('-');
+    if (dash == std::string_view::npos) return std::nullopt;
+    auto pid = parse_u64(task.substr(dash + 1));
+    size_t colon = line.find(": ", bracket);
+    if (!pid || colon == std::string_view::npos) return std::nullopt;
+    return TraceLine{static_cast<pid_t>(*pid), std::string(line.substr(colon + 2))};
+}
+
+// Reads trace_pipe without blocking, as tracer-node does: keep reading; once the manager has
+// written tracing_on = 0 and the pipe is empty, the trace is complete.
+class PipeReader {
+public:
+    explicit PipeReader(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)) {
+        REQUIRE(fd_);
+    }
+    // One poll + read round; returns false when the pipe had nothing.
+    bool pump(std::chrono::milliseconds wait) {
+        pollfd p{fd_.get(), POLLIN, 0};
+        ::poll(&p, 1, static_cast<int>(wait.count()));
+        char buf[65536];
+        bool got = false;
+        while (true) {
+            ssize_t n = ::read(fd_.get(), buf, sizeof buf);
+            if (n <= 0) break;
+            partial_.append(buf, static_cast<size_t>(n));
+            got = true;
+        }
+        size_t nl;
+        while ((nl = partial_.find('\n')) != std::string::npos) {
+            lines_.push_back(partial_.substr(0, nl));
+            partial_.erase(0, nl + 1);
+        }
+        return got;
+    }
+    // Reads until tracing_on reads 0 and the pipe is empty (bounded by `timeout`).
+    bool drain_until_off(const fs::path& instance_dir, std::chrono::milliseconds timeout) {
+        auto deadline = Clock::now() + timeout;
+        while (Clock::now() < deadline) {
+            bool off = trim(read_text(instance_dir / "tracing_on")) == "0";
+            bool got = pump(50ms);
+            if (off && !got) return true;
+        }
+        return false;
+    }
+    void close() { fd_.reset(); }
+    const std::vector<std::string>& lines() const { return lines_; }
+
+    size_t count(pid_t pid, std::string_view event_prefix) const {
+        size_t n = 0;
+        for (const auto& l : lines_)
+            if (auto t = parse_trace_line(l); t && t->pid == pid && t->event.starts_with(event_prefix)) ++n;
+        return n;
+    }
+    size_t count_pid(pid_t pid) const {
+        size_t n = 0;
+        for (const auto& l : lines_)
+            if (auto t = parse_trace_line(l); t && t->pid == pid) ++n;
+        return n;
+    }
+
+private:
+    FD fd_;
+    std::string partial_;
+    std::vector<std::string> lines_;
+};
+
+// Stops a manager the way tracer-node does and checks it removed its instance.
+void stop_and_check_clean(Manager& m, PipeReader& reader) {
+    REQUIRE(m.process.send_signal(SIGINT));
+    REQUIRE(reader.drain_until_off(m.dir(), 30s));
+    // We still hold the pipe: the instance cannot be gone and the manager must wait for us.
+    CHECK(fs::exists(m.dir()));
+    reader.close();
+    auto status = m.process.wait_for(30s);
+    REQUIRE(status);
+    CHECK(status->code == 0);
+    CHECK_FALSE(fs::exists(m.dir()));
+    CHECK(instances_of(m.process.pid()).empty());
+}
+
+}  // namespace
+
+TEST_CASE("ftrace manager lists and describes its hook", "[integration][root]") {
+    auto all = run_capture(command({kManager, "--get-all"}), 30s);
+    REQUIRE(all);
+    CHECK(all->status.code == 0);
+    CHECK(split_whitespace(all->out) == std::vector<std::string>{"trace_syscalls"});
+
+    auto desc = run_capture(command({kManager, "--describe", "trace_syscalls"}), 30s);
+    REQUIRE(desc);
+    CHECK(desc->status.code == 0);
+    CHECK(desc->out ==
+          "Trace system calls, used by given container\n"
+          "-s, --syscall [SYSCALL ...] : list of System call names to be traced, optional argument.\n"
+          "If no system calls are specified, all available are traced.\n"
+          "-t, --time TIME : Duration of the trace in milliseconds, optional argument\n");
+
+    auto unknown = run_capture(command({kManager, "--describe", "trace_nothing"}), 30s);
+    REQUIRE(unknown);
+    CHECK(unknown->status.code != 0);
+    CHECK(unknown->out.empty());
+    CHECK(unknown->err.find("\"trace_nothing\"") != std::string::npos);
+}
+
+TEST_CASE("ftrace manager rejects bad hook arguments before creating anything", "[integration][root]") {
+    struct Case {
+        std::vector<std::string> args;
+        std::string named;
+    };
+    for (const auto& c : std::vector<Case>{{{"--pid", "1", "--bogus"}, "\"--bogus\""},
+                                           {{"--pid", "1", "-t", "soon"}, "\"soon\""},
+                                           {{"-s", "getppid"}, "--pid"},
+                                           {{"--pid", "x1"}, "\"x1\""}}) {
+        INFO(fmt::format("args: {}", fmt::join(c.args, " ")));
+        std::vector<std::string> argv = {kManager, "--run", "trace_syscalls", "--args"};
+        argv.insert(argv.end(), c.args.begin(), c.args.end());
+        auto p = Subprocess::spawn(command(argv));
+        REQUIRE(p);
+        pid_t pid = p->pid();
+        std::string out, err;
+        auto status = p->wait_for(30s);
+        REQUIRE(status);
+        read_available(p->stdout_fd(), out, 1 << 16);
+        read_available(p->stderr_fd(), err, 1 << 16);
+        CHECK(status->code == 2);
+        CHECK(out.empty());
+        CHECK(err.find(c.named) != std::string::npos);
+        CHECK(instances_of(pid).empty());
+    }
+}
+
+TEST_CASE("ftrace manager traces exactly the given pid's syscalls and waits for its reader",
+          "[integration][root]") {
+    TempDir tmp;
+    auto traced = spawn_caller(tmp.path / "go", kCalls, false);
+    auto other = spawn_caller(tmp.path / "go", kCalls, false);
+
+    // Thousands of pids, as for a large pod: the traced one plus pids nobody uses right now.
+    std::vector<std::string> args = {"--pid", std::to_string(traced.pid())};
+    for (pid_t p = 32767; args.size() < 3001 && p > 1000; --p)
+        if (p != other.pid() && !fs::exists(fmt::format("/proc/{}", p))) args.push_back(std::to_string(p));
+    REQUIRE(args.size() == 3001);
+    args.insert(args.end(), {"-s", "getppid"});
+
+    auto m = start_manager(args);
+    CHECK(fs::path(m.trace_pipe).is_absolute());
+    CHECK(m.dir().parent_path() == kInstances);
+    CHECK(m.dir().filename().string().starts_with(fmt::format("ctrace_{}_", m.process.pid())));
+    CHECK(split_whitespace(read_text(m.dir() / "set_event_pid")).size() >= 3000);
+    CHECK(trim(read_text(m.dir() / "options/event-fork")) == "1");
+    PipeReader reader(m.trace_pipe);
+
+    { std::ofstream(tmp.path / "go") << "go"; }
+    pid_t traced_caller = await_done(traced);
+    pid_t other_caller = await_done(other);
+    CHECK(traced_caller == traced.pid());
+    reader.pump(100ms);
+
+    stop_and_check_clean(m, reader);
+    INFO(fmt::format("{} lines, first: {}", reader.lines().size(), reader.lines().empty() ? "" : reader.lines()[0]));
+    CHECK(reader.count(traced.pid(), "sys_getppid()") == kCalls);
+    CHECK(reader.count(traced.pid(), "sys_getppid ->") == kCalls);
+    CHECK(reader.count_pid(other_caller) == 0);
+}
+
+TEST_CASE("ftrace manager follows children of the traced process (event-fork)", "[integration][root]") {
+    TempDir tmp;
+    auto parent = spawn_caller(tmp.path / "go", kCalls, true);
+    auto m = start_manager({"--pid", std::to_string(parent.pid()), "-s", "sys_enter_getppid"});
+    PipeReader reader(m.trace_pipe);
+    { std::ofstream(tmp.path / "go") << "go"; }
+    pid_t child = await_done(parent);
+    CHECK(child != parent.pid());
+    stop_and_check_clean(m, reader);
+    CHECK(reader.count(child, "sys_getppid()") == kCalls);
+    CHECK(reader.count(child, "sys_getppid ->") == kCalls);
+}
+
+TEST_CASE("ftrace manager refuses an unknown syscall and leaves no instance", "[integration][root]") {
+    auto p = Subprocess::spawn(command({kManager, "--run", "trace_syscalls", "--args", "--pid",
+                                        std::to_string(::getpid()), "-s", "getppid", "no_such_call"}));
+    REQUIRE(p);
+    pid_t pid = p->pid();
+    auto status = p->wait_for(30s);
+    REQUIRE(status);
+    std::string out, err;
+    read_available(p->stdout_fd(), out, 1 << 16);
+    read_available(p->stderr_fd(), err, 1 << 16);
+    CHECK(status->code != 0);
+    CHECK(out.empty());
+    CHECK(err.find("unknown syscall \"no_such_call\"") != std::string::npos);
+    CHECK(instances_of(pid).empty());
+}
+
+TEST_CASE("ftrace manager ends by itself at the -t time limit", "[integration][root]") {
+    TempDir tmp;
+    auto sleeper = spawn_caller(tmp.path / "never", 1, false);
+    auto m = start_manager({"--pid", std::to_string(sleeper.pid()), "-t", "300"});
+    CHECK(fs::exists(m.dir()));
+    // No syscall named: every syscall event is enabled.
+    CHECK(trim(read_text(m.dir() / "events/syscalls/sys_enter_openat/enable")) == "1");
+    auto status = m.process.wait_for(60s);
+    REQUIRE(status);
+    CHECK(status->code == 0);
+    CHECK_FALSE(fs::exists(m.dir()));
+    CHECK(instances_of(m.process.pid()).empty());
+}
+
+TEST_CASE("ftrace manager --clear removes only ctrace_ instances", "[integration][root]") {
+    fs::path mine = kInstances / fmt::format("ctrace_cleartest_{}", ::getpid());
+    fs::path foreign = kInstances / fmt::format("cttest_keep_{}", ::getpid());
+    REQUIRE(::mkdir(mine.c_str(), 0750) == 0);
+    REQUIRE(::mkdir(foreign.c_str(), 0750) == 0);
+
+    auto r = run_capture(command({kManager, "--clear"}), 60s);
+    bool foreign_survived = fs::exists(foreign);
+    bool mine_gone = !fs::exists(mine);
+    ::rmdir(foreign.c_str());
+    ::rmdir(mine.c_str());  // only if --clear failed
+
+    REQUIRE(r);
+    CHECK(r->status.code == 0);
+    CHECK(mine_gone);
+    CHECK(foreign_survived);
+    CHECK(instances_with_prefix("ctrace_cleartest_").empty());
+}

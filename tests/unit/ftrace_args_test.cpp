@@ -1,0 +1,157 @@
+// ftrace hook manager: command line and hook argument parsing (pure).
+#include <catch2/catch.hpp>
+
+#include "trace-hooks/ftrace/hook_args.h"
+
+using namespace ct;
+using namespace ct::hooks::ftrace;
+using Args = std::vector<std::string>;
+
+namespace {
+
+// The error message of a parse that must fail.
+template <class T>
+std::string error_of(const Result<T>& r) {
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::kInvalidArgument);
+    return r.error().message;
+}
+
+bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("ftrace args: manager commands parse", "[unit]") {
+    auto all = parse_command({"--get-all"});
+    REQUIRE(all);
+    CHECK(all->mode == Mode::kGetAll);
+
+    auto clear = parse_command({"--clear"});
+    REQUIRE(clear);
+    CHECK(clear->mode == Mode::kClear);
+
+    auto desc = parse_command({"--describe", "trace_syscalls"});
+    REQUIRE(desc);
+    CHECK(desc->mode == Mode::kDescribe);
+    CHECK(desc->hook == "trace_syscalls");
+
+    auto run = parse_command({"--run", "trace_syscalls", "--args", "--pid", "1", "2", "-s", "getppid"});
+    REQUIRE(run);
+    CHECK(run->mode == Mode::kRun);
+    CHECK(run->hook_args == Args{"--pid", "1", "2", "-s", "getppid"});
+}
+
+TEST_CASE("ftrace args: hook arguments passed as one string are split on whitespace", "[unit]") {
+    auto run = parse_command({"--run", "trace_syscalls", "--args", "--pid 7 8  -t 10"});
+    REQUIRE(run);
+    CHECK(run->hook_args == Args{"--pid", "7", "8", "-t", "10"});
+}
+
+TEST_CASE("ftrace args: bad manager commands name the offending value", "[unit]") {
+    CHECK(contains(error_of(parse_command({})), "no command"));
+    CHECK(contains(error_of(parse_command({"--frobnicate"})), "\"--frobnicate\""));
+    CHECK(contains(error_of(parse_command({"--describe", "nope"})), "unknown hook \"nope\""));
+    CHECK(contains(error_of(parse_command({"--describe"})), "needs a hook name"));
+    CHECK(contains(error_of(parse_command({"--run", "other_hook", "--args", "--pid", "1"})), "\"other_hook\""));
+    CHECK(contains(error_of(parse_command({"--run", "trace_syscalls", "--pid", "1"})), "\"--pid\""));
+    CHECK(contains(error_of(parse_command({"--get-all", "extra"})), "\"extra\""));
+    CHECK(contains(error_of(parse_command({"--clear", "x"})), "\"x\""));
+}
+
+TEST_CASE("ftrace args: syscall hook arguments: pids, names, time, buffer", "[unit]") {
+    auto a = parse_syscall_args({"--pid", "1", "2", "3", "-s", "getppid", "openat", "-t", "5000"});
+    REQUIRE(a);
+    CHECK(a->pids == std::vector<pid_t>{1, 2, 3});
+    CHECK(a->syscalls == Args{"getppid", "openat"});
+    CHECK(a->time_ms == 5000);
+    CHECK(a->buffer_kb == kDefaultBufferKb);
+
+    auto b = parse_syscall_args({"--pid", "42", "--syscall", "sys_enter_read,write", "--time=10", "-b", "64"});
+    REQUIRE(b);
+    CHECK(b->pids == std::vector<pid_t>{42});
+    CHECK(b->syscalls == Args{"read", "write"});
+    CHECK(b->time_ms == 10);
+    CHECK(b->buffer_kb == 64);
+
+    auto c = parse_syscall_args({"--pid=9", "10", "--buffer-kb=128", "--syscall=close"});
+    REQUIRE(c);
+    CHECK(c->pids == std::vector<pid_t>{9, 10});
+    CHECK(c->buffer_kb == 128);
+    CHECK(c->syscalls == Args{"close"});
+}
+
+TEST_CASE("ftrace args: no syscall names, or -s without names, means every syscall", "[unit]") {
+    auto none = parse_syscall_args({"--pid", "1"});
+    REQUIRE(none);
+    CHECK(none->syscalls.empty());
+    CHECK(none->time_ms == 0);
+
+    auto bare = parse_syscall_args({"--pid", "1", "-s", "-t", "3"});
+    REQUIRE(bare);
+    CHECK(bare->syscalls.empty());
+    CHECK(bare->time_ms == 3);
+}
+
+TEST_CASE("ftrace args: repeated syscall names and options collapse and accumulate", "[unit]") {
+    auto a = parse_syscall_args({"--pid", "1", "-s", "getppid", "sys_exit_getppid", "-s", "sys_enter_getppid,close", "--pid", "2"});
+    REQUIRE(a);
+    CHECK(a->syscalls == Args{"close", "getppid"});
+    CHECK(a->pids == std::vector<pid_t>{1, 2});
+}
+
+TEST_CASE("ftrace args: every bad hook argument is rejected with its value named", "[unit]") {
+    CHECK(contains(error_of(parse_syscall_args({})), "missing --pid"));
+    CHECK(contains(error_of(parse_syscall_args({"-s", "getppid"})), "missing --pid"));
+    CHECK(contains(error_of(parse_syscall_args({"--pid"})), "at least one PID"));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "-s", "x"})), "at least one PID"));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "12a"})), "invalid pid \"12a\""));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "0"})), "invalid pid \"0\""));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "99999999999"})), "invalid pid \"99999999999\""));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "-x"})), "unknown option \"-x\""));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "--frob=3"})), "unknown option \"--frob\""));
+    CHECK(contains(error_of(parse_syscall_args({"stray", "--pid", "1"})), "unexpected argument \"stray\""));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "-t", "5", "6"})), "unexpected argument \"6\""));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "-t"})), "-t needs a value"));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "-t", "soon"})), "invalid time \"soon\""));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "--time", "-5"})), "--time needs a value"));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "-b", "0"})), "invalid buffer size \"0\""));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "-b", "big"})), "invalid buffer size \"big\""));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "-s", "get/ppid"})), "invalid syscall name \"get/ppid\""));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "-s", "sys_enter_"})), "invalid syscall name \"sys_enter_\""));
+}
+
+TEST_CASE("ftrace args: syscall names are normalised", "[unit]") {
+    CHECK(normalize_syscall("getppid") == "getppid");
+    CHECK(normalize_syscall("sys_enter_getppid") == "getppid");
+    CHECK(normalize_syscall("sys_exit_openat") == "openat");
+    CHECK(normalize_syscall("sys_enterx") == "sys_enterx");
+}
+
+TEST_CASE("ftrace args: syscall names come from enter tracepoints only", "[unit]") {
+    CHECK(syscalls_from_events({"sys_exit_read", "sys_enter_read", "enable", "sys_enter_getppid", "sys_enter_"}) ==
+          Args{"getppid", "read"});
+    CHECK(syscalls_from_events({}).empty());
+}
+
+TEST_CASE("ftrace args: describe gives the four documented lines", "[unit]") {
+    CHECK(describe("trace_syscalls") ==
+          Args{"Trace system calls, used by given container",
+               "-s, --syscall [SYSCALL ...] : list of System call names to be traced, optional argument.",
+               "If no system calls are specified, all available are traced.",
+               "-t, --time TIME : Duration of the trace in milliseconds, optional argument"});
+    CHECK(describe("other").empty());
+}
+
+TEST_CASE("ftrace args: ring buffer stats give the entries count", "[unit]") {
+    constexpr std::string_view kStats =
+        "entries: 17\noverrun: 0\ncommit overrun: 0\nbytes: 1024\noldest event ts:  610.62\n"
+        "now ts:   612.00\ndropped events: 0\nread events: 3\n";
+    auto n = parse_stats_entries(kStats);
+    REQUIRE(n);
+    CHECK(*n == 17);
+    auto zero = parse_stats_entries("entries: 0\noverrun: 0\n");
+    REQUIRE(zero);
+    CHECK(*zero == 0);
+    CHECK_FALSE(parse_stats_entries("overrun: 0\n"));
+    CHECK_FALSE(parse_stats_entries("entries: many\n"));
+}

@@ -1,0 +1,63 @@
+// Pure parsing of the ftrace hook manager's command line (no I/O, no globals).
+// Two layers: parse_command() splits the manager protocol (--get-all / --describe / --clear /
+// --run NAME --args ...), parse_syscall_args() parses the trace_syscalls hook arguments that
+// follow --args. Errors are Errc::kInvalidArgument with a message naming the offending value;
+// the manager prints it on stderr and exits kExitUsage.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace ct::hooks::ftrace {
+
+inline constexpr std::string_view kHookSyscalls = "trace_syscalls";
+// Every instance this manager creates starts with it; --clear removes only these.
+inline constexpr std::string_view kInstancePrefix = "ctrace_";
+inline constexpr uint64_t kDefaultBufferKb = 8192;
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // tracefs problem, instance could not be removed
+inline constexpr int kExitUsage = 2;    // bad command line or hook arguments
+
+enum class Mode { kGetAll, kDescribe, kClear, kRun };
+
+struct Command {
+    Mode mode = Mode::kGetAll;
+    std::string hook;                    // kDescribe, kRun
+    std::vector<std::string> hook_args;  // kRun: every element after --args, whitespace-split
+};
+
+// argv without the program name.
+Result<Command> parse_command(const std::vector<std::string>& args);
+
+struct SyscallArgs {
+    std::vector<pid_t> pids;            // --pid: every thread to trace, given first by tracer-node
+    std::vector<std::string> syscalls;  // normalised ("getppid"); empty = every syscall
+    uint64_t time_ms = 0;               // -t: 0 = until SIGINT/SIGTERM
+    uint64_t buffer_kb = kDefaultBufferKb;  // -b: per-CPU ring buffer size
+};
+
+// Hook arguments of trace_syscalls: --pid PID..., -s/--syscall NAME... (also comma-separated),
+// -t/--time MS, -b/--buffer-kb KB; long options also as --name=value.
+Result<SyscallArgs> parse_syscall_args(const std::vector<std::string>& args);
+
+// "sys_enter_getppid", "sys_exit_getppid", "getppid" -> "getppid". Does not check existence.
+std::string normalize_syscall(std::string_view name);
+
+// Names of the syscalls a syscall tracepoint list offers: "sys_enter_openat" -> "openat";
+// other names are skipped. Sorted, unique.
+std::vector<std::string> syscalls_from_events(const std::vector<std::string>& events);
+
+// Description lines for --describe; empty for an unknown hook.
+std::vector<std::string> describe(std::string_view hook);
+
+// Number after "entries:" in a per_cpu/cpuN/stats text; kInvalidArgument when absent.
+Result<uint64_t> parse_stats_entries(std::string_view stats_text);
+
+}  // namespace ct::hooks::ftrace

@@ -1,0 +1,103 @@
+#include "tracer-node/api/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+namespace ct::node {
+
+namespace {
+
+std::vector<std::pair<const char*, std::uint64_t>> kinds_of(const SessionStats& s) {
+    return {{"delivered", s.delivered}, {"lost", s.lost},         {"overrun", s.overrun},
+            {"dropped", s.dropped},     {"unparsed", s.unparsed}, {"queue_dropped", s.queue_dropped}};
+}
+
+void add_delta(prometheus::Counter& c, std::uint64_t now, std::uint64_t before) {
+    if (now > before) c.Increment(static_cast<double>(now - before));
+}
+
+}  // namespace
+
+NodeMetrics::NodeMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      requests_(prometheus::BuildCounter()
+                    .Name("container_tracer_http_requests_total")
+                    .Help("HTTP requests served, by route, method and status")
+                    .Register(*registry_)),
+      sessions_(prometheus::BuildGauge()
+                    .Name("container_tracer_sessions")
+                    .Help("Trace sessions by state")
+                    .Register(*registry_)),
+      session_events_(prometheus::BuildGauge()
+                          .Name("container_tracer_session_events")
+                          .Help("Events of one trace session: delivered, or lost and where")
+                          .Register(*registry_)),
+      events_total_(prometheus::BuildCounter()
+                        .Name("container_tracer_events_total")
+                        .Help("Events of all trace sessions: delivered, or lost and where")
+                        .Register(*registry_)),
+      exported_(prometheus::BuildCounter()
+                    .Name("container_tracer_exported_events_total")
+                    .Help("Events each exporter sent on")
+                    .Register(*registry_)),
+      export_dropped_(prometheus::BuildCounter()
+                          .Name("container_tracer_export_dropped_events_total")
+                          .Help("Events each exporter dropped (full queues: slow stream readers, endpoint down)")
+                          .Register(*registry_)),
+      export_errors_(prometheus::BuildCounter()
+                         .Name("container_tracer_export_errors_total")
+                         .Help("Failed export attempts")
+                         .Register(*registry_)) {}
+
+void NodeMetrics::observe_request(const std::string& route, const std::string& method, int status) {
+    requests_.Add({{"route", route}, {"method", method}, {"status", std::to_string(status)}}).Increment();
+}
+
+void NodeMetrics::set_sessions(size_t total, size_t running) {
+    sessions_.Add({{"state", "running"}}).Set(static_cast<double>(running));
+    sessions_.Add({{"state", "stopped"}}).Set(static_cast<double>(total - running));
+}
+
+void NodeMetrics::update_sessions(const std::vector<SessionView>& sessions) {
+    std::lock_guard lock(mutex_);
+    std::map<std::string, SessionStats> now;
+    size_t running = 0;
+    for (const auto& v : sessions) {
+        auto id = std::to_string(v.id);
+        running += v.running;
+        const SessionStats before = last_sessions_.contains(id) ? last_sessions_[id] : SessionStats{};
+        auto cur = kinds_of(v.stats);
+        auto old = kinds_of(before);
+        for (size_t i = 0; i < cur.size(); ++i) {
+            session_events_.Add({{"session", id}, {"kind", cur[i].first}}).Set(static_cast<double>(cur[i].second));
+            add_delta(events_total_.Add({{"kind", cur[i].first}}), cur[i].second, old[i].second);
+        }
+        now[id] = v.stats;
+    }
+    // Deleted sessions: drop their series.
+    for (const auto& [id, stats] : last_sessions_) {
+        if (now.contains(id)) continue;
+        for (const auto& [kind, value] : kinds_of(stats))
+            session_events_.Remove(&session_events_.Add({{"session", id}, {"kind", kind}}));
+    }
+    last_sessions_ = std::move(now);
+    sessions_.Add({{"state", "running"}}).Set(static_cast<double>(running));
+    sessions_.Add({{"state", "stopped"}}).Set(static_cast<double>(sessions.size() - running));
+}
+
+void NodeMetrics::update_exporters(const std::map<std::string, ExportCounts>& totals) {
+    std::lock_guard lock(mutex_);
+    for (const auto& [kind, c] : totals) {
+        const auto before = last_exporters_[kind];
+        add_delta(exported_.Add({{"exporter", kind}}), c.exported, before.exported);
+        add_delta(export_dropped_.Add({{"exporter", kind}}), c.dropped, before.dropped);
+        add_delta(export_errors_.Add({{"exporter", kind}}), c.errors, before.errors);
+        last_exporters_[kind] = c;
+    }
+}
+
+std::string NodeMetrics::serialize() const {
+    prometheus::TextSerializer serializer;
+    return serializer.Serialize(registry_->Collect());
+}
+
+}  // namespace ct::node

@@ -1,0 +1,59 @@
+// NodeMetrics: tracer-node's Prometheus metrics (prometheus-cpp core, served as text on
+// /metrics by our own HTTP server). All methods are thread-safe.
+// Session and exporter figures are refreshed from their owners at scrape time (update_*):
+//   container_tracer_sessions{state}                       gauge
+//   container_tracer_session_events{session,kind}          gauge: the session's Stats now
+//       kind = delivered | lost | overrun | dropped | unparsed | queue_dropped
+//   container_tracer_events_total{kind}                    counter over every session ever
+//       scraped (a session deleted between two scrapes misses its last increment)
+//   container_tracer_exported_events_total{exporter}       counter
+//   container_tracer_export_dropped_events_total{exporter} counter
+//   container_tracer_export_errors_total{exporter}         counter
+//   container_tracer_http_requests_total{route,method,status} counter
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include "tracer-node/export/exporter.h"
+#include "tracer-node/sessions/session.h"
+
+namespace ct::node {
+
+class NodeMetrics {
+public:
+    NodeMetrics();
+    // One HTTP request finished.
+    void observe_request(const std::string& route, const std::string& method, int status);
+    void set_sessions(size_t total, size_t running);
+    // The sessions as they are now (all of them): per-session gauges, totals by increments.
+    void update_sessions(const std::vector<SessionView>& sessions);
+    // Each exporter's totals since start (ExporterSet::total_counts()).
+    void update_exporters(const std::map<std::string, ExportCounts>& totals);
+    prometheus::Registry& registry() { return *registry_; }
+    std::string serialize() const;
+
+private:
+    std::shared_ptr<prometheus::Registry> registry_;
+    prometheus::Family<prometheus::Counter>& requests_;
+    prometheus::Family<prometheus::Gauge>& sessions_;
+    prometheus::Family<prometheus::Gauge>& session_events_;
+    prometheus::Family<prometheus::Counter>& events_total_;
+    prometheus::Family<prometheus::Counter>& exported_;
+    prometheus::Family<prometheus::Counter>& export_dropped_;
+    prometheus::Family<prometheus::Counter>& export_errors_;
+
+    std::mutex mutex_;  // guards the last-seen values below
+    std::map<std::string, SessionStats> last_sessions_;    // session id -> Stats at the last update
+    std::map<std::string, ExportCounts> last_exporters_;  // exporter kind -> totals at the last update
+};
+
+}  // namespace ct::node

@@ -1,0 +1,118 @@
+#include "tracer-node/api/node_api.h"
+
+#include <boost/json.hpp>
+
+#include "tracer-node/api/render.h"
+
+namespace ct::node {
+
+namespace json = boost::json;
+using http::error_response;
+using http::json_response;
+using http::Request;
+using http::Response;
+
+NodeApi::NodeApi(PodDb& pods, HookRegistry& hooks, SessionManager& sessions, NodeMetrics& metrics)
+    : pods_(pods), hooks_(hooks), sessions_(sessions), metrics_(metrics) {}
+
+http::Router NodeApi::router() {
+    http::Router r;
+    r.add("GET", "/v1/pods", [this](const Request&, const http::PathParams&) { return get_pods(); });
+    r.add("GET", "/v1/trace-hooks", [this](const Request&, const http::PathParams&) { return get_hooks(); });
+    r.add("POST", "/v1/trace-session", [this](const Request& q, const http::PathParams&) { return post_session(q); });
+    r.add("GET", "/v1/trace-session/{id}",
+          [this](const Request&, const http::PathParams& p) { return get_session(p.at("id")); });
+    r.add("PUT", "/v1/trace-session/{id}",
+          [this](const Request& q, const http::PathParams& p) { return put_session(p.at("id"), q); });
+    r.add("DELETE", "/v1/trace-session/{id}",
+          [this](const Request&, const http::PathParams& p) { return delete_session(p.at("id")); });
+    r.add("GET", "/v1/trace-session/{id}/trace",
+          [this](const Request&, const http::PathParams& p) { return stream_session(p.at("id")); });
+    r.add("GET", "/healthz", [](const Request&, const http::PathParams&) {
+        return json_response(json::object{{"status", "ok"}});
+    });
+    r.add("GET", "/readyz", [this](const Request&, const http::PathParams&) {
+        return ready_ ? json_response(json::object{{"status", "ready"}})
+                      : error_response(503, "not ready: discovery or trace hooks have not loaded yet");
+    });
+    r.add("GET", "/metrics", [this](const Request&, const http::PathParams&) {
+        metrics_.update_sessions(sessions_.list());
+        if (exporters_) metrics_.update_exporters(exporters_->total_counts());
+        Response res;
+        res.body = metrics_.serialize();
+        res.content_type = "text/plain; version=0.0.4";
+        return res;
+    });
+    return r;
+}
+
+Response NodeApi::get_pods() {
+    auto pods = pods_.refresh();
+    if (!pods) return error_response(Error::wrap(pods.error(), "listing pods"));
+    return json_response(render_pods(*pods));
+}
+
+Response NodeApi::get_hooks() {
+    if (auto reloaded = hooks_.reload(); !reloaded) return error_response(reloaded.error());
+    return json_response(render_hooks(*hooks_.hooks()));
+}
+
+Response NodeApi::get_session(const std::string& text) {
+    auto id = parse_session_id(text);
+    if (!id) return error_response(id.error());
+    if (!*id) return json_response(render_sessions(sessions_.list()));
+    auto view = sessions_.get(**id);
+    if (!view) return error_response(view.error());
+    return json_response(render_sessions({*view}));
+}
+
+Response NodeApi::post_session(const Request& request) {
+    auto spec = parse_session_spec(request.body);
+    if (!spec) return error_response(spec.error());
+    auto view = sessions_.create(*spec);
+    if (!view) return error_response(view.error());
+    return json_response(render_sessions({*view}));
+}
+
+Response NodeApi::put_session(const std::string& text, const Request& request) {
+    auto id = parse_session_id(text);
+    if (!id) return error_response(id.error());
+    if (!*id) return error_response(400, "PUT needs one trace session id, not \"all\"");
+    auto run = parse_run_request(request.body);
+    if (!run) return error_response(run.error());
+    if (auto done = sessions_.set_running(**id, *run); !done) return error_response(done.error());
+    return json_response(json::object{});
+}
+
+Response NodeApi::delete_session(const std::string& text) {
+    auto id = parse_session_id(text);
+    if (!id) return error_response(id.error());
+    auto done = *id ? sessions_.remove(**id) : sessions_.remove_all();
+    if (!done) return error_response(done.error());
+    return json_response(json::object{});
+}
+
+}  // namespace ct::node
+
+namespace ct::node {
+
+// Live stream of a running session's events as JSON lines (chunked). 404 for an unknown id and
+// for a session that is not running (there is nothing to stream; the client retries after
+// starting it). Ends when the session stops.
+Response NodeApi::stream_session(const std::string& text) {
+    auto id = parse_session_id(text);
+    if (!id) return error_response(id.error());
+    if (!*id) return error_response(400, "streaming needs one trace session id, not \"all\"");
+    auto view = sessions_.get(**id);
+    if (!view) return error_response(view.error());
+    if (!stream_hub_) return error_response(404, "live streaming is not enabled on this node");
+    std::string why;
+    auto stream = stream_hub_->subscribe(std::to_string(**id), &why);
+    if (!stream) return error_response(404, why);
+    Response res;
+    res.content_type = "application/x-ndjson";
+    res.stream = std::move(stream);
+    return res;
+}
+
+}  // namespace ct::node

@@ -1,0 +1,146 @@
+#include "tracer-node/discovery/process_table.h"
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <unordered_set>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/strings.h"
+#include "tracer-node/discovery/procfs_io.h"
+
+namespace ct::node {
+namespace {
+
+struct DirCloser {
+    void operator()(DIR* d) const { ::closedir(d); }
+};
+using DirPtr = std::unique_ptr<DIR, DirCloser>;
+
+// Numeric entries of a directory. 0 or an errno value.
+int list_pids(const std::string& dir, std::vector<Pid>& out) {
+    out.clear();
+    DirPtr d(::opendir(dir.c_str()));
+    if (!d) return errno;
+    errno = 0;
+    while (dirent* e = ::readdir(d.get())) {
+        auto n = parse_u64(e->d_name);
+        if (n && *n > 0 && *n <= static_cast<unsigned long long>(std::numeric_limits<Pid>::max()))
+            out.push_back(static_cast<Pid>(*n));
+    }
+    return errno;  // readdir leaves it 0 at the end of the directory
+}
+
+// A namespace inode, 0 when unreadable (the reason only matters for logging).
+std::uint64_t ns_inode(const std::string& proc_dir, const char* name, const char* kind) {
+    std::string link;
+    if (read_proc_link(fmt::format("{}/ns/{}", proc_dir, name), link) != 0) return 0;
+    auto inode = parse_ns_inode(link, kind);
+    return inode ? *inode : 0;
+}
+
+// nullopt when the process vanished or is not a thread-group leader (a fixture, or a caller
+// handing in a thread id).
+std::optional<ProcessEntry> read_process(const std::string& root, Pid pid) {
+    const std::string dir = fmt::format("{}/{}", root, pid);
+    std::string text;
+    if (int err = read_proc_file(dir + "/status", text); err != 0) {
+        if (!vanished_errno(err)) spdlog::debug("procfs: skipping {}/status: {}", dir, std::strerror(err));
+        return std::nullopt;
+    }
+    auto status = parse_status(text);
+    if (!status) {
+        spdlog::debug("procfs: skipping {}: {}", dir, status.error().message);
+        return std::nullopt;
+    }
+    if (status->tgid != pid) return std::nullopt;
+
+    ProcessEntry entry;
+    entry.pid = pid;
+    entry.ppid = status->ppid;
+    entry.comm = std::move(status->name);
+    entry.uts_ns = ns_inode(dir, "uts", "uts");
+    entry.pid_ns = ns_inode(dir, "pid", "pid");
+    entry.pid_ns_children = ns_inode(dir, "pid_for_children", "pid");
+    if (int err = read_proc_file(dir + "/cgroup", text); err == 0) {
+        entry.cgroup = parse_cgroup(text);
+    } else if (vanished_errno(err)) {
+        return std::nullopt;
+    }
+    return entry;
+}
+
+}  // namespace
+
+Result<ProcessTable> ProcessTable::scan(const std::string& root) {
+    std::vector<Pid> pids;
+    if (int err = list_pids(root, pids); err != 0) return fail_errno(fmt::format("listing {}", root), err);
+    std::vector<ProcessEntry> entries;
+    entries.reserve(pids.size());
+    for (Pid pid : pids) {
+        if (auto entry = read_process(root, pid)) entries.push_back(std::move(*entry));
+    }
+    return from_entries(std::move(entries));
+}
+
+ProcessTable ProcessTable::from_entries(std::vector<ProcessEntry> entries) {
+    ProcessTable table;
+    std::sort(entries.begin(), entries.end(), [](auto& a, auto& b) { return a.pid < b.pid; });
+    table.processes_ = std::move(entries);
+    for (size_t i = 0; i < table.processes_.size(); ++i) {
+        const ProcessEntry& p = table.processes_[i];
+        table.by_pid_.emplace(p.pid, i);
+        table.children_[p.ppid].push_back(p.pid);  // pids ascend, so each list is sorted
+    }
+    return table;
+}
+
+const ProcessEntry* ProcessTable::find(Pid pid) const {
+    auto it = by_pid_.find(pid);
+    return it == by_pid_.end() ? nullptr : &processes_[it->second];
+}
+
+const std::vector<Pid>& ProcessTable::children(Pid pid) const {
+    static const std::vector<Pid> kNone;
+    auto it = children_.find(pid);
+    return it == children_.end() ? kNone : it->second;
+}
+
+std::vector<Pid> ProcessTable::descendants(Pid pid) const {
+    std::unordered_set<Pid> seen = {pid};  // also guards against cycles in odd fixture data
+    std::vector<Pid> out;
+    std::vector<Pid> todo = {pid};
+    while (!todo.empty()) {
+        Pid next = todo.back();
+        todo.pop_back();
+        for (Pid child : children(next)) {
+            if (!seen.insert(child).second) continue;
+            out.push_back(child);
+            todo.push_back(child);
+        }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+Result<std::vector<Pid>> threads_of(const std::string& root, const std::vector<Pid>& tgids) {
+    std::vector<Pid> out, tids;
+    for (Pid tgid : tgids) {
+        const std::string dir = fmt::format("{}/{}/task", root, tgid);
+        if (int err = list_pids(dir, tids); err != 0) {
+            if (vanished_errno(err)) continue;
+            return fail_errno(fmt::format("listing {}", dir), err);
+        }
+        out.insert(out.end(), tids.begin(), tids.end());
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+}  // namespace ct::node

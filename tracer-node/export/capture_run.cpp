@@ -1,0 +1,97 @@
+#include "tracer-node/export/capture_run.h"
+
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+namespace ct::node {
+
+CaptureRun::CaptureRun(std::unique_ptr<CaptureSource> source, EventContext context, OwnerLookup owners,
+                       std::shared_ptr<const ExporterSet> exporters)
+    : source_(std::move(source)),
+      context_(std::move(context)),
+      owners_(std::move(owners)),
+      exporters_(std::move(exporters)) {
+    exporters_->on_run_start(context_);
+    thread_ = std::thread([this] { run(); });
+}
+
+CaptureRun::~CaptureRun() { abort(); }
+
+void CaptureRun::run() {
+    std::vector<TraceEvent> batch;
+    std::vector<EnrichedEvent> enriched;
+    // Cache owners per pid within the run: a handful of pids produce millions of events.
+    // Misses are retried once a second: a new child may not be in discovery's snapshot yet.
+    std::unordered_map<pid_t, std::optional<EventOwner>> owner_cache;
+    auto owner_cache_reset = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    bool more = true;
+    auto next_loss_read = std::chrono::steady_clock::now();
+    while (more && !abort_) {
+        batch.clear();
+        if (hook_exited_) source_->hook_exited();
+        more = source_->poll(batch, std::chrono::milliseconds(100));
+        // Loss counters cost file reads: refresh them a few times a second, and at the end.
+        if (!more || std::chrono::steady_clock::now() >= next_loss_read) {
+            std::lock_guard lock(stats_mutex_);
+            loss_ = source_->loss();
+            next_loss_read = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+        }
+        if (batch.empty()) continue;
+        enriched.clear();
+        enriched.reserve(batch.size());
+        if (std::chrono::steady_clock::now() >= owner_cache_reset) {
+            std::erase_if(owner_cache, [](const auto& kv) { return !kv.second; });
+            owner_cache_reset = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        }
+        for (auto& e : batch) {
+            auto it = owner_cache.find(e.pid);
+            if (it == owner_cache.end()) it = owner_cache.emplace(e.pid, owners_ ? owners_(e.pid) : std::nullopt).first;
+            enriched.push_back({std::move(e), it->second});
+        }
+        exporters_->export_events(context_, enriched);
+        delivered_ += enriched.size();
+    }
+    if (abort_) {
+        source_->abort();
+        std::lock_guard lock(stats_mutex_);
+        loss_ = source_->loss();  // abort counts what it discarded
+    }
+    exporters_->on_run_stop(context_);
+    spdlog::debug("session {}: capture ended, {} events delivered", context_.session_id, delivered_.load());
+    {
+        std::lock_guard lock(done_mutex_);
+        finished_ = true;
+    }
+    done_cv_.notify_all();
+}
+
+void CaptureRun::hook_exited() { hook_exited_ = true; }
+
+bool CaptureRun::wait_finished(std::chrono::milliseconds timeout) {
+    // The timeout bounds a stall, not the whole drain: a backlog of millions of events may take
+    // longer to export, and cutting it short would lose them. Wait while events keep flowing.
+    std::unique_lock lock(done_mutex_);
+    auto last = delivered_.load();
+    while (!done_cv_.wait_for(lock, timeout, [this] { return finished_.load(); })) {
+        auto now = delivered_.load();
+        if (now == last) return false;
+        last = now;
+    }
+    return true;
+}
+
+void CaptureRun::abort() {
+    abort_ = true;
+    if (thread_.joinable()) thread_.join();
+}
+
+CaptureStats CaptureRun::stats() const {
+    CaptureStats s;
+    s.delivered = delivered_;
+    std::lock_guard lock(stats_mutex_);
+    s.loss = loss_;
+    return s;
+}
+
+}  // namespace ct::node

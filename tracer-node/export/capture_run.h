@@ -1,0 +1,63 @@
+// CaptureRun: the thread that moves one session run's events from its CaptureSource through
+// enrichment (pid -> pod/container) to the exporters. Owned by the session's run; the
+// destructor aborts and joins.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "tracer-node/export/capture_source.h"
+#include "tracer-node/export/exporter.h"
+
+namespace ct::node {
+
+// Maps a thread id to its pod/container; called on the capture thread, must be fast.
+using OwnerLookup = std::function<std::optional<EventOwner>(pid_t)>;
+
+struct CaptureStats {
+    std::uint64_t delivered = 0;  // events handed to the exporters
+    CaptureLoss loss;             // what the source lost
+};
+
+class CaptureRun {
+public:
+    CaptureRun(std::unique_ptr<CaptureSource> source, EventContext context, OwnerLookup owners,
+               std::shared_ptr<const ExporterSet> exporters);
+    ~CaptureRun();
+    CaptureRun(const CaptureRun&) = delete;
+    CaptureRun& operator=(const CaptureRun&) = delete;
+
+    // The hook exited: deliver what remains, then end by itself.
+    void hook_exited();
+    // Waits for the source to end on its own; true when it did. False once `timeout` passes
+    // without any event delivered (a stall), however long the whole drain takes.
+    bool wait_finished(std::chrono::milliseconds timeout);
+    // Ends now, dropping unread data; joins.
+    void abort();
+    bool finished() const { return finished_; }
+    CaptureStats stats() const;
+
+private:
+    void run();
+
+    std::unique_ptr<CaptureSource> source_;
+    EventContext context_;
+    OwnerLookup owners_;
+    std::shared_ptr<const ExporterSet> exporters_;
+    std::atomic<bool> abort_{false};
+    std::atomic<bool> hook_exited_{false};
+    std::atomic<bool> finished_{false};
+    std::atomic<std::uint64_t> delivered_{0};
+    mutable std::mutex stats_mutex_;
+    CaptureLoss loss_;  // last read of source_->loss(), guarded by stats_mutex_
+    std::mutex done_mutex_;
+    std::condition_variable done_cv_;
+    std::thread thread_;
+};
+
+}  // namespace ct::node

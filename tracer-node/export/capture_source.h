@@ -1,0 +1,58 @@
+// CaptureSource: reads a hook's trace output and yields TraceEvents. One per session run,
+// used by that run's capture thread only.
+// End of capture: a tracefs instance ends when its hook writes 0 to the instance's tracing_on
+// and the buffers are empty (the hook then removes the instance, which needs our files
+// closed); a plain file ends after hook_exited() once everything written has been read.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "tracer-node/export/trace_event.h"
+
+namespace ct::node {
+
+struct CaptureLoss {
+    std::uint64_t overrun = 0;   // events the kernel overwrote before we read them
+    std::uint64_t dropped = 0;   // events the kernel dropped (buffer full, no overwrite)
+    std::uint64_t unparsed = 0;  // lines/records we could not make sense of
+    std::uint64_t queue_dropped = 0;  // events tracer-node's own bounded capture queue dropped
+    std::uint64_t total() const { return overrun + dropped + unparsed + queue_dropped; }
+};
+
+// How to read a trace file. Defaults suit production; tests shrink the limits.
+struct CaptureOptions {
+    std::string procfs_root = "/proc";           // where comm of a task is looked up (raw path)
+    std::size_t queue_limit_bytes = 256u << 20;  // raw pages waiting for decoding, per capture
+    std::chrono::microseconds poll_interval{1000};  // how often the per-CPU buffers are drained
+    std::uint64_t merge_window_ns = 20'000'000;  // how long events wait for older ones from other CPUs
+    bool raw = true;                             // false: always read text trace_pipe
+};
+
+class CaptureSource {
+public:
+    virtual ~CaptureSource() = default;
+    // Waits up to `wait` for data and appends what it read to `out`. Returns false once the
+    // source has ended (all data delivered, files closed).
+    virtual bool poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wait) = 0;
+    // The hook process is gone: deliver what remains, then end.
+    virtual void hook_exited() = 0;
+    // Stop now, dropping what is unread; closes files.
+    virtual void abort() = 0;
+    virtual CaptureLoss loss() const = 0;
+};
+
+// Opens the right source for `path`: for a tracefs instance's trace_pipe, that instance's
+// per-CPU binary buffers (RawCapture, lossless under load); any other file is read as ftrace
+// text lines (TextCapture). Errors: kIo when the file cannot be opened, or the instance's
+// buffers/event formats cannot be read.
+Result<std::unique_ptr<CaptureSource>> open_capture(const std::string& path, const CaptureOptions& options = {});
+
+// The tracefs instance directory when `path` is ".../instances/<name>/trace_pipe", else "".
+std::string instance_dir_of(const std::string& path);
+
+}  // namespace ct::node

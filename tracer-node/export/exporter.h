@@ -1,0 +1,76 @@
+// Exporter: where enriched events go (JSON lines, live streams, OpenTelemetry, ...).
+// To add one: implement this interface and add it to the ExporterSet in main.cpp.
+// Exporters are called from every session's capture thread concurrently: they must be
+// thread-safe and must never block capture for long (bounded queues, counted drops).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "tracer-node/export/trace_event.h"
+
+namespace ct::node {
+
+struct EnrichedEvent {
+    TraceEvent event;
+    std::optional<EventOwner> owner;  // pod/container the pid belongs to; nullopt when unknown
+};
+
+// What one exporter did with one session's events (or with all of them).
+struct ExportCounts {
+    std::uint64_t exported = 0;  // events (or spans) it sent on
+    std::uint64_t dropped = 0;   // events its bounded queues dropped (slow reader, endpoint down)
+    std::uint64_t errors = 0;    // failed sends (each retried or given up)
+};
+
+class Exporter {
+public:
+    virtual ~Exporter() = default;
+    virtual std::string name() const = 0;
+    // A session run starts capturing / has stopped (after its last batch).
+    virtual void on_run_start(const EventContext&) {}
+    virtual void on_run_stop(const EventContext&) {}
+    virtual void export_events(const EventContext& context, std::span<const EnrichedEvent> events) = 0;
+    // Short kind for stats and metrics ("jsonl", "stream", "otlp"); thread-safe.
+    virtual std::string kind() const { return name(); }
+    // Counts for one session (by id), and over all sessions since start. Thread-safe.
+    virtual ExportCounts session_counts(const std::string& /*session_id*/) const { return {}; }
+    virtual ExportCounts total_counts() const { return {}; }
+};
+
+// Fans every call out to all exporters. Filled once in main(), then shared read-only.
+class ExporterSet {
+public:
+    void add(std::shared_ptr<Exporter> exporter) { exporters_.push_back(std::move(exporter)); }
+    void on_run_start(const EventContext& c) const {
+        for (const auto& e : exporters_) e->on_run_start(c);
+    }
+    void on_run_stop(const EventContext& c) const {
+        for (const auto& e : exporters_) e->on_run_stop(c);
+    }
+    void export_events(const EventContext& c, std::span<const EnrichedEvent> events) const {
+        for (const auto& e : exporters_) e->export_events(c, events);
+    }
+
+    // kind -> counts, for each exporter.
+    std::map<std::string, ExportCounts> session_counts(const std::string& session_id) const {
+        std::map<std::string, ExportCounts> out;
+        for (const auto& e : exporters_) out[e->kind()] = e->session_counts(session_id);
+        return out;
+    }
+    std::map<std::string, ExportCounts> total_counts() const {
+        std::map<std::string, ExportCounts> out;
+        for (const auto& e : exporters_) out[e->kind()] = e->total_counts();
+        return out;
+    }
+
+private:
+    std::vector<std::shared_ptr<Exporter>> exporters_;
+};
+
+}  // namespace ct::node

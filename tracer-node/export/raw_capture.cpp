@@ -1,0 +1,286 @@
+#include "tracer-node/export/raw_capture.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/strings.h"
+#include "tracer-node/export/text_capture.h"
+
+extern "C" {
+#include "tracer-node/export/tracefs_events.h"
+}
+
+namespace ct::node {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t kMaxPagesPerPoll = 64;  // ~10k events: bounds one batch's work, memory and latency
+constexpr int kFinishPasses = 50;                // drain passes waiting for "entries: 0" at the end
+constexpr auto kOffCheckInterval = std::chrono::milliseconds(10);
+
+std::string read_small_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+}  // namespace
+
+std::string tracing_dir_of_instance(const std::string& instance_dir) {
+    return fs::path(instance_dir).parent_path().parent_path().string();
+}
+
+std::optional<std::uint64_t> parse_cpu_entries(std::string_view text) {
+    for (auto line : split_any(std::string(text), "\n")) {
+        auto colon = line.find(':');
+        if (colon == std::string::npos || trim(std::string_view(line).substr(0, colon)) != "entries") continue;
+        if (auto v = parse_u64(trim(std::string_view(line).substr(colon + 1)))) return *v;
+    }
+    return std::nullopt;
+}
+
+Result<std::unique_ptr<RawCapture>> RawCapture::open(const std::string& instance_dir, const CaptureOptions& options) {
+    std::vector<Cpu> cpus;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(fs::path(instance_dir) / "per_cpu", ec)) {
+        auto name = entry.path().filename().string();
+        if (!name.starts_with("cpu")) continue;
+        auto n = parse_u64(std::string_view(name).substr(3));
+        if (!n) continue;
+        auto raw = (entry.path() / "trace_pipe_raw").string();
+        int fd = ::open(raw.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) return fail_errno(fmt::format("opening raw trace buffer \"{}\"", raw));
+        cpus.push_back({static_cast<int>(*n), FD(fd), (entry.path() / "stats").string()});
+    }
+    if (ec) return fail(Errc::kIo, fmt::format("listing \"{}/per_cpu\": {}", instance_dir, ec.message()));
+    if (cpus.empty()) return fail(Errc::kIo, fmt::format("no per-CPU buffers under \"{}/per_cpu\"", instance_dir));
+    std::ranges::sort(cpus, {}, &Cpu::cpu);
+
+    // Sub-buffers are a page unless the instance says otherwise (kernels >= 6.8 can change it).
+    std::size_t subbuf = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    if (auto kb = parse_u64(trim(read_small_file(instance_dir + "/buffer_subbuf_size_kb"))); kb && *kb > 0)
+        subbuf = std::max<std::size_t>(subbuf, *kb * 1024);
+
+    auto tracing_dir = tracing_dir_of_instance(instance_dir);
+    tep_handle* tep = ctx_load_local_events(tracing_dir.c_str());
+    if (!tep) return fail_errno(fmt::format("reading event formats under \"{}\"", tracing_dir));
+    auto decoder = RawDecoder::create(tep);
+    if (!decoder) return std::unexpected(decoder.error());
+    return std::unique_ptr<RawCapture>(
+        new RawCapture(instance_dir, options, std::move(*decoder), std::move(cpus), subbuf));
+}
+
+RawCapture::RawCapture(std::string instance_dir, CaptureOptions options, std::unique_ptr<RawDecoder> decoder,
+                       std::vector<Cpu> cpus, std::size_t subbuf_size)
+    : instance_dir_(std::move(instance_dir)),
+      options_(std::move(options)),
+      decoder_(std::move(decoder)),
+      cpus_(std::move(cpus)),
+      subbuf_size_(subbuf_size) {
+    thread_ = std::thread([this] { reader(); });
+}
+
+RawCapture::~RawCapture() { abort(); }
+
+void RawCapture::hook_exited() { hook_exited_ = true; }
+
+void RawCapture::abort() {
+    abort_ = true;
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    // Count what was read but will never be handed out (the reader is gone: its kbuffer is free).
+    std::uint64_t discarded = pending_.size();
+    pending_.clear();
+    std::lock_guard lock(mutex_);
+    for (const auto& p : queue_) discarded += decoder_->count(p.bytes.data(), p.bytes.size());
+    queue_.clear();
+    queued_bytes_ = 0;
+    queue_dropped_ += discarded;
+}
+
+bool RawCapture::drain_all(std::vector<Page>& into) {
+    bool any = false;
+    std::string buf(subbuf_size_, '\0');
+    const std::size_t header = decoder_->header_size();
+    for (auto& c : cpus_) {
+        if (!c.fd) continue;
+        while (true) {
+            ssize_t n = ::read(c.fd.get(), buf.data(), buf.size());
+            if (n <= 0) {
+                if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                    spdlog::warn("reading {}/per_cpu/cpu{}/trace_pipe_raw: {}", instance_dir_, c.cpu,
+                                 std::strerror(errno));
+                    c.fd.reset();
+                }
+                break;
+            }
+            any = true;
+            // Keep only the used part: header + commit bytes (+ 8 for a stored missed-events count).
+            std::size_t used = static_cast<std::size_t>(n);
+            if (used >= header && header >= 16) {
+                std::uint64_t commit = 0;
+                std::memcpy(&commit, buf.data() + 8, 8);
+                std::size_t data = static_cast<std::size_t>(commit & ((1ULL << 30) - 1));
+                used = std::min(used, header + data + 8);
+            }
+            into.push_back({c.cpu, std::string(buf.data(), used)});
+        }
+    }
+    return any;
+}
+
+void RawCapture::reader() {
+    std::vector<Page> got;
+    auto next_off_check = std::chrono::steady_clock::now();
+    auto enqueue = [&] {
+        if (got.empty()) return;
+        std::uint64_t dropped = 0;
+        {
+            std::lock_guard lock(mutex_);
+            for (auto& p : got) {
+                if (queued_bytes_ + p.bytes.size() > options_.queue_limit_bytes) {
+                    dropped += decoder_->count(p.bytes.data(), p.bytes.size());
+                    continue;
+                }
+                queued_bytes_ += p.bytes.size();
+                queue_.push_back(std::move(p));
+            }
+        }
+        if (dropped) queue_dropped_ += dropped;
+        got.clear();
+        cv_.notify_all();
+    };
+    while (!abort_) {
+        bool any = drain_all(got);
+        enqueue();
+        if (any) {
+            std::this_thread::sleep_for(options_.poll_interval);
+            continue;
+        }
+        auto now = std::chrono::steady_clock::now();
+        if (hook_exited_ || (now >= next_off_check && instance_finishing(instance_dir_))) {
+            // Producers are done: events may still be landing on other CPUs for a moment, so
+            // drain until the kernel counts no unread entries anywhere.
+            for (int pass = 0; pass < kFinishPasses && !abort_; ++pass) {
+                drain_all(got);
+                enqueue();
+                bool empty = true;
+                for (const auto& c : cpus_) {
+                    auto entries = parse_cpu_entries(read_small_file(c.stats_path));
+                    if (c.fd && entries && *entries > 0) empty = false;
+                }
+                if (empty) break;
+                std::this_thread::sleep_for(options_.poll_interval);
+            }
+            break;
+        }
+        if (now >= next_off_check) next_off_check = now + kOffCheckInterval;
+        std::this_thread::sleep_for(options_.poll_interval);
+    }
+    finish_reader();
+}
+
+void RawCapture::finish_reader() {
+    // Loss counters live in the instance: read them before closing lets the hook remove it.
+    auto loss = read_instance_loss(instance_dir_);
+    if (abort_) {
+        // Aborted: what is still in the kernel's buffers is lost to us; count it.
+        std::uint64_t unread = 0;
+        for (const auto& c : cpus_)
+            if (auto entries = parse_cpu_entries(read_small_file(c.stats_path))) unread += *entries;
+        queue_dropped_ += unread;
+    }
+    cpus_.clear();
+    {
+        std::lock_guard lock(mutex_);
+        final_loss_ = loss;
+        have_final_loss_ = true;
+        reader_done_ = true;
+    }
+    cv_.notify_all();
+}
+
+CaptureLoss RawCapture::loss() const {
+    CaptureLoss l;
+    bool final = false;
+    {
+        std::lock_guard lock(mutex_);
+        final = have_final_loss_;
+        if (final) l = final_loss_;
+    }
+    if (!final) l = read_instance_loss(instance_dir_);
+    l.unparsed = unparsed_;
+    l.queue_dropped = queue_dropped_;
+    return l;
+}
+
+void RawCapture::set_comm(TraceEvent& e) {
+    auto it = comms_.find(e.pid);
+    if (it == comms_.end()) {
+        std::string comm;
+        if (e.pid == 0) comm = "<idle>";
+        else {
+            comm = trim(read_small_file(fmt::format("{}/{}/comm", options_.procfs_root, e.pid)));
+            if (comm.empty()) comm = "<...>";  // gone already; ftrace prints the same when it can't tell
+        }
+        it = comms_.emplace(e.pid, std::move(comm)).first;
+    }
+    e.comm = it->second;
+    // exec renames the task: look it up again for the events after this one.
+    if (e.event.starts_with("sys_exit_execve")) comms_.erase(e.pid);
+}
+
+bool RawCapture::poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wait) {
+    std::vector<Page> pages;
+    bool done = false;
+    {
+        std::unique_lock lock(mutex_);
+        cv_.wait_for(lock, wait, [&] { return !queue_.empty() || reader_done_ || abort_; });
+        while (!queue_.empty() && pages.size() < kMaxPagesPerPoll) {
+            queued_bytes_ -= queue_.front().bytes.size();
+            pages.push_back(std::move(queue_.front()));
+            queue_.pop_front();
+        }
+        done = (reader_done_ && queue_.empty()) || abort_;
+    }
+    if (abort_) return false;  // abort() counts what is left
+    decoded_.clear();
+    for (const auto& p : pages) {
+        auto counts = decoder_->decode(p.cpu, p.bytes.data(), p.bytes.size(), decoded_);
+        if (counts.unknown) unparsed_ += counts.unknown;
+    }
+    if (decoded_.empty() && pending_.empty()) return !done;
+    // Merge: each CPU's events are already in order; a stable sort by time interleaves them.
+    std::uint64_t newest = 0;
+    for (const auto& e : decoded_) newest = std::max(newest, e.timestamp_ns);
+    pending_.insert(pending_.end(), std::make_move_iterator(decoded_.begin()), std::make_move_iterator(decoded_.end()));
+    std::ranges::stable_sort(pending_, {}, &TraceEvent::timestamp_ns);
+    // Hold back the newest events a little: an older one may still be on another CPU's page.
+    // With nothing new this time, or at the end, everything goes.
+    std::size_t emit = pending_.size();
+    if (!done && !decoded_.empty() && newest > options_.merge_window_ns) {
+        auto limit = newest - options_.merge_window_ns;
+        emit = static_cast<std::size_t>(
+            std::ranges::upper_bound(pending_, limit, {}, &TraceEvent::timestamp_ns) - pending_.begin());
+    }
+    out.reserve(out.size() + emit);
+    for (std::size_t i = 0; i < emit; ++i) {
+        set_comm(pending_[i]);
+        out.push_back(std::move(pending_[i]));
+    }
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(emit));
+    return true;
+}
+
+}  // namespace ct::node

@@ -1,0 +1,91 @@
+// RawCapture: reads a tracefs instance's per-CPU binary ring buffers
+// (per_cpu/cpuN/trace_pipe_raw) instead of its text trace_pipe — the text pipe formats every
+// event in the kernel and loses most of them under load; the raw buffers keep up.
+// Two stages so a slow exporter never makes the kernel overwrite events:
+//   reader thread (owned here): every poll_interval drains every CPU's buffer page by page into
+//     a bounded in-memory queue; past queue_limit_bytes a page is dropped and its events are
+//     counted (queue_dropped), never silently lost.
+//   poll() (the capture run's thread): decodes queued pages (RawDecoder), merges the CPUs in
+//     timestamp order within merge_window_ns, resolves comm, hands out TraceEvents.
+// End: when the instance's tracing_on reads 0 (the hook is stopping) or hook_exited() is
+// called, the reader drains until every CPU is empty, reads the kernel's loss counters
+// (per_cpu/cpuN/stats overrun / dropped events) and closes its files so the hook can remove
+// the instance; poll() returns false once everything queued was handed out.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "common/fd.h"
+#include "tracer-node/export/capture_source.h"
+#include "tracer-node/export/raw_decode.h"
+
+namespace ct::node {
+
+class RawCapture : public CaptureSource {
+public:
+    // instance_dir: ".../instances/<name>". Errors: kIo when the per-CPU buffers cannot be
+    // opened or the event formats cannot be read.
+    static Result<std::unique_ptr<RawCapture>> open(const std::string& instance_dir, const CaptureOptions& options);
+    ~RawCapture() override;
+
+    bool poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wait) override;
+    void hook_exited() override;
+    // Stops now; events read but not handed out, and those left in the kernel's buffers, are
+    // counted in queue_dropped. Call from the thread that calls poll().
+    void abort() override;
+    CaptureLoss loss() const override;
+
+private:
+    struct Page {
+        int cpu;
+        std::string bytes;
+    };
+    struct Cpu {
+        int cpu;
+        FD fd;
+        std::string stats_path;
+    };
+
+    RawCapture(std::string instance_dir, CaptureOptions options, std::unique_ptr<RawDecoder> decoder,
+               std::vector<Cpu> cpus, std::size_t subbuf_size);
+    void reader();
+    bool drain_all(std::vector<Page>& into);  // one pass over the CPUs; true when it read anything
+    void finish_reader();
+    void set_comm(TraceEvent& e);
+
+    std::string instance_dir_;
+    CaptureOptions options_;
+    std::unique_ptr<RawDecoder> decoder_;
+    std::vector<Cpu> cpus_;  // reader thread only
+    std::size_t subbuf_size_;
+
+    mutable std::mutex mutex_;  // guards the queue, the flags below and final_loss_
+    std::condition_variable cv_;
+    std::deque<Page> queue_;
+    std::size_t queued_bytes_ = 0;
+    bool reader_done_ = false;
+    CaptureLoss final_loss_;
+    bool have_final_loss_ = false;
+    std::atomic<std::uint64_t> queue_dropped_{0};
+    std::atomic<std::uint64_t> unparsed_{0};
+    std::atomic<bool> hook_exited_{false};
+    std::atomic<bool> abort_{false};
+    std::thread thread_;
+
+    // poll() thread only.
+    std::vector<TraceEvent> pending_;  // decoded, merged, held back for the merge window
+    std::vector<TraceEvent> decoded_;
+    std::unordered_map<pid_t, std::string> comms_;
+};
+
+// Pure: the tracing directory of an instance directory (".../tracing/instances/x" -> ".../tracing").
+std::string tracing_dir_of_instance(const std::string& instance_dir);
+// Pure: reads "entries: N" of a per-CPU stats text; nullopt when absent.
+std::optional<std::uint64_t> parse_cpu_entries(std::string_view stats_text);
+
+}  // namespace ct::node

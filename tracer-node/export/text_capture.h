@@ -1,0 +1,43 @@
+// TextCapture: reads ftrace text lines (trace_pipe or any file a hook names) and parses them.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "common/fd.h"
+#include "tracer-node/export/capture_source.h"
+
+namespace ct::node {
+
+class TextCapture : public CaptureSource {
+public:
+    // Errors: kIo naming the path.
+    static Result<std::unique_ptr<TextCapture>> open(const std::string& path);
+
+    bool poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wait) override;
+    void hook_exited() override { hook_exited_ = true; }
+    void abort() override { fd_.reset(); }
+    CaptureLoss loss() const override;
+
+private:
+    TextCapture(FD fd, std::string path, std::string instance_dir);
+    bool finished_reading();
+    void consume(const char* data, size_t size, std::vector<TraceEvent>& out);
+
+    FD fd_;
+    std::string path_;
+    std::string instance_dir_;  // "" when not a tracefs instance
+    std::string partial_;       // an unterminated last line, kept for the next read
+    std::atomic<bool> hook_exited_{false};
+    std::uint64_t unparsed_ = 0;
+    CaptureLoss final_loss_;    // instance counters read just before closing
+};
+
+// Sums per_cpu/cpu*/stats "overrun" and "dropped events" of a tracefs instance.
+CaptureLoss read_instance_loss(const std::string& instance_dir);
+// Pure: the counters from one per-CPU stats file's text.
+CaptureLoss parse_cpu_stats(std::string_view text);
+// True when the instance's tracing_on reads "0" (the hook is finishing) or it is gone.
+bool instance_finishing(const std::string& instance_dir);
+
+}  // namespace ct::node

@@ -1,0 +1,194 @@
+// tracer-node: wires flags to components. Discovery (PodDb) -> hooks (HookRegistry) ->
+// sessions (SessionManager) -> exporters; NodeApi serves them over HttpServer.
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/http_auth.h"
+#include "common/http_server.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "tracer-node/api/metrics.h"
+#include "tracer-node/api/node_api.h"
+#include "tracer-node/discovery/pod_db.h"
+#include "tracer-node/discovery/source_select.h"
+#include "tracer-node/export/jsonl_exporter.h"
+#include "tracer-node/export/stream_hub.h"
+#include "tracer-node/hooks/hook_registry.h"
+#include "tracer-node/sessions/session_manager.h"
+
+namespace {
+
+constexpr int kUsageError = 2;
+
+struct Flags {
+    std::string address = ":8080";
+    std::string node_name;
+    std::string hooks_dir = "/usr/lib/container-tracer/trace-hooks";
+    std::string procfs = "/proc";
+    std::string sysfs = "/sys";
+    bool force_procfs = false;
+    bool verbose = false;
+    std::string trace_output = "-";
+    std::string cri_endpoint;
+    std::string run_paths = "/run,/var/run";
+    std::string pod_name;
+    int hook_start_timeout_ms = 10000;
+    int stop_grace_ms = 5000;
+    std::string token_file;
+    bool metrics_open = false;
+    std::string tls_cert;
+    std::string tls_key;
+};
+
+std::string host_name() {
+    char buf[256] = {};
+    ::gethostname(buf, sizeof buf - 1);
+    return buf;
+}
+
+int usage_error(const std::string& message) {
+    std::fprintf(stderr, "tracer-node: %s\n", message.c_str());
+    return kUsageError;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Flags f;
+    CLI::App app{"tracer-node: per-node agent of container-tracer (ftrace for containers, REST API)"};
+    app.option_defaults()->always_capture_default();
+    app.add_option("--address", f.address, "API listen address, [host]:port")->envname("TRACER_API_ADDRESS");
+    app.add_option("--node-name", f.node_name, "name of this node (default: hostname)")->envname("TRACER_NODE_NAME");
+    app.add_option("--trace-hooks", f.hooks_dir, "directory of trace hook managers")->envname("TRACER_HOOKS");
+    app.add_option("--procfs-path", f.procfs, "procfs mount to read processes from")->envname("TRACER_PROCFS_PATH");
+    app.add_option("--sysfs-path", f.sysfs, "sysfs mount (tracefs under kernel/tracing)")->envname("TRACER_SYSFS_PATH");
+    app.add_flag("--use-procfs", f.force_procfs, "discover containers from /proc only, even when a runtime answers")
+        ->envname("TRACER_FORCE_PROCFS");
+    app.add_option("--cri-endpoint", f.cri_endpoint, "CRI socket (unix:///path or /path); default: probe run paths")
+        ->envname("TRACER_CRI_ENDPOINT");
+    app.add_option("--run-path", f.run_paths, "where to look for runtime sockets, comma or space separated")
+        ->envname("TRACER_RUN_PATHS");
+    app.add_option("--pod-name", f.pod_name, "this agent's own pod: prefer the runtime that runs it")
+        ->envname("TRACER_POD_NAME");
+    app.add_option("--trace-output", f.trace_output, "JSON-lines file for exported events, - for stdout")
+        ->envname("TRACER_TRACE_OUTPUT");
+    app.add_option("--hook-start-timeout", f.hook_start_timeout_ms, "ms a hook may take to print its trace path")
+        ->envname("TRACER_HOOK_START_TIMEOUT")
+        ->check(CLI::Range(1, 600000));
+    app.add_option("--stop-grace", f.stop_grace_ms, "ms between SIGINT and SIGKILL when stopping a hook")
+        ->envname("TRACER_STOP_GRACE")
+        ->check(CLI::Range(1, 600000));
+    app.add_flag("--verbose", f.verbose, "debug logging")->envname("TRACER_VERBOSE");
+    app.add_option("--token-file", f.token_file, "require Authorization: Bearer <token in this file> (not on /healthz, /readyz)")
+        ->envname("TRACER_TOKEN_FILE");
+    app.add_flag("--metrics-open", f.metrics_open, "serve /metrics without a token")->envname("TRACER_METRICS_OPEN");
+    app.add_option("--tls-cert", f.tls_cert, "serve HTTPS with this PEM certificate chain (re-read when it changes)")
+        ->envname("TRACER_TLS_CERT");
+    app.add_option("--tls-key", f.tls_key, "PEM private key of --tls-cert")->envname("TRACER_TLS_KEY");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return kUsageError;
+    }
+
+    // Validate everything before starting anything.
+    auto listen = ct::parse_host_port(f.address);
+    if (!listen) return usage_error(listen.error().message);
+    std::error_code ec;
+    if (!std::filesystem::is_directory(f.hooks_dir, ec))
+        return usage_error("--trace-hooks \"" + f.hooks_dir + "\" is not a directory");
+    if (!std::filesystem::is_directory(f.procfs, ec))
+        return usage_error("--procfs-path \"" + f.procfs + "\" is not a directory");
+    if (!std::filesystem::is_directory(f.sysfs, ec))
+        return usage_error("--sysfs-path \"" + f.sysfs + "\" is not a directory");
+    if (f.node_name.empty()) f.node_name = host_name();
+    if (f.tls_cert.empty() != f.tls_key.empty()) return usage_error("--tls-cert and --tls-key go together");
+    ct::http::AuthOptions auth{.token = {}, .metrics_open = f.metrics_open};
+    if (!f.token_file.empty()) {
+        auto token = ct::http::read_token_file(f.token_file);
+        if (!token) return usage_error("--token-file: " + token.error().message);
+        auth.token = std::move(*token);
+    }
+
+    ct::init_logging(f.verbose, "tracer-node");
+    std::signal(SIGPIPE, SIG_IGN);
+    // Block SIGINT/SIGTERM in every thread; main waits for them below.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+    // Discovery.
+    ct::node::DiscoveryConfig discovery;
+    discovery.procfs_root = f.procfs;
+    discovery.sysfs_root = f.sysfs;
+    discovery.force_procfs = f.force_procfs;
+    discovery.cri_endpoint = f.cri_endpoint;
+    discovery.run_paths = ct::split_any(f.run_paths, ", \t");
+    discovery.pod_name = f.pod_name;
+    if (!f.cri_endpoint.empty()) {
+        if (auto ep = ct::node::normalize_endpoint(f.cri_endpoint); !ep) return usage_error(ep.error().message);
+    }
+    ct::node::PodDb pods(ct::node::make_container_source(discovery), f.procfs);
+
+    // Hooks.
+    ct::node::HookRegistry hooks({.root = f.hooks_dir, .procfs_root = f.procfs, .sysfs_root = f.sysfs});
+    if (auto loaded = hooks.reload(); !loaded) return usage_error(loaded.error().message);
+
+    // Export.
+    auto exporters = std::make_shared<ct::node::ExporterSet>();
+    auto jsonl = ct::node::JsonLinesExporter::open(f.trace_output);
+    if (!jsonl) return usage_error(jsonl.error().message);
+    exporters->add(*jsonl);
+    auto stream_hub = std::make_shared<ct::node::StreamHub>();
+    exporters->add(stream_hub);
+
+    // Sessions and API.
+    ct::node::NodeMetrics metrics;
+    ct::node::SessionManager sessions({.node_name = f.node_name,
+                                       .procfs_root = f.procfs,
+                                       .hook_start_timeout = std::chrono::milliseconds(f.hook_start_timeout_ms),
+                                       .stop_grace = std::chrono::milliseconds(f.stop_grace_ms)},
+                                      pods, hooks, exporters);
+    ct::node::NodeApi api(pods, hooks, sessions, metrics);
+    api.set_stream_hub(stream_hub);
+    api.set_exporters(exporters);
+    auto router = std::make_shared<ct::http::Router>(api.router());
+    ct::http::HttpServer server(
+        {.listen = *listen, .tls_cert = f.tls_cert, .tls_key = f.tls_key},
+        ct::http::with_auth(
+            [router](const ct::http::Request& r) {
+                auto d = router->dispatch(r);
+                return ct::http::Dispatched{std::move(d.response), std::move(d.route)};
+            },
+            std::move(auth)),
+        [&metrics](const std::string& route, const std::string& method, int status) {
+            metrics.observe_request(route, method, status);
+        });
+    auto port = server.start();
+    if (!port) {
+        spdlog::critical("{}", port.error().message);
+        return 1;
+    }
+    auto first = pods.refresh();
+    if (!first) spdlog::warn("first discovery failed: {}", first.error().message);
+    api.set_ready(true);
+    spdlog::info("tracer-node {} serving {} on {}:{} (discovery: {}, hooks: {}, {} hooks, token {})", f.node_name,
+                 f.tls_cert.empty() ? "HTTP" : "HTTPS", listen->host.empty() ? "*" : listen->host, *port,
+                 pods.describe(), f.hooks_dir, hooks.hooks()->size(), f.token_file.empty() ? "off" : "required");
+
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    spdlog::info("signal {}: stopping", sig);
+    server.stop();
+    return 0;  // sessions' destructor stops every run and removes its instance
+}

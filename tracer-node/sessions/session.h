@@ -1,0 +1,68 @@
+// Trace session model: what a user asked for (SessionSpec) and what the API shows (SessionView).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "tracer-node/discovery/container_source.h"
+
+namespace ct::node {
+
+using SessionId = std::uint64_t;
+
+// The POST body: {"pod", "container", "trace-hook", "trace-arguments", "trace-user-context"}.
+struct SessionSpec {
+    std::string pod;        // glob, or "<namespace-glob>/<pod-glob>"
+    std::string container;  // glob
+    std::string hook;
+    std::string args;       // split on whitespace, never through a shell
+    std::string context;
+};
+
+// pod name -> container names in it.
+using Selection = std::map<std::string, std::vector<std::string>>;
+
+// One exporter's counts for a session (see export/exporter.h ExportCounts).
+struct SessionExportStats {
+    std::uint64_t exported = 0;
+    std::uint64_t dropped = 0;
+    std::uint64_t errors = 0;
+};
+
+// Every event the kernel recorded for the session is either delivered or counted in lost.
+struct SessionStats {
+    std::uint64_t delivered = 0;      // handed to the exporters
+    std::uint64_t lost = 0;           // overrun + dropped + unparsed + queue_dropped
+    std::uint64_t overrun = 0;        // kernel ring buffer overwrote them before they were read
+    std::uint64_t dropped = 0;        // kernel dropped them (buffer full)
+    std::uint64_t unparsed = 0;       // read but not understood
+    std::uint64_t queue_dropped = 0;  // tracer-node's bounded capture queue was full
+    std::uint64_t runs = 0;           // how many times the hook was started
+    std::map<std::string, SessionExportStats> exporters;  // per exporter kind, of delivered events
+};
+
+struct SessionView {
+    SessionId id = 0;
+    SessionSpec spec;
+    Selection containers;
+    std::string node;
+    std::optional<std::vector<std::string>> output;  // null when the hook printed nothing
+    std::optional<std::vector<std::string>> error;   // null when there was no error
+    bool running = false;
+    SessionStats stats;
+};
+
+// Pure: parses and validates a POST body. kInvalidArgument naming the field and the value.
+Result<SessionSpec> parse_session_spec(const std::string& body);
+// Pure: parses a PUT body {"Run": true|false}.
+Result<bool> parse_run_request(const std::string& body);
+// Pure: the pods/containers of `pods` that `spec` selects (pod "ns/glob" matches namespace too).
+Selection select_containers(const PodMap& pods, const std::string& pod_pattern, const std::string& container_pattern);
+// Pure: "all" or a decimal u64 id; kInvalidArgument naming the text otherwise.
+Result<std::optional<SessionId>> parse_session_id(const std::string& text);
+
+}  // namespace ct::node

@@ -1,0 +1,348 @@
+#include "tracer-node/sessions/session_manager.h"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/strings.h"
+#include "tracer-node/discovery/process_table.h"
+
+namespace ct::node {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// What a finished hook reports: its stderr lines, else how it died when that was not our stop.
+std::optional<std::vector<std::string>> hook_error(const HookProcess& hook) {
+    auto err = hook.error_lines();
+    if (!err.empty()) return err;
+    auto status = hook.exit_status();
+    if (status && !status->ok() && status->signal != SIGINT && status->signal != SIGKILL)
+        return std::vector<std::string>{fmt::format("trace hook {}", status->describe())};
+    return std::nullopt;
+}
+
+}  // namespace
+
+// One start..stop of the hook.
+struct SessionManager::Run {
+    std::unique_ptr<HookProcess> hook;
+    std::unique_ptr<CaptureRun> capture;
+    std::atomic<bool> hook_exited{false};
+};
+
+struct SessionManager::Entry {
+    SessionId id = 0;
+    SessionSpec spec;
+    std::mutex op_mutex;     // serialises start / stop / delete of this session
+    std::mutex state_mutex;  // guards the fields below for readers
+    Selection containers;
+    std::optional<std::vector<std::string>> output, error;
+    SessionStats stats;      // totals of finished runs
+    std::unique_ptr<Run> run;
+    bool deleted = false;
+};
+
+SessionManager::SessionManager(SessionManagerOptions options, PodDb& pods, HookRegistry& hooks,
+                               std::shared_ptr<const ExporterSet> exporters)
+    : options_(std::move(options)), pods_(pods), hooks_(hooks), exporters_(std::move(exporters)),
+      rng_(std::random_device{}()) {
+    janitor_ = std::thread([this] { janitor(); });
+}
+
+SessionManager::~SessionManager() {
+    {
+        std::lock_guard lock(janitor_mutex_);
+        stopping_ = true;
+    }
+    janitor_cv_.notify_all();
+    janitor_.join();
+    std::map<SessionId, std::shared_ptr<Entry>> all;
+    {
+        std::lock_guard lock(map_mutex_);
+        all.swap(sessions_);
+    }
+    for (auto& [id, entry] : all) {
+        std::lock_guard op(entry->op_mutex);
+        stop_locked(*entry);
+    }
+}
+
+std::shared_ptr<SessionManager::Entry> SessionManager::find(SessionId id) {
+    std::lock_guard lock(map_mutex_);
+    auto it = sessions_.find(id);
+    return it == sessions_.end() ? nullptr : it->second;
+}
+
+Result<SessionView> SessionManager::create(const SessionSpec& spec) {
+    auto hook = hooks_.find(spec.hook);
+    if (!hook) return std::unexpected(hook.error());
+    auto pods = pods_.refresh();
+    if (!pods) return std::unexpected(Error::wrap(pods.error(), "discovering containers"));
+    auto selection = select_containers(*pods, spec.pod, spec.container);
+    if (selection.empty())
+        return fail(Errc::kNotFound,
+                    fmt::format("no container matches pod \"{}\" and container \"{}\"", spec.pod, spec.container));
+    auto entry = std::make_shared<Entry>();
+    entry->spec = spec;
+    entry->containers = std::move(selection);
+    {
+        std::lock_guard lock(map_mutex_);
+        if (sessions_.size() >= options_.max_sessions)
+            return fail(Errc::kTooMany, fmt::format("too many trace sessions (limit {}); delete some first",
+                                                    options_.max_sessions));
+        do entry->id = rng_();
+        while (entry->id == 0 || sessions_.contains(entry->id));
+        sessions_[entry->id] = entry;
+    }
+    spdlog::info("session {} created: pod \"{}\" container \"{}\" hook {} args \"{}\"", entry->id, spec.pod,
+                 spec.container, spec.hook, spec.args);
+    return view_of(*entry);
+}
+
+SessionView SessionManager::view_of(Entry& e) {
+    std::lock_guard lock(e.state_mutex);
+    SessionView v;
+    v.id = e.id;
+    v.spec = e.spec;
+    v.containers = e.containers;
+    v.node = options_.node_name;
+    v.output = e.output;
+    v.error = e.error;
+    v.running = e.run && !e.run->hook_exited;
+    if (e.run && e.run->hook_exited) {
+        // Ended on its own and the janitor has not finished the run yet: show the result now.
+        if (auto err = hook_error(*e.run->hook)) v.error = err;
+    }
+    v.stats = e.stats;
+    if (e.run && e.run->capture) {
+        auto s = e.run->capture->stats();
+        v.stats.delivered += s.delivered;
+        v.stats.overrun += s.loss.overrun;
+        v.stats.dropped += s.loss.dropped;
+        v.stats.unparsed += s.loss.unparsed;
+        v.stats.queue_dropped += s.loss.queue_dropped;
+    }
+    v.stats.lost = v.stats.overrun + v.stats.dropped + v.stats.unparsed + v.stats.queue_dropped;
+    for (const auto& [kind, c] : exporters_->session_counts(std::to_string(e.id)))
+        v.stats.exporters[kind] = SessionExportStats{c.exported, c.dropped, c.errors};
+    return v;
+}
+
+Result<SessionView> SessionManager::get(SessionId id) {
+    auto e = find(id);
+    if (!e) return fail(Errc::kNotFound, fmt::format("trace session {} not found", id));
+    return view_of(*e);
+}
+
+std::vector<SessionView> SessionManager::list() {
+    std::vector<std::shared_ptr<Entry>> all;
+    {
+        std::lock_guard lock(map_mutex_);
+        for (auto& [id, e] : sessions_) all.push_back(e);
+    }
+    std::vector<SessionView> out;
+    for (auto& e : all) out.push_back(view_of(*e));
+    return out;
+}
+
+SessionManager::Counts SessionManager::counts() {
+    Counts c;
+    for (const auto& v : list()) {
+        ++c.sessions;
+        c.running += v.running;
+    }
+    return c;
+}
+
+Status SessionManager::set_running(SessionId id, bool run) {
+    auto e = find(id);
+    if (!e) return fail(Errc::kNotFound, fmt::format("trace session {} not found", id));
+    std::lock_guard op(e->op_mutex);
+    if (e->deleted) return fail(Errc::kNotFound, fmt::format("trace session {} not found", id));
+    if (e->run && e->run->hook_exited) finish_run_locked(*e);  // ended on its own: start afresh
+    if (run == static_cast<bool>(e->run)) return {};           // already in that state
+    if (!run) {
+        stop_locked(*e);
+        return {};
+    }
+    return start_locked(*e);
+}
+
+Status SessionManager::start_locked(Entry& e) {
+    // Start a run: re-resolve the selection (containers may have come and gone), collect every
+    // thread of every process, spawn the hook, wait for its trace path, attach the capture.
+    auto fail_start = [&](const Error& error) -> Status {
+        std::lock_guard lock(e.state_mutex);
+        e.error = split_any(error.message, "\n");
+        return std::unexpected(error);
+    };
+    auto hook = hooks_.find(e.spec.hook);
+    if (!hook) return fail_start(hook.error());
+    auto pods = pods_.refresh();
+    if (!pods) return fail_start(Error::wrap(pods.error(), "discovering containers"));
+    Selection selection;
+    {
+        std::lock_guard lock(e.state_mutex);
+        selection = e.containers;
+    }
+    for (auto& [pod, names] : select_containers(*pods, e.spec.pod, e.spec.container))
+        for (auto& n : names)
+            if (std::find(selection[pod].begin(), selection[pod].end(), n) == selection[pod].end())
+                selection[pod].push_back(n);
+    std::vector<Pid> tgids;
+    for (const auto& [pod, names] : selection) {
+        auto p = pods->find(pod);
+        if (p == pods->end()) continue;
+        for (const auto& n : names)
+            if (auto c = p->second.containers.find(n); c != p->second.containers.end())
+                tgids.insert(tgids.end(), c->second.tasks.begin(), c->second.tasks.end());
+    }
+    auto tids = threads_of(options_.procfs_root, tgids);
+    if (!tids) return fail_start(Error::wrap(tids.error(), "listing the containers' threads"));
+    if (tids->empty())
+        return fail_start(Error{Errc::kNotFound, fmt::format("trace session {}: none of its containers is running",
+                                                             e.id)});
+
+    auto run = std::make_unique<Run>();
+    Run* raw = run.get();
+    HookStartOptions hook_options;
+    hook_options.start_timeout = options_.hook_start_timeout;
+    // Runs on the hook's watcher thread: only flag it; the janitor finishes the run.
+    hook_options.on_exit = [this, raw](ExitStatus) {
+        raw->hook_exited = true;
+        janitor_cv_.notify_all();
+    };
+    auto started = HookProcess::start(*hook, *tids, split_whitespace(e.spec.args), hooks_.manager_env(),
+                                      std::move(hook_options));
+    if (!started) return fail_start(started.error());
+    run->hook = std::move(*started);
+    auto source = open_capture(run->hook->trace_path());
+    if (!source) {
+        run->hook->stop(options_.stop_grace);
+        remove_instance_dir(run->hook->trace_path());
+        return fail_start(Error::wrap(source.error(), fmt::format("trace hook {}", e.spec.hook)));
+    }
+    EventContext context{options_.node_name, std::to_string(e.id), e.spec.hook, e.spec.context};
+    OwnerLookup owners = [this](pid_t tid) { return pods_.owner_of(tid); };
+    run->capture = std::make_unique<CaptureRun>(std::move(*source), std::move(context), std::move(owners), exporters_);
+    {
+        std::lock_guard lock(e.state_mutex);
+        e.containers = std::move(selection);
+        e.output = run->hook->output_lines();
+        e.error.reset();
+        e.stats.runs++;
+        e.run = std::move(run);
+    }
+    spdlog::info("session {} started: hook {} pid {} tracing {} threads, trace file {}", e.id, e.spec.hook,
+                 e.run->hook->pid(), tids->size(), e.run->hook->trace_path());
+    return {};
+}
+
+void SessionManager::stop_locked(Entry& e) {
+    // Stop a run: SIGINT the hook (it turns tracing off and waits for us to drain), let the
+    // capture drain and close, SIGKILL after the grace, make sure the instance is gone.
+    if (!e.run) return;
+    auto status = e.run->hook->stop(options_.stop_grace);
+    spdlog::info("session {} stopped: hook {}", e.id, status.describe());
+    finish_run_locked(e);
+}
+
+void SessionManager::finish_run_locked(Entry& e) {
+    auto& run = *e.run;
+    run.hook->stop(options_.stop_grace);  // no-op when already exited
+    run.capture->hook_exited();
+    if (!run.capture->wait_finished(options_.drain_timeout)) {
+        spdlog::warn("session {}: capture did not drain within {} ms; dropping the rest", e.id,
+                     options_.drain_timeout.count());
+        run.capture->abort();
+    }
+    run.capture->abort();  // joins the capture thread
+    remove_instance_dir(run.hook->trace_path());
+    auto stats = run.capture->stats();
+    std::lock_guard lock(e.state_mutex);
+    e.stats.delivered += stats.delivered;
+    e.stats.overrun += stats.loss.overrun;
+    e.stats.dropped += stats.loss.dropped;
+    e.stats.unparsed += stats.loss.unparsed;
+    e.stats.queue_dropped += stats.loss.queue_dropped;
+    auto out = run.hook->output_lines();
+    e.output = out.empty() ? std::nullopt : std::optional(out);
+    // A hook that failed on its own reports why; a clean stop leaves Error null.
+    if (auto err = hook_error(*run.hook)) e.error = err;
+    e.run.reset();
+}
+
+void SessionManager::remove_instance_dir(const std::string& trace_path) {
+    auto dir = instance_dir_of(trace_path);
+    if (dir.empty()) return;
+    // The hook removes its instance; this is the safety net after a crash or SIGKILL.
+    for (int attempt = 0; attempt < 20 && fs::exists(dir); ++attempt) {
+        if (::rmdir(dir.c_str()) == 0) {
+            spdlog::warn("removed ftrace instance {} left behind by its hook", dir);
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (fs::exists(dir)) spdlog::error("could not remove ftrace instance {}: {}", dir, std::strerror(errno));
+}
+
+Status SessionManager::remove(SessionId id) {
+    std::shared_ptr<Entry> e;
+    {
+        std::lock_guard lock(map_mutex_);
+        auto it = sessions_.find(id);
+        if (it == sessions_.end()) return fail(Errc::kNotFound, fmt::format("trace session {} not found", id));
+        e = it->second;
+        sessions_.erase(it);
+    }
+    std::lock_guard op(e->op_mutex);
+    e->deleted = true;
+    stop_locked(*e);
+    spdlog::info("session {} deleted", id);
+    return {};
+}
+
+Status SessionManager::remove_all() {
+    std::map<SessionId, std::shared_ptr<Entry>> all;
+    {
+        std::lock_guard lock(map_mutex_);
+        all.swap(sessions_);
+    }
+    for (auto& [id, e] : all) {
+        std::lock_guard op(e->op_mutex);
+        e->deleted = true;
+        stop_locked(*e);
+    }
+    auto failures = hooks_.clear_all();
+    spdlog::info("deleted all {} sessions", all.size());
+    if (!failures.empty())
+        return fail(Errc::kInternal, fmt::format("sessions deleted, but clearing hooks failed: {}", failures.front()));
+    return {};
+}
+
+void SessionManager::janitor() {
+    std::unique_lock lock(janitor_mutex_);
+    while (!stopping_) {
+        janitor_cv_.wait_for(lock, std::chrono::seconds(1));
+        if (stopping_) break;
+        lock.unlock();
+        std::vector<std::shared_ptr<Entry>> all;
+        {
+            std::lock_guard m(map_mutex_);
+            for (auto& [id, e] : sessions_) all.push_back(e);
+        }
+        for (auto& e : all) {
+            std::unique_lock op(e->op_mutex, std::try_to_lock);  // busy = someone else is on it
+            if (op && e->run && e->run->hook_exited) {
+                spdlog::info("session {}: trace hook ended on its own", e->id);
+                finish_run_locked(*e);
+            }
+        }
+        lock.lock();
+    }
+}
+
+}  // namespace ct::node

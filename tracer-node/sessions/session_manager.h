@@ -1,0 +1,87 @@
+// SessionManager: the one store of trace sessions and their runs (hook process + capture).
+// Every public method is thread-safe. Operations on one session (start, stop, delete) are
+// serialised by that session's own mutex, so a slow start never blocks other sessions or reads.
+// A janitor thread notices hooks that exit on their own and finishes their runs (output kept,
+// ftrace instance removed) within about a second.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "tracer-node/discovery/pod_db.h"
+#include "tracer-node/export/capture_run.h"
+#include "tracer-node/export/exporter.h"
+#include "tracer-node/hooks/hook_process.h"
+#include "tracer-node/hooks/hook_registry.h"
+#include "tracer-node/sessions/session.h"
+
+namespace ct::node {
+
+struct SessionManagerOptions {
+    std::string node_name;
+    std::string procfs_root = "/proc";
+    std::chrono::milliseconds hook_start_timeout{10000};
+    std::chrono::milliseconds stop_grace{5000};      // SIGINT -> SIGKILL
+    std::chrono::milliseconds drain_timeout{3000};   // capture drain after the hook exited
+    size_t max_sessions = 1024;
+};
+
+class SessionManager {
+public:
+    SessionManager(SessionManagerOptions options, PodDb& pods, HookRegistry& hooks,
+                   std::shared_ptr<const ExporterSet> exporters);
+    ~SessionManager();  // stops every run
+    SessionManager(const SessionManager&) = delete;
+    SessionManager& operator=(const SessionManager&) = delete;
+
+    // 404 when the hook is unknown or nothing matches; 429 past max_sessions.
+    Result<SessionView> create(const SessionSpec& spec);
+    Result<SessionView> get(SessionId id);
+    std::vector<SessionView> list();
+    // Idempotent. Starting: 404 when the containers are gone, the hook's error otherwise (kept
+    // in the session's Error).
+    Status set_running(SessionId id, bool run);
+    Status remove(SessionId id);
+    // Stops and deletes every session, then runs every manager's --clear.
+    Status remove_all();
+
+    struct Counts {
+        size_t sessions = 0;
+        size_t running = 0;
+    };
+    Counts counts();
+
+private:
+    struct Run;
+    struct Entry;
+
+    std::shared_ptr<Entry> find(SessionId id);
+    Status start_locked(Entry& entry);
+    void stop_locked(Entry& entry);
+    void finish_run_locked(Entry& entry);
+    SessionView view_of(Entry& entry);
+    void janitor();
+    void remove_instance_dir(const std::string& trace_path);
+
+    SessionManagerOptions options_;
+    PodDb& pods_;
+    HookRegistry& hooks_;
+    std::shared_ptr<const ExporterSet> exporters_;
+
+    std::mutex map_mutex_;
+    std::map<SessionId, std::shared_ptr<Entry>> sessions_;
+    std::mt19937_64 rng_;  // guarded by map_mutex_
+
+    std::mutex janitor_mutex_;
+    std::condition_variable janitor_cv_;
+    bool stopping_ = false;
+    std::thread janitor_;
+};
+
+}  // namespace ct::node

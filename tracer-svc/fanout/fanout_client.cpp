@@ -1,0 +1,239 @@
+#include "tracer-svc/fanout/fanout_client.h"
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/as_tuple.hpp>
+#include <boost/beast.hpp>
+#include <fmt/format.h>
+
+namespace ct::svc {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+struct FanoutClient::Impl : std::enable_shared_from_this<FanoutClient::Impl> {
+    explicit Impl(FanoutOptions o) : options(o), work(asio::make_work_guard(io)) {}
+
+    FanoutOptions options;
+    asio::io_context io;
+    asio::executor_work_guard<asio::io_context::executor_type> work;
+    std::vector<std::thread> threads;
+
+    std::mutex mu;  // guards idle, in_flight, waiting
+    std::map<std::string, std::vector<std::unique_ptr<beast::tcp_stream>>> idle;
+    size_t in_flight = 0;
+    std::deque<std::function<void()>> waiting;
+    std::atomic<uint64_t> connects{0}, reused{0};
+
+    std::unique_ptr<beast::tcp_stream> take_idle(const std::string& key) {
+        std::lock_guard lock(mu);
+        auto it = idle.find(key);
+        if (it == idle.end() || it->second.empty()) return nullptr;
+        auto s = std::move(it->second.back());
+        it->second.pop_back();
+        return s;
+    }
+    void drop_idle(const std::string& key) {
+        std::lock_guard lock(mu);
+        idle.erase(key);
+    }
+    void put_idle(const std::string& key, std::unique_ptr<beast::tcp_stream> s) {
+        std::lock_guard lock(mu);
+        auto& v = idle[key];
+        if (v.size() < options.max_idle_per_node) v.push_back(std::move(s));
+    }
+    // Runs `start` now when a slot is free, else when one frees up.
+    void start_or_queue(std::function<void()> start) {
+        {
+            std::lock_guard lock(mu);
+            if (in_flight >= options.max_in_flight) {
+                waiting.push_back(std::move(start));
+                return;
+            }
+            ++in_flight;
+        }
+        start();
+    }
+    void finished() {
+        std::function<void()> next;
+        {
+            std::lock_guard lock(mu);
+            if (waiting.empty()) {
+                --in_flight;
+                return;
+            }
+            next = std::move(waiting.front());
+            waiting.pop_front();
+        }
+        next();  // keeps the slot
+    }
+};
+
+namespace {
+
+std::string describe_error(const boost::system::error_code& ec, const char* step, std::chrono::milliseconds timeout,
+                           Clock::time_point deadline) {
+    if (ec == beast::error::timeout || (ec == asio::error::operation_aborted && Clock::now() >= deadline)) return fmt::format("{} timed out after {} ms", step, timeout.count());
+    return fmt::format("{} failed: {}", step, ec.message());
+}
+
+// One exchange with one node. Parameters by value: the coroutine outlives the caller's frame.
+asio::awaitable<NodeReply> exchange(std::shared_ptr<FanoutClient::Impl> impl, NodeAddress node, Call call) {
+    NodeReply reply;
+    reply.node = node.key;
+    const auto timeout = impl->options.timeout;
+    const auto deadline = Clock::now() + timeout;
+    auto ex = co_await asio::this_coro::executor;
+
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        // A retry follows a pooled connection the node had closed: its other pooled ones are stale too.
+        if (attempt > 0) impl->drop_idle(node.key);
+        auto stream = attempt == 0 ? impl->take_idle(node.key) : nullptr;
+        bool was_pooled = stream != nullptr;
+        if (!stream) {
+            stream = std::make_unique<beast::tcp_stream>(ex);
+            boost::system::error_code ec;
+            auto address = asio::ip::make_address(node.host, ec);
+            tcp::resolver::results_type endpoints;
+            if (ec) {
+                tcp::resolver resolver(ex);
+                auto [rec, results] = co_await resolver.async_resolve(node.host, std::to_string(node.port), kTuple);
+                if (rec) {
+                    reply.failure = describe_error(rec, "resolve", timeout, deadline);
+                    co_return reply;
+                }
+                endpoints = results;
+            } else {
+                endpoints = tcp::resolver::results_type::create(tcp::endpoint(address, node.port), node.host,
+                                                                std::to_string(node.port));
+            }
+            stream->expires_at(deadline);
+            auto [cec, _] = co_await stream->async_connect(endpoints, kTuple);
+            if (cec) {
+                reply.failure = describe_error(cec, "connect", timeout, deadline);
+                co_return reply;
+            }
+            impl->connects++;
+        } else {
+            impl->reused++;
+        }
+
+        bhttp::request<bhttp::string_body> req;
+        bhttp::verb verb = bhttp::string_to_verb(call.method);
+        if (verb == bhttp::verb::unknown) req.method_string(call.method);
+        else req.method(verb);
+        req.target(call.target);
+        req.version(11);
+        req.set(bhttp::field::host, node.key);
+        req.set(bhttp::field::content_type, "application/json");
+        req.set(bhttp::field::user_agent, "tracer-svc");
+        for (const auto& [name, value] : impl->options.headers) req.set(name, value);
+        req.keep_alive(true);
+        req.body() = call.body;
+        req.prepare_payload();
+
+        stream->expires_at(deadline);
+        auto [wec, _w] = co_await bhttp::async_write(*stream, req, kTuple);
+        if (wec) {
+            if (was_pooled && wec != beast::error::timeout) continue;  // the node closed it while idle
+            reply.failure = describe_error(wec, "write", timeout, deadline);
+            co_return reply;
+        }
+        beast::flat_buffer buffer;
+        bhttp::response_parser<bhttp::string_body> parser;
+        parser.body_limit(impl->options.max_response);
+        auto [rec, _r] = co_await bhttp::async_read(*stream, buffer, parser, kTuple);
+        if (rec) {
+            bool closed_idle = rec == bhttp::error::end_of_stream || rec == asio::error::eof ||
+                               rec == asio::error::connection_reset;
+            if (was_pooled && closed_idle) continue;
+            reply.failure = describe_error(rec, "read", timeout, deadline);
+            co_return reply;
+        }
+        auto res = parser.release();
+        reply.status = static_cast<int>(res.result_int());
+        reply.body = std::move(res.body());
+        if (res.keep_alive() && buffer.size() == 0) {
+            stream->expires_never();
+            impl->put_idle(node.key, std::move(stream));
+        }
+        co_return reply;
+    }
+    reply.failure = "connection closed by the node twice";
+    co_return reply;
+}
+
+struct CallState {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t remaining = 0;
+    std::vector<NodeReply> replies;
+};
+
+}  // namespace
+
+FanoutClient::FanoutClient(FanoutOptions options) : impl_(std::make_shared<Impl>(options)) {
+    if (impl_->options.max_in_flight == 0) impl_->options.max_in_flight = 1;
+    for (size_t i = 0; i < std::max<size_t>(1, options.io_threads); ++i)
+        impl_->threads.emplace_back([impl = impl_.get()] { impl->io.run(); });
+}
+
+FanoutClient::~FanoutClient() {
+    impl_->work.reset();
+    impl_->io.stop();
+    for (auto& t : impl_->threads) t.join();
+}
+
+const FanoutOptions& FanoutClient::options() const { return impl_->options; }
+
+std::vector<NodeReply> FanoutClient::send(const std::vector<NodeAddress>& nodes, const Call& call) {
+    auto state = std::make_shared<CallState>();
+    state->remaining = nodes.size();
+    state->replies.resize(nodes.size());
+    for (size_t i = 0; i < nodes.size(); ++i) {
+        impl_->start_or_queue([impl = impl_, state, node = nodes[i], call, i] {
+            asio::co_spawn(impl->io, exchange(impl, node, call),
+                           [impl, state, i, key = node.key](std::exception_ptr error, NodeReply reply) {
+                               if (error) {
+                                   reply = NodeReply{};
+                                   reply.node = key;
+                                   try {
+                                       std::rethrow_exception(error);
+                                   } catch (const std::exception& e) {
+                                       reply.failure = fmt::format("internal error: {}", e.what());
+                                   }
+                               }
+                               impl->finished();
+                               std::lock_guard lock(state->mu);
+                               state->replies[i] = std::move(reply);
+                               if (--state->remaining == 0) state->cv.notify_all();
+                           });
+        });
+    }
+    std::unique_lock lock(state->mu);
+    state->cv.wait(lock, [&] { return state->remaining == 0; });
+    return std::move(state->replies);
+}
+
+void FanoutClient::retain(const std::vector<NodeAddress>& nodes) {
+    std::lock_guard lock(impl_->mu);
+    for (auto it = impl_->idle.begin(); it != impl_->idle.end();) {
+        bool keep = std::any_of(nodes.begin(), nodes.end(), [&](const NodeAddress& n) { return n.key == it->first; });
+        it = keep ? std::next(it) : impl_->idle.erase(it);
+    }
+}
+
+FanoutClient::Stats FanoutClient::stats() const { return {impl_->connects.load(), impl_->reused.load()}; }
+
+}  // namespace ct::svc
