@@ -84,11 +84,17 @@ int main(int argc, char** argv) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
             auto r = call(port, "POST", "/v1/trace-session",
                           boost::json::serialize(boost::json::object{{"pod", pod_name},
+                                                                     {"container", "*"},
                                                                      {"trace-hook", "trace_syscalls"},
                                                                      {"trace-arguments", "-s getppid"}}));
             if (r && r->status == 200) id = boost::json::parse(r->body).as_object().begin()->key();
         }
-        if (id.empty()) return std::fprintf(stderr, "session not created\n"), 1;
+        if (id.empty()) {
+            std::fprintf(stderr, "session not created\n");
+            pod->stop(std::chrono::milliseconds(100), SIGKILL);
+            node->stop(std::chrono::milliseconds(10000));
+            return 1;
+        }
         call(port, "PUT", "/v1/trace-session/" + id, R"({"Run": true})");
         double cpu0 = cpu_seconds(node->pid());
         auto t0 = Clock::now();

@@ -12,7 +12,7 @@ packages=(
   prometheus-cpp-dev catch2
   util-linux procps curl jq iproute2
   containerd runc containernetworking-plugins busybox-static
-  dnsmasq-base openssl
+  dnsmasq-base openssl libssl-dev unzip
 )
 
 missing=()

@@ -178,7 +178,7 @@ TEST_CASE("svc rejects bad input locally like tracer-node", "[integration][root]
     CHECK(c.node1.metrics().find("method=\"POST\"") == std::string::npos);
 }
 
-TEST_CASE("a killed node is named, a hung node times out, a node that comes back rejoins",
+TEST_CASE("a killed node is named and a hung node times out and a node that comes back rejoins",
           "[integration][root][svc]") {
     Cluster c;
     HangingNode hung;

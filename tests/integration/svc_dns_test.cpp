@@ -26,7 +26,7 @@ std::unique_ptr<ct::http::HttpServer> stand_in(const std::string& ip, unsigned s
 
 }  // namespace
 
-TEST_CASE("DNS mode: every A record is a node; a new record joins on the next poll", "[integration][svc]") {
+TEST_CASE("DNS mode: every A record is a node and a new record joins on the next poll", "[integration][svc]") {
     TempDir tmp;
     auto hosts = tmp.path() / "hosts";
     write_file(hosts, "127.0.0.2 tracer-nodes.test\n127.0.0.3 tracer-nodes.test\n");

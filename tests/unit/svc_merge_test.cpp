@@ -86,7 +86,7 @@ TEST_CASE("no nodes at all: 404 saying so", "[unit][svc]") {
     CHECK(merge_maps({}, MergeDepth::kTopLevel).response.status == 404);
 }
 
-TEST_CASE("--nodes list parsing", "[unit][svc]") {
+TEST_CASE("static node list parsing", "[unit][svc]") {
     auto n = parse_node_list("127.0.0.2:90, 127.0.0.1:80,[::1]:70,127.0.0.1:80");
     REQUIRE(n);
     REQUIRE(n->size() == 3);

@@ -48,7 +48,8 @@ http::Router NodeApi::router() {
 
 Response NodeApi::get_pods() {
     auto pods = pods_.refresh();
-    if (!pods) return error_response(Error::wrap(pods.error(), "listing pods"));
+    // A runtime that does not answer is this node's failure to list: 500, with its reason.
+    if (!pods) return error_response(500, "listing pods: " + pods.error().message);
     return json_response(render_pods(*pods));
 }
 

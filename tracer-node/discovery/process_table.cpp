@@ -63,6 +63,7 @@ std::optional<ProcessEntry> read_process(const std::string& root, Pid pid) {
     ProcessEntry entry;
     entry.pid = pid;
     entry.ppid = status->ppid;
+    entry.kthread = status->kthread;
     entry.comm = std::move(status->name);
     entry.uts_ns = ns_inode(dir, "uts", "uts");
     entry.pid_ns = ns_inode(dir, "pid", "pid");

@@ -24,7 +24,10 @@ struct ProcessEntry {
     std::uint64_t pid_ns_children = 0;  // ns/pid_for_children; 0 = unreadable
     std::optional<CgroupIdentity> cgroup;
 
-    bool is_kernel_thread() const { return pid == 2 || ppid == 2; }
+    int kthread = -1;                   // status "Kthread:"; -1 when the kernel does not say
+    // Trust the kernel's flag; only without it guess by kthreadd's pid (wrong inside a PID
+    // namespace with its own procfs, where pid 2 is an ordinary process).
+    bool is_kernel_thread() const { return kthread >= 0 ? kthread == 1 : (pid == 2 || ppid == 2); }
     // Created a PID namespace it is not in itself (`unshare --pid --fork`, a runtime's launcher):
     // the parent of a pod rather than a member.
     bool launches_pid_ns() const {

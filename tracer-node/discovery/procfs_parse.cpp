@@ -106,6 +106,10 @@ Result<ProcStatus> parse_status(std::string_view text) {
             have_name = true;
             continue;
         }
+        if (key == "Kthread") {
+            out.kthread = trim(value) == "1" ? 1 : 0;
+            continue;
+        }
         Pid* field = key == "Tgid" ? &out.tgid : key == "Pid" ? &out.pid : key == "PPid" ? &out.ppid : nullptr;
         if (!field) continue;
         auto pid = parse_pid(value);

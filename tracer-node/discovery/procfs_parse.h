@@ -19,6 +19,7 @@ struct ProcStatus {
     Pid tgid = 0;
     Pid pid = 0;
     Pid ppid = 0;
+    int kthread = -1;  // "Kthread:" (kernels >= 6.x): 1 kernel thread, 0 not, -1 line absent
 };
 // Requires Name, Tgid, Pid and PPid lines.
 Result<ProcStatus> parse_status(std::string_view text);

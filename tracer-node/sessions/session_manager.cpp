@@ -1,6 +1,9 @@
 #include "tracer-node/sessions/session_manager.h"
 
+#include <fcntl.h>
+
 #include <filesystem>
+#include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -31,6 +34,7 @@ struct SessionManager::Run {
     std::unique_ptr<HookProcess> hook;
     std::unique_ptr<CaptureRun> capture;
     std::atomic<bool> hook_exited{false};
+    std::set<Pid> traced;  // processes handed to the hook (at start or by follow_containers)
 };
 
 struct SessionManager::Entry {
@@ -219,6 +223,7 @@ Status SessionManager::start_locked(Entry& e) {
                                       std::move(hook_options));
     if (!started) return fail_start(started.error());
     run->hook = std::move(*started);
+    run->traced.insert(tgids.begin(), tgids.end());
     auto source = open_capture(run->hook->trace_path());
     if (!source) {
         run->hook->stop(options_.stop_grace);
@@ -323,6 +328,60 @@ Status SessionManager::remove_all() {
     return {};
 }
 
+namespace {
+
+// Adds threads to a running tracefs instance's pid filter (appending keeps the existing ones).
+Status add_event_pids(const std::string& instance_dir, const std::vector<Pid>& tids) {
+    auto path = instance_dir + "/set_event_pid";
+    FD fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+    if (!fd) return fail_errno(fmt::format("opening {}", path));
+    for (Pid t : tids) {
+        auto text = std::to_string(t) + " ";
+        // A thread that exited meanwhile answers EINVAL/ESRCH: nothing to follow there.
+        if (::write(fd.get(), text.data(), text.size()) < 0 && errno != EINVAL && errno != ESRCH)
+            return fail_errno(fmt::format("writing {}", path));
+    }
+    return {};
+}
+
+}  // namespace
+
+void SessionManager::follow_containers(const std::vector<std::shared_ptr<Entry>>& all) {
+    // Running sessions follow their patterns: containers that (re)started since the run began
+    // join it. Only tracefs-instance hooks can take new pids (their set_event_pid); one
+    // discovery refresh per tick serves every session.
+    bool any = std::any_of(all.begin(), all.end(), [](const auto& e) { return e->run && !e->run->hook_exited; });
+    if (!any) return;
+    auto pods = pods_.refresh();
+    if (!pods) return;
+    for (const auto& e : all) {
+        std::unique_lock op(e->op_mutex, std::try_to_lock);
+        if (!op || !e->run || e->run->hook_exited) continue;
+        auto dir = instance_dir_of(e->run->hook->trace_path());
+        if (dir.empty()) continue;
+        auto selection = select_containers(*pods, e->spec.pod, e->spec.container);
+        std::vector<Pid> fresh;
+        for (const auto& [pod, names] : selection)
+            for (const auto& n : names)
+                for (Pid p : pods->at(pod).containers.at(n).tasks)
+                    if (!e->run->traced.contains(p)) fresh.push_back(p);
+        if (fresh.empty()) continue;
+        auto tids = threads_of(options_.procfs_root, fresh);
+        if (!tids || tids->empty()) continue;
+        if (auto added = add_event_pids(dir, *tids); !added) {
+            spdlog::warn("session {}: cannot follow new processes: {}", e->id, added.error().message);
+            continue;
+        }
+        e->run->traced.insert(fresh.begin(), fresh.end());
+        std::lock_guard lock(e->state_mutex);
+        for (auto& [pod, names] : selection)
+            for (auto& n : names)
+                if (std::find(e->containers[pod].begin(), e->containers[pod].end(), n) == e->containers[pod].end())
+                    e->containers[pod].push_back(n);
+        spdlog::info("session {}: following {} new processes ({} threads)", e->id, fresh.size(), tids->size());
+    }
+}
+
 void SessionManager::janitor() {
     std::unique_lock lock(janitor_mutex_);
     while (!stopping_) {
@@ -341,6 +400,7 @@ void SessionManager::janitor() {
                 finish_run_locked(*e);
             }
         }
+        follow_containers(all);
         lock.lock();
     }
 }

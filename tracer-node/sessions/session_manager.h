@@ -1,8 +1,9 @@
 // SessionManager: the one store of trace sessions and their runs (hook process + capture).
 // Every public method is thread-safe. Operations on one session (start, stop, delete) are
 // serialised by that session's own mutex, so a slow start never blocks other sessions or reads.
-// A janitor thread notices hooks that exit on their own and finishes their runs (output kept,
-// ftrace instance removed) within about a second.
+// A janitor thread, once a second, finishes runs whose hook exited on its own (output kept,
+// ftrace instance removed) and adds processes of containers that (re)started and match a
+// running session's patterns to its hook (tracefs-instance hooks: their set_event_pid).
 #pragma once
 
 #include <atomic>
@@ -67,6 +68,7 @@ private:
     void finish_run_locked(Entry& entry);
     SessionView view_of(Entry& entry);
     void janitor();
+    void follow_containers(const std::vector<std::shared_ptr<Entry>>& all);
     void remove_instance_dir(const std::string& trace_path);
 
     SessionManagerOptions options_;

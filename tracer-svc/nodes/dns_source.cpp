@@ -95,11 +95,13 @@ Result<std::vector<std::string>> DnsSource::query_system() {
 Result<std::vector<NodeAddress>> DnsSource::list() {
     std::vector<std::string> addresses;
     if (server_) {
+        // A name may have only A or only AAAA records, and servers without upstreams may refuse
+        // the other type: only when neither query answers is the refresh a failure.
         auto a = query_server(dns::kTypeA);
-        if (!a && a.error().code != Errc::kNotFound) return std::unexpected(Error::wrap(a.error(), "resolving " + name_ + " (A)"));
         auto aaaa = query_server(dns::kTypeAAAA);
-        if (!aaaa && aaaa.error().code != Errc::kNotFound)
-            return std::unexpected(Error::wrap(aaaa.error(), "resolving " + name_ + " (AAAA)"));
+        bool a_ok = a || a.error().code == Errc::kNotFound, aaaa_ok = aaaa || aaaa.error().code == Errc::kNotFound;
+        if (!a_ok && !aaaa_ok)
+            return std::unexpected(Error::wrap(a.error(), "resolving " + name_ + " (A; AAAA: " + aaaa.error().message + ")"));
         if (a) addresses = *a;
         if (aaaa) addresses.insert(addresses.end(), aaaa->begin(), aaaa->end());
     } else {
