@@ -190,6 +190,17 @@ awaitable<void> HttpServer::Impl::session(Stream& stream, const std::string& rem
                 r = error_response(400, fmt::format("malformed HTTP request: {}", ec.message()));
             co_await write_plain(stream, r, 11, false);
             observe("limit", "", r.status);
+            if (ec == bhttp::error::body_limit) {
+                // Drop (bounded) what the client is still sending, so it can finish writing and
+                // read the 413 instead of seeing a connection reset.
+                beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+                char sink[16384];
+                for (size_t total = 0; total < 4 * options.max_body + (1 << 20);) {
+                    auto [rec, rn] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+                    if (rec) break;
+                    total += rn;
+                }
+            }
             break;
         }
         auto& raw = parser.get();

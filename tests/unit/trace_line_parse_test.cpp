@@ -52,3 +52,24 @@ TEST_CASE("lines that are not events are skipped", "[unit]") {
     CHECK_FALSE(parse_trace_line("garbage without structure"));
     CHECK_FALSE(parse_trace_line("  a-1 [000] ..... notatime: x: y"));
 }
+
+TEST_CASE("fork and exec events name new processes", "[unit]") {
+    auto fork = parse_trace_line("  sh-10 [000] ..... 1.5: sched_process_fork: comm=sh pid=10 child_comm=sh child_pid=11");
+    REQUIRE(fork);
+    auto f = ct::node::process_change(*fork);
+    REQUIRE(f);
+    CHECK(f->kind == ct::node::ProcessChange::kFork);
+    CHECK(f->pid == 11);
+    CHECK(f->comm == "sh");
+    auto exec = parse_trace_line(
+        "  sh-11 [001] ..... 1.6: sched_process_exec: filename=/work/build/bench/getppid_loop_static_long pid=11 old_pid=11");
+    REQUIRE(exec);
+    auto x = ct::node::process_change(*exec);
+    REQUIRE(x);
+    CHECK(x->kind == ct::node::ProcessChange::kExec);
+    CHECK(x->pid == 11);
+    CHECK(x->comm == "getppid_loop_st");  // the kernel's 15-character comm
+    auto other = parse_trace_line("  sh-11 [001] ..... 1.7: sys_getppid()");
+    REQUIRE(other);
+    CHECK_FALSE(ct::node::process_change(*other));
+}

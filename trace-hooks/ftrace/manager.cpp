@@ -92,6 +92,7 @@ int run_syscalls(const std::vector<std::string>& hook_args, const sigset_t& stop
         if (auto ok = instance->set_buffer_kb(args->buffer_kb); !ok) return ok;
         if (auto ok = instance->set_event_pids(args->pids); !ok) return ok;
         if (auto ok = instance->enable_event_fork(); !ok) return ok;
+        if (auto ok = instance->enable_process_lifecycle(); !ok) return ok;
         if (args->syscalls.empty()) return instance->enable_all_syscalls();
         for (const auto& name : args->syscalls)
             if (auto ok = instance->enable_syscall(name); !ok) return ok;

@@ -173,6 +173,13 @@ Status TraceInstance::enable_syscall(std::string_view name) {
     return {};
 }
 
+Status TraceInstance::enable_process_lifecycle() {
+    for (const char* event : {"sched_process_fork", "sched_process_exec"})
+        if (int err = ctfs_event_enable(inst_, "sched", event, 1); err != 0)
+            return fail_code(err, fmt::format("enabling sched/{} in {}", event, dir_));
+    return {};
+}
+
 Status TraceInstance::enable_all_syscalls() {
     if (int err = ctfs_event_enable(inst_, "syscalls", nullptr, 1); err != 0)
         return fail_code(err, fmt::format("enabling all syscall events in {}", dir_));

@@ -52,6 +52,9 @@ public:
     // syscalls/sys_enter_<name> and sys_exit_<name>.
     Status enable_syscall(std::string_view name);
     Status enable_all_syscalls();
+    // sched_process_fork/exec of the traced tasks: lets readers name and place processes that
+    // exit before they can be looked up in /proc.
+    Status enable_process_lifecycle();
     // tracing_on; 0 tells readers the hook is finishing.
     Status set_tracing(bool on);
     // True when every CPU's ring buffer is empty (per_cpu/cpu*/stats "entries: 0").

@@ -1,5 +1,7 @@
 #include "tracer-node/export/capture_run.h"
 
+#include "tracer-node/export/trace_line_parse.h"
+
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
@@ -44,10 +46,25 @@ void CaptureRun::run() {
             std::erase_if(owner_cache, [](const auto& kv) { return !kv.second; });
             owner_cache_reset = std::chrono::steady_clock::now() + std::chrono::seconds(1);
         }
+        auto owner_of = [&](pid_t pid) -> const std::optional<EventOwner>& {
+            auto it = owner_cache.find(pid);
+            if (it == owner_cache.end()) it = owner_cache.emplace(pid, owners_ ? owners_(pid) : std::nullopt).first;
+            return it->second;
+        };
         for (auto& e : batch) {
-            auto it = owner_cache.find(e.pid);
-            if (it == owner_cache.end()) it = owner_cache.emplace(e.pid, owners_ ? owners_(e.pid) : std::nullopt).first;
-            enriched.push_back({std::move(e), it->second});
+            // Fork/exec events keep names and owners exact for processes that are gone before
+            // /proc or discovery could be asked about them (events are in time order).
+            if (auto change = process_change(e)) {
+                if (change->kind == ProcessChange::kFork) {
+                    if (!change->comm.empty()) comm_of_[change->pid] = change->comm;
+                    else if (auto c = comm_of_.find(e.pid); c != comm_of_.end()) comm_of_[change->pid] = c->second;
+                    if (const auto& parent = owner_of(e.pid)) owner_cache[change->pid] = parent;
+                } else {
+                    comm_of_[e.pid] = change->comm;
+                }
+            }
+            if (auto c = comm_of_.find(e.pid); c != comm_of_.end()) e.comm = c->second;
+            enriched.push_back({std::move(e), owner_of(e.pid)});
         }
         exporters_->export_events(context_, enriched);
         delivered_ += enriched.size();

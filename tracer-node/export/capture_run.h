@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
 #include "tracer-node/export/capture_source.h"
 #include "tracer-node/export/exporter.h"
@@ -57,6 +58,7 @@ private:
     CaptureLoss loss_;  // last read of source_->loss(), guarded by stats_mutex_
     std::mutex done_mutex_;
     std::condition_variable done_cv_;
+    std::unordered_map<pid_t, std::string> comm_of_;  // from fork/exec events; capture thread only
     std::thread thread_;
 };
 

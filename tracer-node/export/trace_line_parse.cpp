@@ -133,4 +133,38 @@ std::optional<TraceEvent> parse_trace_line(std::string_view line) {
     return e;
 }
 
+namespace {
+
+// "key=value key=value" -> value of `key`; "" when absent. Values end at the next space.
+std::string_view kv_value(std::string_view text, std::string_view key) {
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t end = text.find(' ', pos);
+        if (end == std::string_view::npos) end = text.size();
+        auto item = text.substr(pos, end - pos);
+        if (item.size() > key.size() && item.starts_with(key) && item[key.size()] == '=')
+            return item.substr(key.size() + 1);
+        pos = end + 1;
+    }
+    return {};
+}
+
+}  // namespace
+
+std::optional<ProcessChange> process_change(const TraceEvent& e) {
+    constexpr size_t kCommLen = 15;  // TASK_COMM_LEN - 1
+    if (e.event == "sched_process_fork") {
+        pid_t child = 0;
+        if (!to_number(kv_value(e.details, "child_pid"), child) || child <= 0) return std::nullopt;
+        return ProcessChange{ProcessChange::kFork, child, std::string(kv_value(e.details, "child_comm"))};
+    }
+    if (e.event == "sched_process_exec") {
+        auto file = kv_value(e.details, "filename");
+        if (file.empty()) return std::nullopt;
+        auto base = file.substr(file.rfind('/') + 1);
+        return ProcessChange{ProcessChange::kExec, e.pid, std::string(base.substr(0, kCommLen))};
+    }
+    return std::nullopt;
+}
+
 }  // namespace ct::node

@@ -15,4 +15,14 @@ namespace ct::node {
 // nullopt for lines that are not events (comments "# ...", "CPU 1 buffer started", blanks).
 std::optional<TraceEvent> parse_trace_line(std::string_view line);
 
+// A process appearing or changing its name, from sched_process_fork ("comm=sh pid=10
+// child_comm=sh child_pid=11") or sched_process_exec ("filename=/bin/ls pid=11 old_pid=11").
+struct ProcessChange {
+    enum Kind { kFork, kExec } kind = kFork;
+    pid_t pid = 0;      // the child (fork) or the exec'ing process
+    std::string comm;   // child_comm, or the exec'd file's name cut to the kernel's 15 chars
+};
+// Pure; nullopt for every other event.
+std::optional<ProcessChange> process_change(const TraceEvent& event);
+
 }  // namespace ct::node

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include <fmt/format.h>
@@ -344,6 +345,15 @@ Status add_event_pids(const std::string& instance_dir, const std::vector<Pid>& t
     return {};
 }
 
+// The pids in a tracefs instance's event pid filter; empty when unreadable.
+std::set<Pid> read_event_pids(const std::string& instance_dir) {
+    std::set<Pid> out;
+    std::ifstream in(instance_dir + "/set_event_pid");
+    long pid = 0;
+    while (in >> pid) out.insert(static_cast<Pid>(pid));
+    return out;
+}
+
 }  // namespace
 
 void SessionManager::follow_containers(const std::vector<std::shared_ptr<Entry>>& all) {
@@ -360,11 +370,17 @@ void SessionManager::follow_containers(const std::vector<std::shared_ptr<Entry>>
         auto dir = instance_dir_of(e->run->hook->trace_path());
         if (dir.empty()) continue;
         auto selection = select_containers(*pods, e->spec.pod, e->spec.container);
-        std::vector<Pid> fresh;
+        std::set<Pid> current;
         for (const auto& [pod, names] : selection)
             for (const auto& n : names)
-                for (Pid p : pods->at(pod).containers.at(n).tasks)
-                    if (!e->run->traced.contains(p)) fresh.push_back(p);
+                for (Pid p : pods->at(pod).containers.at(n).tasks) current.insert(p);
+        // New = in a selected container now, and neither handed over before nor already in the
+        // filter (children the hook follows by itself through event-fork).
+        auto filtered = read_event_pids(dir);
+        std::vector<Pid> fresh;
+        for (Pid p : current)
+            if (!e->run->traced.contains(p) && !filtered.contains(p)) fresh.push_back(p);
+        e->run->traced = current;  // only live processes: the set stays bounded
         if (fresh.empty()) continue;
         auto tids = threads_of(options_.procfs_root, fresh);
         if (!tids || tids->empty()) continue;
@@ -372,7 +388,6 @@ void SessionManager::follow_containers(const std::vector<std::shared_ptr<Entry>>
             spdlog::warn("session {}: cannot follow new processes: {}", e->id, added.error().message);
             continue;
         }
-        e->run->traced.insert(fresh.begin(), fresh.end());
         std::lock_guard lock(e->state_mutex);
         for (auto& [pod, names] : selection)
             for (auto& n : names)
