@@ -27,7 +27,13 @@ Result<std::shared_ptr<ssl::context>> TlsContextSource::build() const {
     ctx->use_certificate_chain_file(cert_file_, ec);
     if (ec) return fail(Errc::kInvalidArgument, "TLS certificate \"" + cert_file_ + "\": " + ec.message());
     ctx->use_private_key_file(key_file_, ssl::context::pem, ec);
-    if (ec) return fail(Errc::kInvalidArgument, "TLS key \"" + key_file_ + "\": " + ec.message());
+    if (ec) {
+        // OpenSSL 3 refuses a key that does not belong to the certificate right here.
+        bool mismatch = ec.message().find("mismatch") != std::string::npos;
+        return fail(Errc::kInvalidArgument, "TLS key \"" + key_file_ + "\"" +
+                                                (mismatch ? " does not match certificate \"" + cert_file_ + "\"" : "") +
+                                                ": " + ec.message());
+    }
     if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
         return fail(Errc::kInvalidArgument,
                     "TLS key \"" + key_file_ + "\" does not match certificate \"" + cert_file_ + "\"");

@@ -17,6 +17,7 @@
 #include "tracer-node/discovery/pod_db.h"
 #include "tracer-node/discovery/source_select.h"
 #include "tracer-node/export/jsonl_exporter.h"
+#include "tracer-node/export/otlp_exporter.h"
 #include "tracer-node/export/stream_hub.h"
 #include "tracer-node/hooks/hook_registry.h"
 #include "tracer-node/sessions/session_manager.h"
@@ -43,6 +44,7 @@ struct Flags {
     bool metrics_open = false;
     std::string tls_cert;
     std::string tls_key;
+    std::string otlp_endpoint;
 };
 
 std::string host_name() {
@@ -90,6 +92,8 @@ int main(int argc, char** argv) {
     app.add_option("--tls-cert", f.tls_cert, "serve HTTPS with this PEM certificate chain (re-read when it changes)")
         ->envname("TRACER_TLS_CERT");
     app.add_option("--tls-key", f.tls_key, "PEM private key of --tls-cert")->envname("TRACER_TLS_KEY");
+    app.add_option("--otlp-endpoint", f.otlp_endpoint, "also export traces to this OTLP/HTTP collector, http://host:port")
+        ->envname("OTEL_EXPORTER_OTLP_ENDPOINT");
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -111,6 +115,12 @@ int main(int argc, char** argv) {
         return usage_error("--sysfs-path \"" + f.sysfs + "\" is not a directory");
     if (f.node_name.empty()) f.node_name = host_name();
     if (f.tls_cert.empty() != f.tls_key.empty()) return usage_error("--tls-cert and --tls-key go together");
+    std::optional<ct::node::OtlpEndpoint> otlp;
+    if (!f.otlp_endpoint.empty()) {
+        auto ep = ct::node::parse_otlp_endpoint(f.otlp_endpoint);
+        if (!ep) return usage_error("--otlp-endpoint: " + ep.error().message);
+        otlp = std::move(*ep);
+    }
     ct::http::AuthOptions auth{.token = {}, .metrics_open = f.metrics_open};
     if (!f.token_file.empty()) {
         auto token = ct::http::read_token_file(f.token_file);
@@ -151,6 +161,8 @@ int main(int argc, char** argv) {
     exporters->add(*jsonl);
     auto stream_hub = std::make_shared<ct::node::StreamHub>();
     exporters->add(stream_hub);
+    if (otlp) exporters->add(std::make_shared<ct::node::OtlpExporter>(
+                  ct::node::OtlpExporterOptions{.endpoint = *otlp, .node_name = f.node_name}));
 
     // Sessions and API.
     ct::node::NodeMetrics metrics;

@@ -8,3 +8,9 @@ ct_add_test(svc_integration_test
   SOURCES integration/svc_cluster_test.cpp integration/svc_dns_test.cpp
   LIBS ct_svc)
 add_dependencies(svc_integration_test tracer-svc tracer-node)
+
+# Kubernetes mode against a local HTTPS API server (openssl CLI certificates) and stand-in nodes.
+ct_add_test(svc_kube_test
+  SOURCES integration/svc_kube_test.cpp
+  LIBS ct_svc)
+add_dependencies(svc_kube_test tracer-svc)

@@ -1,0 +1,168 @@
+// svc_fanout [REQUESTS] [-- extra tracer-svc flags]: fan-out latency of GET /v1/pods through the
+// built tracer-svc with 1, 10, 50 and 200 nodes. The nodes are stand-ins hosted in this process
+// (one common HttpServer per node on its own loopback port, answering a canned pod map); the svc
+// is a real process given them with --nodes. Per size: REQUESTS sequential calls after a warm-up,
+// then median and p99 latency and p99 relative to the 1-node p99. Not a test: nothing is asserted;
+// the target (200 nodes: p99 within 2x the 1-node p99) is printed as met or not.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "common/http_client.h"
+#include "common/http_server.h"
+#include "common/subprocess.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr size_t kSizes[] = {1, 10, 50, 200};
+constexpr int kWarmup = 20;
+
+ct::Result<ct::http::ClientResponse> get(unsigned short port, const std::string& target) {
+    return ct::http::send({.host = "127.0.0.1", .port = port, .method = "GET", .target = target, .body = {},
+                           .headers = {}, .timeout = 30s});
+}
+
+// A stand-in tracer-node: /v1/pods answers {"pod-<i>": {"Containers": {"c-<i>": {...}}}}.
+std::unique_ptr<ct::http::HttpServer> stand_in(size_t i) {
+    ct::http::ServerOptions o;
+    o.listen = {"127.0.0.1", 0};
+    o.io_threads = 1;
+    o.handler_threads = 1;
+    auto body = boost::json::parse(fmt::format(
+        R"({{"pod-{0}":{{"Namespace":"bench","Containers":{{"c-{0}":{{"Id":"{0:064x}","Pid":{1},"Tracing":false}}}}}}}})", i,
+        1000 + i));
+    auto s = std::make_unique<ct::http::HttpServer>(o, [body](const ct::http::Request&) {
+        return ct::http::Dispatched{ct::http::json_response(body), "pods"};
+    });
+    return s;
+}
+
+unsigned short free_port() {
+    // Bind a throw-away server to port 0 and reuse its port for the svc.
+    ct::http::HttpServer probe({.listen = {"127.0.0.1", 0}, .io_threads = 1, .handler_threads = 1},
+                               [](const ct::http::Request&) { return ct::http::Dispatched{}; });
+    auto p = probe.start();
+    probe.stop();
+    return p ? *p : 0;
+}
+
+double percentile(std::vector<double> v, double q) {
+    std::sort(v.begin(), v.end());
+    auto idx = static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
+    return v[std::min(idx, v.size() - 1)];
+}
+
+struct Row {
+    size_t nodes = 0;
+    double median_ms = 0, p99_ms = 0;
+    bool ok = false;
+};
+
+Row measure(const std::vector<unsigned short>& ports, size_t n, int requests, const std::vector<std::string>& extra) {
+    Row row{.nodes = n};
+    std::string list;
+    for (size_t i = 0; i < n; ++i) list += fmt::format("{}127.0.0.1:{}", i ? "," : "", ports[i]);
+    unsigned short port = free_port();
+    std::vector<std::string> argv{std::string(CT_BINARY_DIR) + "/tracer-svc/tracer-svc", "--address",
+                                  fmt::format("127.0.0.1:{}", port), "--nodes", list, "--poll", "60"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    // Its log goes to a file (a captured pipe nobody drains could block it); exec keeps the PID.
+    argv.insert(argv.begin(), {"sh", "-c", "exec \"$@\" >>" CT_BINARY_DIR "/bench/svc_fanout.log 2>&1", "sh"});
+    auto svc = ct::Subprocess::spawn({.argv = argv, .extra_env = {}, .capture_stdout = false, .capture_stderr = false});
+    if (!svc) {
+        std::fprintf(stderr, "spawning tracer-svc: %s\n", svc.error().message.c_str());
+        return row;
+    }
+    bool ready = false;
+    for (auto end = Clock::now() + 20s; Clock::now() < end && !ready;) {
+        auto r = get(port, "/readyz");
+        ready = r && r->status == 200;
+        if (!ready) std::this_thread::sleep_for(50ms);
+    }
+    if (!ready) {
+        std::fprintf(stderr, "tracer-svc with %zu nodes never became ready\n", n);
+        svc->stop(2000ms, SIGTERM);
+        return row;
+    }
+    std::vector<double> ms;
+    ms.reserve(static_cast<size_t>(requests));
+    for (int i = -kWarmup; i < requests; ++i) {
+        auto t0 = Clock::now();
+        auto r = get(port, "/v1/pods");
+        auto dt = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        // Every node's pod must be in the merged answer, else the figure measures failures.
+        if (!r || r->status != 200 || boost::json::parse(r->body).as_object().size() != n) {
+            std::fprintf(stderr, "GET /v1/pods with %zu nodes: %s\n", n,
+                         r ? fmt::format("status {} {}", r->status, r->body.substr(0, 200)).c_str()
+                           : r.error().message.c_str());
+            svc->stop(2000ms, SIGTERM);
+            return row;
+        }
+        if (i >= 0) ms.push_back(dt);
+    }
+    svc->stop(2000ms, SIGTERM);
+    row.median_ms = percentile(ms, 0.5);
+    row.p99_ms = percentile(ms, 0.99);
+    row.ok = true;
+    return row;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int requests = 200;
+    std::vector<std::string> extra;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--") {
+            extra.assign(argv + i + 1, argv + argc);
+            break;
+        }
+        requests = std::max(1, std::atoi(argv[i]));
+    }
+
+    std::vector<std::unique_ptr<ct::http::HttpServer>> nodes;
+    std::vector<unsigned short> ports;
+    for (size_t i = 0; i < kSizes[std::size(kSizes) - 1]; ++i) {
+        nodes.push_back(stand_in(i));
+        auto p = nodes.back()->start();
+        if (!p) {
+            std::fprintf(stderr, "stand-in node %zu: %s\n", i, p.error().message.c_str());
+            return 1;
+        }
+        ports.push_back(*p);
+    }
+
+    std::vector<Row> rows;
+    for (size_t n : kSizes) rows.push_back(measure(ports, n, requests, extra));
+    for (auto& s : nodes) s->stop();
+
+    std::printf("svc_fanout: GET /v1/pods through tracer-svc, %d requests per size (after %d warm-up), "
+                "%u CPUs\n",
+                requests, kWarmup, std::thread::hardware_concurrency());
+    std::printf("%6s %10s %10s %14s\n", "nodes", "median ms", "p99 ms", "p99/p99(1)");
+    double base = rows.front().ok ? rows.front().p99_ms : 0;
+    bool all_ok = true;
+    for (const auto& r : rows) {
+        all_ok = all_ok && r.ok;
+        if (!r.ok) {
+            std::printf("%6zu %10s %10s %14s\n", r.nodes, "failed", "-", "-");
+            continue;
+        }
+        std::printf("%6zu %10.3f %10.3f %14.2f\n", r.nodes, r.median_ms, r.p99_ms, base > 0 ? r.p99_ms / base : 0.0);
+    }
+    if (!all_ok || base <= 0) return 1;
+    double ratio = rows.back().p99_ms / base;
+    std::printf("target (200 nodes: p99 <= 2 x p99 at 1 node): %s (%.2fx)\n", ratio <= 2.0 ? "met" : "NOT met", ratio);
+    return 0;
+}
