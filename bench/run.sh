@@ -351,3 +351,20 @@ jq -n --arg mode "$mode" --argjson reps "$reps" --arg nproc "$(nproc)" \
     params:{getppid_calls:$ng, fswalk_passes:$nf, fswalk_files:512, forkexec_execs:$nx}}' > "$tmp/meta.json"
 mkdir -p "$out_dir"
 /usr/bin/python3 "$repo/bench/report.py" "$tmp/meta.json" "$samples" "$out_dir"
+
+# ---------------------------------------------------------------------------------------------
+# Fan-out through tracer-svc (bench/svc_fanout: stand-in nodes over real loopback HTTP).
+fanout_bin=$build/bench/svc_fanout
+if [ -x "$fanout_bin" ]; then
+  log "fan-out: GET /v1/pods through tracer-svc with 1, 10, 50, 200 nodes"
+  fanout_requests=$([ "$mode" = quick ] && echo 10 || echo 200)
+  if "$fanout_bin" "$fanout_requests" > "$tmp/fanout.txt" 2>>"$tmp/fanout.err" && grep -q "^ *200 " "$tmp/fanout.txt"; then
+    { printf '\n## Fan-out latency through tracer-svc (%s requests per size)\n\n```\n' "$fanout_requests"
+      cat "$tmp/fanout.txt"; printf '```\n'; } >> "$out_dir/benchmarks.md"
+  else
+    log "fan-out benchmark produced no figures: $(tail -1 "$tmp/fanout.err" 2>/dev/null)"
+    [ "$mode" = quick ] && exit 1
+  fi
+else
+  printf '\n## Fan-out latency through tracer-svc\n\nnot available: %s was not built\n' "$fanout_bin" >> "$out_dir/benchmarks.md"
+fi
