@@ -23,6 +23,7 @@
 #include "common/fd.h"
 #include "common/http_client.h"
 #include "common/subprocess.h"
+#include "tests/support/fixtures.h"
 
 namespace ct::svctest {
 
@@ -51,17 +52,7 @@ inline void write_file(const fs::path& p, const std::string& text, bool executab
     if (executable) fs::permissions(p, fs::perms::owner_all | fs::perms::group_read | fs::perms::others_read);
 }
 
-// A port that was free a moment ago on 127.0.0.1.
-inline unsigned short free_port() {
-    FD s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len);
-    return ntohs(a.sin_port);
-}
+using ct::test::free_port;  // tests/support/fixtures.h
 
 inline Result<http::ClientResponse> call(unsigned short port, std::string method, std::string target,
                                          std::string body = {}, std::chrono::milliseconds timeout = 10s,

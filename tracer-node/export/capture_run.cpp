@@ -62,6 +62,7 @@ void CaptureRun::run() {
                 } else {
                     comm_of_[e.pid] = change->comm;
                 }
+                continue;  // bookkeeping the hook enables for us; users did not ask for it
             }
             if (auto c = comm_of_.find(e.pid); c != comm_of_.end()) e.comm = c->second;
             enriched.push_back({std::move(e), owner_of(e.pid)});
