@@ -41,14 +41,6 @@ std::string slurp(const std::string& path) {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// True when some line of /proc/<pid>/cgroup ends with "/<container id>".
-bool cgroup_names(pid_t pid, const std::string& container_id) {
-    std::istringstream lines(slurp(fmt::format("/proc/{}/cgroup", pid)));
-    for (std::string line; std::getline(lines, line);)
-        if (line.ends_with("/" + container_id)) return true;
-    return false;
-}
-
 // A JSON string's text; "" for anything else (null, absent kinds), so checks fail readably.
 std::string str(const json::value& v) { return v.is_string() ? std::string(v.as_string()) : std::string(); }
 
@@ -188,7 +180,7 @@ TEST_CASE("GET /v1/pods through CRI lists the jaeger pods with namespace, runtim
             init_listed |= pid == *init;
             CHECK(seen_tasks.insert(pid).second);  // no task in two containers
             if (!alive(pid)) continue;             // a `sleep 1` child may have ended since
-            CHECK(cgroup_names(pid, runtime_id));
+            CHECK(cgroup_names_container(pid, runtime_id));
         }
         CHECK(init_listed);
         const auto& parents = c->at("Parent").as_array();

@@ -30,14 +30,6 @@ std::string read_file(const std::string& path) {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// True when some line of /proc/<pid>/cgroup ends with "/<container id>".
-bool cgroup_names(Pid pid, const std::string& container_id) {
-    std::istringstream lines(read_file(fmt::format("/proc/{}/cgroup", pid)));
-    for (std::string line; std::getline(lines, line);)
-        if (line.ends_with("/" + container_id)) return true;
-    return false;
-}
-
 // The GET /v1/pods-like view, for logs and the report.
 std::string dump(const PodMap& pods) {
     std::string out = "{\n";
@@ -125,7 +117,7 @@ TEST_CASE("CriSource lists the jaeger pods with names, ids and the tasks /proc s
             INFO("task " << task);
             // A `sleep 1` child may exit between the listing and this read.
             if (::access(fmt::format("/proc/{}", task).c_str(), F_OK) != 0) continue;
-            CHECK(cgroup_names(task, c->runtime_id));
+            CHECK(cgroup_names_container(task, c->runtime_id));
         }
         REQUIRE(c->parents.size() == 1);
         CHECK(read_file(fmt::format("/proc/{}/comm", c->parents[0])).starts_with("containerd-shim"));

@@ -10,20 +10,6 @@ using namespace ct::svctest;
 
 namespace {
 
-// A node stand-in on ip:port whose /v1/pods answers {"pod-<ip>": {"Containers": {}}}.
-std::unique_ptr<ct::http::HttpServer> stand_in(const std::string& ip, unsigned short port) {
-    ct::http::ServerOptions o;
-    o.listen = {ip, port};
-    o.io_threads = 1;
-    o.handler_threads = 2;
-    auto body = fmt::format(R"({{"pod-{}":{{"Containers":{{}}}}}})", ip);
-    auto s = std::make_unique<ct::http::HttpServer>(o, [body](const ct::http::Request&) {
-        return ct::http::Dispatched{ct::http::json_response(boost::json::parse(body)), "pods"};
-    });
-    REQUIRE(s->start());
-    return s;
-}
-
 }  // namespace
 
 TEST_CASE("DNS mode: every A record is a node and a new record joins on the next poll", "[integration][svc]") {

@@ -18,10 +18,12 @@
 #include <vector>
 
 #include <boost/json.hpp>
+#include <catch2/catch.hpp>
 #include <fmt/format.h>
 
 #include "common/fd.h"
 #include "common/http_client.h"
+#include "common/http_server.h"
 #include "common/subprocess.h"
 #include "tests/support/fixtures.h"
 
@@ -53,6 +55,21 @@ inline void write_file(const fs::path& p, const std::string& text, bool executab
 }
 
 using ct::test::free_port;  // tests/support/fixtures.h
+
+// A node stand-in on ip:port whose /v1/pods answers {"pod-<ip>": {"Containers": {}}}.
+inline std::unique_ptr<http::HttpServer> stand_in(const std::string& ip, unsigned short port) {
+    http::ServerOptions o;
+    o.listen = {ip, port};
+    o.io_threads = 1;
+    o.handler_threads = 2;
+    auto body = fmt::format(R"({{"pod-{}":{{"Containers":{{}}}}}})", ip);
+    auto s = std::make_unique<http::HttpServer>(o, [body](const http::Request&) {
+        return http::Dispatched{http::json_response(boost::json::parse(body)), "pods"};
+    });
+    REQUIRE(s->start());
+    return s;
+}
+
 
 inline Result<http::ClientResponse> call(unsigned short port, std::string method, std::string target,
                                          std::string body = {}, std::chrono::milliseconds timeout = 10s,

@@ -224,4 +224,11 @@ Containerd::~Containerd() {
     if (!dir_.empty()) cleanup();
 }
 
+bool cgroup_names_container(pid_t pid, const std::string& container_id) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+    for (std::string line; std::getline(in, line);)
+        if (line.ends_with("/" + container_id)) return true;
+    return false;
+}
+
 }  // namespace ct::test

@@ -62,4 +62,8 @@ private:
     bool run_containerd_existed_ = true;  // did /run/containerd exist before us (shim sockets)
 };
 
+// True when some line of /proc/<pid>/cgroup ends with "/<container id>": the process runs in
+// that container.
+bool cgroup_names_container(pid_t pid, const std::string& container_id);
+
 }  // namespace ct::test
