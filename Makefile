@@ -5,7 +5,7 @@ JOBS    ?= $(shell nproc)
 ADDRESS ?= :8080
 TRACER_NODE = $(BUILD)/tracer-node/tracer-node
 
-.PHONY: all deps configure build run test bench clean
+.PHONY: all deps configure build run test test-asan test-tsan bench clean fuzz fuzz-ci fuzz-build
 
 all: build
 
@@ -32,3 +32,47 @@ bench: build
 
 clean:
 	rm -rf $(BUILD)
+
+# Sanitizer runs (cmake/sanitizers.cmake; ctest runs every test through
+# scripts/sanitizers/run-test.sh, which fails a test on any report of the test or of a child it
+# started). ccache is used when installed.
+CCACHE    := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+
+# Every unit and integration test under ASan + UBSan (serial, as `make test`), except those that
+# check release artefacts rather than our code: the Helm chart (no C++), the container image (it
+# packages the release build; its process runs where the launcher cannot collect reports) and
+# the benchmark harness (timings of an instrumented build mean nothing).
+ASAN_EXCLUDE ?= helm_chart_test|bench_quick|tracer-node image
+test-asan: deps
+	@cmake --preset asan -B $(ASAN_BUILD) $(CCACHE) >/dev/null
+	@cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure --timeout 600 -E '$(ASAN_EXCLUDE)' $(CTEST_ARGS)
+
+# The tests that drive threads (HTTP server and client, fan-out, sessions, streams, pod index,
+# token rotation, load) under TSan, building only what they need.
+TSAN_TARGETS ?= tracer-node tracer-svc ftrace-manager getppid_loop sanitizer_canary \
+                discovery_unit_test node_integration_test svc_integration_test svc_stream_test \
+                load_test fault_test node_tls_test auth_tls_test
+TSAN_TESTS ?= sanitizer_launcher|run concurrently|concurrent requests|PUT is idempotent|svc merges|svc sends PUT|killed node is named|DNS mode|relays a running session|64 clients|stream readers that disconnect|FanoutClient|token rotation without restarts|token auth over real HTTP
+test-tsan: deps
+	@cmake --preset tsan -B $(TSAN_BUILD) $(CCACHE) >/dev/null
+	@cmake --build $(TSAN_BUILD) -j$(JOBS) --target $(TSAN_TARGETS)
+	cd $(TSAN_BUILD) && ctest --output-on-failure --timeout 600 -R '$(TSAN_TESTS)' $(CTEST_ARGS)
+
+# libFuzzer targets (fuzz/README.md): a separate clang build in $(FUZZ_BUILD), each target run
+# FUZZ_SECONDS with its seed corpus after replaying its crash regressions; fails on any finding.
+FUZZ_BUILD   ?= $(BUILD)-fuzz
+FUZZ_SECONDS ?= 30
+
+fuzz-build: deps
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/fuzz/clang_fuzz_toolchain.cmake -DCT_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzzers
+
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The short run CI calls.
+fuzz-ci: fuzz-build
+	fuzz/run.sh $(FUZZ_BUILD) 20

@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
     ct::SpawnOptions node_opts;
     node_opts.argv = {CT_BINARY_DIR "/tracer-node/tracer-node", "--trace-hooks", CT_BINARY_DIR "/trace-hooks",
                       "--use-procfs", "--trace-output", (dir / "events.jsonl").string(), "--address",
-                      fmt::format("127.0.0.1:{}", port)};
+                      fmt::format("127.0.0.1:{}", port), "--state-dir", (dir / "state").string()};
     node_opts.capture_stdout = node_opts.capture_stderr = false;
     auto node = ct::Subprocess::spawn(node_opts);
     if (!node) return std::fprintf(stderr, "%s\n", node.error().message.c_str()), 1;
@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
         auto start = (dir / fmt::format("start{}", run)).string();
         ct::SpawnOptions pod_opts;
         pod_opts.argv = {"unshare", "--uts", "--pid", "--fork", "--mount-proc", "sh", "-c",
-                         fmt::format("hostname {}; while [ ! -e {} ]; do sleep 0.01; done; exec {}/bench/getppid_loop {}",
+                         fmt::format("hostname {}; while [ ! -e {} ]; do sleep 0.01; done; exec {}/bench/getppid_loop {} >/dev/null",
                                      pod_name, start, CT_BINARY_DIR, calls)};
         pod_opts.capture_stdout = pod_opts.capture_stderr = false;
         auto pod = ct::Subprocess::spawn(pod_opts);

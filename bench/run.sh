@@ -135,7 +135,7 @@ for _ in $(seq 50); do
 done
 api=http://127.0.0.1:$port
 "$node_bin" --address "127.0.0.1:$port" --use-procfs --trace-hooks "$hooks" \
-  --trace-output "$tmp/events.jsonl" > "$tmp/node.log" 2>&1 &
+  --trace-output "$tmp/events.jsonl" --state-dir "$tmp/state" > "$tmp/node.log" 2>&1 &
 node_pid=$!
 for _ in $(seq 200); do curl -sf -m 2 "$api/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf -m 2 "$api/readyz" >/dev/null || { log "tracer-node did not become ready"; cat "$tmp/node.log" >&2; exit 1; }
@@ -353,18 +353,34 @@ mkdir -p "$out_dir"
 /usr/bin/python3 "$repo/bench/report.py" "$tmp/meta.json" "$samples" "$out_dir"
 
 # ---------------------------------------------------------------------------------------------
-# Fan-out through tracer-svc (bench/svc_fanout: stand-in nodes over real loopback HTTP).
-fanout_bin=$build/bench/svc_fanout
-if [ -x "$fanout_bin" ]; then
-  log "fan-out: GET /v1/pods through tracer-svc with 1, 10, 50, 200 nodes"
-  fanout_requests=$([ "$mode" = quick ] && echo 10 || echo 200)
-  if "$fanout_bin" "$fanout_requests" > "$tmp/fanout.txt" 2>>"$tmp/fanout.err" && grep -q "^ *200 " "$tmp/fanout.txt"; then
-    { printf '\n## Fan-out latency through tracer-svc (%s requests per size)\n\n```\n' "$fanout_requests"
-      cat "$tmp/fanout.txt"; printf '```\n'; } >> "$out_dir/benchmarks.md"
+# Programs that print their own figures: appended to the report as they print them.
+# figures NAME TITLE INTRO CHECK_REGEX BIN ARGS...: runs BIN ARGS, and if its output matches
+# CHECK_REGEX appends "## TITLE", INTRO and the output; a missing or failed program is reported
+# as such (and fails --quick).
+figures() {
+  local name=$1 title=$2 intro=$3 check=$4 bin=$5; shift 5
+  if [ ! -x "$bin" ]; then
+    printf '\n## %s\n\nnot available: %s was not built\n' "$title" "$bin" >> "$out_dir/benchmarks.md"
+    return
+  fi
+  if "$bin" "$@" > "$tmp/$name.txt" 2>>"$tmp/$name.err" && grep -q "$check" "$tmp/$name.txt"; then
+    { printf '\n## %s\n\n' "$title"; [ -n "$intro" ] && printf '%s\n\n' "$intro"
+      printf '```\n'; cat "$tmp/$name.txt"; printf '```\n'; } >> "$out_dir/benchmarks.md"
   else
-    log "fan-out benchmark produced no figures: $(tail -1 "$tmp/fanout.err" 2>/dev/null)"
+    log "$name benchmark produced no figures: $(tail -1 "$tmp/$name.err" 2>/dev/null)"
     [ "$mode" = quick ] && exit 1
   fi
-else
-  printf '\n## Fan-out latency through tracer-svc\n\nnot available: %s was not built\n' "$fanout_bin" >> "$out_dir/benchmarks.md"
-fi
+}
+
+# Fan-out through tracer-svc (bench/svc_fanout: stand-in nodes over real loopback HTTP).
+log "fan-out: GET /v1/pods through tracer-svc with 1, 10, 50, 200 nodes"
+fanout_requests=$([ "$mode" = quick ] && echo 10 || echo 200)
+figures fanout "Fan-out latency through tracer-svc ($fanout_requests requests per size)" "" "^ *200 " \
+  "$build/bench/svc_fanout" "$fanout_requests"
+
+# Full pipeline throughput (bench/pipeline_bench: raw capture -> decode -> JSON-lines file).
+log "pipeline: getppid at full speed through raw capture into a JSON-lines file"
+if [ "$mode" = quick ]; then pipeline_args=(100000 1); else pipeline_args=(2000000 3); fi
+figures pipeline "Export pipeline throughput (raw capture -> JSON lines)" \
+  "A pod makes getppid calls at full speed under \`trace_syscalls -s getppid\`; tracer-node writes every event to a JSON-lines file. \"sustained\" = events delivered / time until the session stopped with everything written; CPU = tracer-node user+system time over the run." \
+  "^run 0:" "$build/bench/pipeline_bench" "${pipeline_args[@]}"

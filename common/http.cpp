@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "common/strings.h"
+
 namespace ct::http {
 
 std::string Request::header(const std::string& lower_name) const {
@@ -13,7 +15,8 @@ std::string Request::header(const std::string& lower_name) const {
 Response error_response(int status, std::string message) {
     Response r;
     r.status = status;
-    r.body = boost::json::serialize(boost::json::object{{"error", std::move(message)}});
+    // Messages quote what they refuse (ids from the path, node answers): keep the body valid JSON.
+    r.body = boost::json::serialize(boost::json::object{{"error", to_valid_utf8(message)}});
     return r;
 }
 
@@ -32,6 +35,13 @@ Result<boost::json::object> parse_json_object(const std::string& body) {
     if (ec) return fail(Errc::kInvalidArgument, fmt::format("request body is not valid JSON: {}", ec.message()));
     if (!v.is_object()) return fail(Errc::kInvalidArgument, "request body must be a JSON object");
     return std::move(v.as_object());
+}
+
+std::string metric_method(std::string_view method) {
+    static constexpr std::string_view kKnown[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+    for (auto known : kKnown)
+        if (method == known) return std::string(method);
+    return "other";
 }
 
 }  // namespace ct::http

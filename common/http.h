@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -54,6 +55,10 @@ Response error_response(const Error& error);
 Response error_response(int status, std::string message);
 // Serialises `value` as the body, status 200 unless given.
 Response json_response(const boost::json::value& value, int status = 200);
+
+// The method as a metrics label: the standard methods as they are, anything else "other", so a
+// client sending made-up methods cannot grow the metrics without bound.
+std::string metric_method(std::string_view method);
 
 // Parses a JSON request body that must be an object. kInvalidArgument naming the problem
 // ("request body is not valid JSON: ...", "request body must be a JSON object").

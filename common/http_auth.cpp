@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
+
 #include "common/strings.h"
 
 namespace ct::http {
@@ -20,6 +22,48 @@ Result<std::string> read_token_file(const std::string& path) {
     token.erase(token.begin(), std::find_if_not(token.begin(), token.end(), is_space));
     if (token.empty()) return fail(Errc::kInvalidArgument, "token file \"" + path + "\" is empty");
     return token;
+}
+
+Result<std::shared_ptr<TokenSource>> TokenSource::open(std::string path, std::chrono::milliseconds min_interval) {
+    // Stamp before reading: a change racing the read is then seen (and re-read) at the next check.
+    auto stamp = file_stamp(path);
+    if (!stamp) return std::unexpected(stamp.error());
+    auto token = read_token_file(path);
+    if (!token) return std::unexpected(token.error());
+    return std::make_shared<TokenSource>(std::move(path), min_interval, std::move(*token), *stamp);
+}
+
+TokenSource::TokenSource(std::string path, std::chrono::milliseconds min_interval, std::string token, FileStamp stamp)
+    : watch_(std::move(path), min_interval), token_(std::make_shared<const std::string>(std::move(token))) {
+    watch_.accept(stamp);
+}
+
+std::shared_ptr<const std::string> TokenSource::current() {
+    std::lock_guard lock(mutex_);
+    auto stamp = watch_.changed();
+    if (!stamp) return token_;
+    auto token = read_token_file(watch_.path());
+    if (!token) {
+        // Not accepting the stamp retries the file at the next look (it may still be being written).
+        if (!warned_) spdlog::warn("token file {} changed but {}; keeping the previous token", watch_.path(), token.error().message);
+        warned_ = true;  // once per broken version, not every second
+        return token_;
+    }
+    watch_.accept(*stamp);
+    warned_ = false;
+    if (*token != *token_) {
+        token_ = std::make_shared<const std::string>(std::move(*token));
+        spdlog::info("token file {} changed: new token in use", watch_.path());
+    }
+    ++loads_;
+    return token_;
+}
+
+const std::string& TokenSource::path() const { return watch_.path(); }
+
+size_t TokenSource::loads() const {
+    std::lock_guard lock(mutex_);
+    return loads_;
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {
@@ -46,7 +90,10 @@ Response unauthorized(std::string message) {
 }  // namespace
 
 std::optional<Response> check_bearer(const Request& request, const AuthOptions& options) {
-    if (options.token.empty()) return std::nullopt;
+    std::shared_ptr<const std::string> rotating;
+    if (options.token_source) rotating = options.token_source->current();
+    const std::string& token = rotating ? *rotating : options.token;
+    if (token.empty()) return std::nullopt;
     if (std::ranges::find(options.open_paths, request.path) != options.open_paths.end()) return std::nullopt;
     if (options.metrics_open && request.path == "/metrics") return std::nullopt;
     std::string header = request.header("authorization");
@@ -60,12 +107,12 @@ std::optional<Response> check_bearer(const Request& request, const AuthOptions& 
     presented.remove_prefix(kScheme.size());
     while (!presented.empty() && presented.front() == ' ') presented.remove_prefix(1);
     while (!presented.empty() && presented.back() == ' ') presented.remove_suffix(1);
-    if (!constant_time_equal(presented, options.token)) return unauthorized("invalid bearer token");
+    if (!constant_time_equal(presented, token)) return unauthorized("invalid bearer token");
     return std::nullopt;
 }
 
 Dispatch with_auth(Dispatch inner, AuthOptions options) {
-    if (options.token.empty()) return inner;
+    if (options.token.empty() && !options.token_source) return inner;
     return [inner = std::move(inner), options = std::move(options)](const Request& request) -> Dispatched {
         if (auto rejected = check_bearer(request, options)) return Dispatched{std::move(*rejected), "unauthorized"};
         return inner(request);

@@ -2,7 +2,10 @@
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
+#include <boost/beast/ssl.hpp>
 #include <fmt/format.h>
+
+#include "common/tls_context.h"
 
 namespace ct::http {
 
@@ -46,9 +49,9 @@ Error net_error(const ClientRequest& r, const char* step, boost::system::error_c
     return Error{code, fmt::format("{} {}:{}{}: {} failed: {}", r.method, r.host, r.port, r.target, step, ec.message())};
 }
 
-// Connects and writes the request; returns the error, if any.
-boost::system::error_code connect_and_write(asio::io_context& io, beast::tcp_stream& stream, const ClientRequest& r,
-                                            Clock::time_point deadline, const char*& step) {
+// Connects the TCP stream; returns the error, if any.
+boost::system::error_code connect(asio::io_context& io, beast::tcp_stream& stream, const ClientRequest& r,
+                                  Clock::time_point deadline, const char*& step) {
     boost::system::error_code ec;
     auto address = asio::ip::make_address(r.host, ec);
     tcp::resolver::results_type endpoints;
@@ -66,9 +69,15 @@ boost::system::error_code connect_and_write(asio::io_context& io, beast::tcp_str
     stream.async_connect(endpoints, [&](boost::system::error_code e, const tcp::endpoint&) { ec = e, done = true; });
     run_until(io, done, deadline + std::chrono::milliseconds(50));
     if (!done) return beast::error::timeout;
-    if (ec) return ec;
+    return ec;
+}
+
+template <class Stream>
+boost::system::error_code write_request(asio::io_context& io, Stream& stream, const ClientRequest& r,
+                                        Clock::time_point deadline, const char*& step) {
     auto req = build(r);
-    done = false;
+    boost::system::error_code ec;
+    bool done = false;
     step = "write";
     bhttp::async_write(stream, req, [&](boost::system::error_code e, size_t) { ec = e, done = true; });
     run_until(io, done, deadline + std::chrono::milliseconds(50));
@@ -85,60 +94,94 @@ void copy_headers(const bhttp::response_header<>& in, ClientResponse& out) {
     }
 }
 
+// Connects (HTTPS: handshakes, verifying the server's name), writes the request, then hands the
+// stream — a tcp_stream or an ssl_stream over one — to `exchange(io, stream)` to read the answer.
+template <class Exchange>
+Result<ClientResponse> with_connection(const ClientRequest& r, Clock::time_point deadline, Exchange&& exchange) {
+    asio::io_context io;
+    const char* step = "connect";
+    if (!r.tls) {
+        beast::tcp_stream stream(io);
+        auto ec = connect(io, stream, r, deadline, step);
+        if (!ec) ec = write_request(io, stream, r, deadline, step);
+        if (ec) return std::unexpected(net_error(r, step, ec));
+        return exchange(io, stream);
+    }
+    beast::ssl_stream<beast::tcp_stream> stream(io, *r.tls);
+    auto ec = connect(io, beast::get_lowest_layer(stream), r, deadline, step);
+    if (ec) return std::unexpected(net_error(r, step, ec));
+    if (auto named = expect_peer_name(stream.native_handle(), r.tls_server_name.empty() ? r.host : r.tls_server_name);
+        !named)
+        return std::unexpected(named.error());
+    bool done = false;
+    stream.async_handshake(asio::ssl::stream_base::client, [&](boost::system::error_code e) { ec = e, done = true; });
+    run_until(io, done, deadline + std::chrono::milliseconds(50));
+    if (!done) ec = beast::error::timeout;
+    if (ec)
+        return std::unexpected(Error{Errc::kUnavailable,
+                                     fmt::format("{} {}:{}{}: TLS handshake failed: {}", r.method, r.host, r.port, r.target,
+                                                 describe_handshake_error(ec, stream.native_handle()))});
+    if ((ec = write_request(io, stream, r, deadline, step))) return std::unexpected(net_error(r, step, ec));
+    return exchange(io, stream);
+}
+
 }  // namespace
 
 Result<ClientResponse> send(const ClientRequest& r) {
-    asio::io_context io;
-    beast::tcp_stream stream(io);
     auto deadline = Clock::now() + r.timeout;
-    const char* step = "connect";
-    if (auto ec = connect_and_write(io, stream, r, deadline, step)) return std::unexpected(net_error(r, step, ec));
-    beast::flat_buffer buffer;
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-    boost::system::error_code ec;
-    bool done = false;
-    bhttp::async_read(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e, done = true; });
-    run_until(io, done, deadline + std::chrono::milliseconds(50));
-    if (!done) ec = beast::error::timeout;
-    if (ec) return std::unexpected(net_error(r, "read", ec));
-    ClientResponse out;
-    copy_headers(parser.get().base(), out);
-    out.body = std::move(parser.get().body());
-    return out;
+    return with_connection(r, deadline, [&](asio::io_context& io, auto& stream) -> Result<ClientResponse> {
+        beast::flat_buffer buffer;
+        bhttp::response_parser<bhttp::string_body> parser;
+        parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+        boost::system::error_code ec;
+        bool done = false;
+        bhttp::async_read(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e, done = true; });
+        run_until(io, done, deadline + std::chrono::milliseconds(50));
+        if (!done) ec = beast::error::timeout;
+        if (ec) return std::unexpected(net_error(r, "read", ec));
+        ClientResponse out;
+        copy_headers(parser.get().base(), out);
+        out.body = std::move(parser.get().body());
+        return out;
+    });
 }
 
-Result<ClientResponse> stream(const ClientRequest& r, const std::function<bool(std::string_view)>& on_data) {
-    asio::io_context io;
-    beast::tcp_stream stream(io);
+Result<ClientResponse> stream(const ClientRequest& r, const std::function<bool(std::string_view)>& on_data,
+                              const std::function<bool(const ClientResponse&)>& on_headers) {
     auto deadline = Clock::now() + r.timeout;
-    const char* step = "connect";
-    if (auto ec = connect_and_write(io, stream, r, deadline, step)) return std::unexpected(net_error(r, step, ec));
-    beast::flat_buffer buffer;
-    bhttp::response_parser<bhttp::buffer_body> parser;
-    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-    boost::system::error_code ec;
-    bool done = false;
-    bhttp::async_read_header(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e, done = true; });
-    run_until(io, done, deadline + std::chrono::milliseconds(50));
-    if (!done) ec = beast::error::timeout;
-    if (ec) return std::unexpected(net_error(r, "read header", ec));
-    ClientResponse out;
-    copy_headers(parser.get().base(), out);
-    char chunk[16384];
-    while (!parser.is_done()) {
-        parser.get().body().data = chunk;
-        parser.get().body().size = sizeof chunk;
-        done = false;
-        bhttp::async_read_some(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e, done = true; });
-        run_until(io, done, deadline);
-        if (!done) break;  // deadline: return what we have
-        if (ec == bhttp::error::need_buffer) ec = {};
-        if (ec) break;
-        size_t got = sizeof chunk - parser.get().body().size;
-        if (got > 0 && !on_data(std::string_view(chunk, got))) break;
-    }
-    return out;
+    return with_connection(r, deadline, [&](asio::io_context& io, auto& stream) -> Result<ClientResponse> {
+        beast::flat_buffer buffer;
+        bhttp::response_parser<bhttp::buffer_body> parser;
+        parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+        boost::system::error_code ec;
+        bool done = false;
+        bhttp::async_read_header(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e, done = true; });
+        run_until(io, done, deadline + std::chrono::milliseconds(50));
+        if (!done) ec = beast::error::timeout;
+        if (ec) return std::unexpected(net_error(r, "read header", ec));
+        ClientResponse out;
+        copy_headers(parser.get().base(), out);
+        if (on_headers && !on_headers(out)) return out;
+        char chunk[16384];
+        while (!parser.is_done()) {
+            parser.get().body().data = chunk;
+            parser.get().body().size = sizeof chunk;
+            done = false;
+            bhttp::async_read_some(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e, done = true; });
+            // Wake every kStreamIdlePoll while idle: the caller may want to stop (its reader left).
+            bool stop = false;
+            while (!done && !stop) {
+                run_until(io, done, std::min(deadline, Clock::now() + kStreamIdlePoll));
+                stop = !done && (Clock::now() >= deadline || !on_data({}));
+            }
+            if (!done) break;  // deadline or stopped: return what we have
+            if (ec == bhttp::error::need_buffer) ec = {};
+            if (ec) break;
+            size_t got = sizeof chunk - parser.get().body().size;
+            if (got > 0 && !on_data(std::string_view(chunk, got))) break;
+        }
+        return out;
+    });
 }
 
 }  // namespace ct::http

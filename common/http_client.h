@@ -1,4 +1,4 @@
-// Blocking HTTP/1.1 client for simple callers (tests, tools, one-off calls). One connection per
+// Blocking HTTP/1.1 (or HTTPS) client for simple callers (tests, tools, one-off calls). One connection per
 // call; every call is bounded by `timeout` (connect + write + read). Safe to call from any
 // thread; no shared state. tracer-svc's concurrent fan-out uses its own async client.
 #pragma once
@@ -6,9 +6,14 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "common/result.h"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace ct::http {
 
@@ -20,6 +25,10 @@ struct ClientRequest {
     std::string body;
     std::map<std::string, std::string> headers;  // extra headers; Content-Type defaults to JSON
     std::chrono::milliseconds timeout{5000};
+    // HTTPS when set: the server must present a certificate this context trusts, for
+    // tls_server_name (default: host) — see expect_peer_name() in common/tls_context.h.
+    std::shared_ptr<boost::asio::ssl::context> tls;
+    std::string tls_server_name;
 };
 
 struct ClientResponse {
@@ -33,7 +42,12 @@ Result<ClientResponse> send(const ClientRequest& request);
 
 // Streams a response body: calls on_data with each piece as it arrives until the server ends the
 // response, on_data returns false, or `timeout` passes (then returns what it got, status set,
-// no error). Returns the status and headers.
-Result<ClientResponse> stream(const ClientRequest& request, const std::function<bool(std::string_view)>& on_data);
+// no error). While nothing arrives, on_data is also called with an empty piece every
+// kStreamIdlePoll, so a caller can end an idle stream (return false). on_headers, when given, is
+// called once with the status and headers before any body (returning false ends there).
+// Returns the status and headers.
+inline constexpr std::chrono::milliseconds kStreamIdlePoll{250};
+Result<ClientResponse> stream(const ClientRequest& request, const std::function<bool(std::string_view)>& on_data,
+                              const std::function<bool(const ClientResponse&)>& on_headers = {});
 
 }  // namespace ct::http

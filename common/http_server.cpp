@@ -1,5 +1,7 @@
 #include "common/http_server.h"
 
+#include "common/http_beast.h"
+
 #include <poll.h>
 
 #include <boost/asio.hpp>
@@ -21,6 +23,7 @@ using asio::awaitable;
 using asio::use_awaitable;
 using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(use_awaitable);
+constexpr std::chrono::milliseconds kStreamPullWait{50};
 
 struct HttpServer::Impl {
     ServerOptions options;
@@ -28,7 +31,8 @@ struct HttpServer::Impl {
     Observer observer;
     asio::io_context io;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-    asio::thread_pool pool;
+    asio::thread_pool pool;         // request handlers
+    asio::thread_pool stream_pool;  // pulls of streamed responses: open streams never delay requests
     std::optional<tcp::acceptor> acceptor;
     std::vector<std::thread> threads;
     std::atomic<size_t> connections{0};
@@ -36,7 +40,8 @@ struct HttpServer::Impl {
     std::unique_ptr<TlsContextSource> tls;  // set when serving HTTPS
 
     Impl(ServerOptions o, Dispatch d, Observer obs)
-        : options(std::move(o)), dispatch(std::move(d)), observer(std::move(obs)), pool(options.handler_threads) {}
+        : options(std::move(o)), dispatch(std::move(d)), observer(std::move(obs)),
+          pool(options.handler_threads), stream_pool(options.stream_threads) {}
 
     void observe(const std::string& route, const std::string& method, int status) {
         if (observer) observer(route, method, status);
@@ -53,23 +58,6 @@ struct HttpServer::Impl {
 };
 
 namespace {
-
-Request to_request(const bhttp::request<bhttp::string_body>& in, const std::string& remote) {
-    Request r;
-    r.method = std::string(in.method_string());
-    r.target = std::string(in.target());
-    auto q = r.target.find('?');
-    r.path = r.target.substr(0, q);
-    if (q != std::string::npos) r.query = r.target.substr(q + 1);
-    for (const auto& field : in) {
-        std::string name(field.name_string());
-        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        r.headers[name] = std::string(field.value());
-    }
-    r.body = in.body();
-    r.remote = remote;
-    return r;
-}
 
 // True when the peer has closed its side (checked without consuming data).
 bool peer_closed(tcp::socket& socket) {
@@ -107,12 +95,14 @@ awaitable<bool> HttpServer::Impl::write_stream(Stream& stream, Response& respons
     auto source = response.stream;
     bool ok = !ec;
     while (ok && !stopping) {
-        // Pull on the pool: next() may block up to its wait.
+        // Pull on the stream pool: next() may block up to its wait, so keep the wait short — an
+        // idle stream holds a stream thread for that long each time round.
         // Capture a raw pointer (kept alive by `source`): g++ 12 destroys temporaries of a
         // co_await full-expression twice, and a captured shared_ptr released twice frees the stream.
         auto* raw_source = source.get();
         auto chunk = co_await asio::co_spawn(
-            pool, [raw_source]() -> awaitable<std::optional<std::string>> { co_return raw_source->next(std::chrono::milliseconds(500)); },
+            stream_pool,
+            [raw_source]() -> awaitable<std::optional<std::string>> { co_return raw_source->next(kStreamPullWait); },
             use_awaitable);
         if (!chunk) {
             beast::get_lowest_layer(stream).expires_after(options.write_timeout);
@@ -165,7 +155,7 @@ awaitable<void> HttpServer::Impl::session(Stream& stream, const std::string& rem
     if (connections > options.max_connections) {
         Response r = error_response(503, fmt::format("too many connections (limit {})", options.max_connections));
         co_await write_plain(stream, r, 11, false);
-        observe("limit", "", 503);
+        observe(std::string(kLimitRoutePrefix) + "connections", "", 503);
         beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
         co_return;
     }
@@ -182,14 +172,18 @@ awaitable<void> HttpServer::Impl::session(Stream& stream, const std::string& rem
             break;
         if (ec) {
             Response r;
-            if (ec == bhttp::error::body_limit)
+            std::string route = "malformed";
+            if (ec == bhttp::error::body_limit) {
                 r = error_response(413, fmt::format("request body too large (limit {} bytes)", options.max_body));
-            else if (ec == bhttp::error::header_limit)
+                route = std::string(kLimitRoutePrefix) + "body";
+            } else if (ec == bhttp::error::header_limit) {
                 r = error_response(431, fmt::format("request headers too large (limit {} bytes)", options.max_header));
-            else
+                route = std::string(kLimitRoutePrefix) + "header";
+            } else {
                 r = error_response(400, fmt::format("malformed HTTP request: {}", ec.message()));
+            }
             co_await write_plain(stream, r, 11, false);
-            observe("limit", "", r.status);
+            observe(route, "", r.status);
             if (ec == bhttp::error::body_limit) {
                 // Drop (bounded) what the client is still sending, so it can finish writing and
                 // read the 413 instead of seeing a connection reset.
@@ -296,6 +290,7 @@ void HttpServer::stop() {
     for (auto& t : impl_->threads) t.join();
     impl_->threads.clear();
     impl_->pool.join();
+    impl_->stream_pool.join();
 }
 
 }  // namespace ct::http

@@ -1,7 +1,8 @@
 // HttpServer: HTTP/1.1 on Boost.Beast with C++20 coroutines. Connections are handled on an
 // io_context (io_threads); each request's handler runs on a separate blocking pool
 // (handler_threads) so a slow handler never stalls the network loop. Streaming responses
-// (Response::stream) are pulled on the pool and written chunked.
+// (Response::stream) are pulled on a pool of their own (stream_threads), in short waits, and
+// written chunked, so open streams never hold up other requests.
 // Limits answer with a status and {"error": ...}: body > max_body -> 413, headers > max_header
 // -> 431, malformed request -> 400, more than max_connections open -> 503.
 // TLS (ServerOptions::tls_cert/tls_key) wraps the same protocol; authentication is a Dispatch
@@ -15,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -28,6 +30,7 @@ struct ServerOptions {
     HostPort listen;                                    // host "" = all interfaces; port 0 = any
     size_t io_threads = 2;
     size_t handler_threads = 32;
+    size_t stream_threads = 8;                          // pull streamed responses (Response::stream)
     size_t max_body = 1 << 20;                          // bytes
     size_t max_header = 16 << 10;                       // bytes
     size_t max_connections = 512;
@@ -47,6 +50,9 @@ struct Dispatched {
 };
 using Dispatch = std::function<Dispatched(const Request&)>;
 // Observes every completed request (including limit rejections): route, method, status.
+// Requests the server itself rejects have no route: they are reported as "limit:body",
+// "limit:header", "limit:connections" (kLimitRoutePrefix + the limit) or "malformed".
+inline constexpr std::string_view kLimitRoutePrefix = "limit:";
 using Observer = std::function<void(const std::string& route, const std::string& method, int status)>;
 
 class HttpServer {

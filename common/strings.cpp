@@ -57,4 +57,52 @@ Result<HostPort> parse_host_port(std::string_view text) {
     return out;
 }
 
+namespace {
+
+// Length of the valid UTF-8 sequence starting at text[0], 0 when it is not one.
+size_t utf8_sequence(std::string_view text) {
+    auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+    unsigned char b0 = byte(0);
+    if (b0 < 0x80) return 1;
+    size_t n = b0 >= 0xC2 && b0 <= 0xDF ? 2 : b0 >= 0xE0 && b0 <= 0xEF ? 3 : b0 >= 0xF0 && b0 <= 0xF4 ? 4 : 0;
+    if (n == 0 || text.size() < n) return 0;
+    // The second byte's range rules out overlongs (E0, F0), surrogates (ED) and > U+10FFFF (F4).
+    unsigned char lo = b0 == 0xE0 ? 0xA0 : b0 == 0xF0 ? 0x90 : 0x80;
+    unsigned char hi = b0 == 0xED ? 0x9F : b0 == 0xF4 ? 0x8F : 0xBF;
+    if (byte(1) < lo || byte(1) > hi) return 0;
+    for (size_t i = 2; i < n; ++i)
+        if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
+    return n;
+}
+
+}  // namespace
+
+size_t valid_utf8_prefix(std::string_view text) {
+    size_t i = 0;
+    while (i < text.size()) {
+        if (static_cast<unsigned char>(text[i]) < 0x80) {  // the common case: ASCII
+            ++i;
+            continue;
+        }
+        size_t n = utf8_sequence(text.substr(i));
+        if (n == 0) return i;
+        i += n;
+    }
+    return i;
+}
+
+std::string to_valid_utf8(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    while (!text.empty()) {
+        size_t good = valid_utf8_prefix(text);
+        out.append(text.substr(0, good));
+        text.remove_prefix(good);
+        if (text.empty()) break;
+        out += "\xEF\xBF\xBD";  // U+FFFD for one invalid byte
+        text.remove_prefix(1);
+    }
+    return out;
+}
+
 }  // namespace ct

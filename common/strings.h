@@ -28,4 +28,12 @@ struct HostPort {
 };
 Result<HostPort> parse_host_port(std::string_view text);
 
+// Length of the valid UTF-8 (RFC 3629: no overlongs, surrogates or code points past U+10FFFF)
+// prefix of `text`; text.size() when all of it is valid.
+size_t valid_utf8_prefix(std::string_view text);
+// `text` with every byte that is not part of valid UTF-8 replaced by U+FFFD. For foreign bytes
+// (kernel text, task names, node answers, request paths) on their way into JSON: Boost.JSON
+// writes string bytes as they are, and a consumer rejects a document that is not UTF-8.
+std::string to_valid_utf8(std::string_view text);
+
 }  // namespace ct

@@ -1,9 +1,10 @@
 #include "common/tls_context.h"
 
-#include <sys/stat.h>
-
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/address.hpp>
 
 namespace ct::http {
 
@@ -11,13 +12,6 @@ namespace ssl = boost::asio::ssl;
 
 TlsContextSource::TlsContextSource(std::string cert_file, std::string key_file)
     : cert_file_(std::move(cert_file)), key_file_(std::move(key_file)) {}
-
-Result<TlsContextSource::Stamp> TlsContextSource::stamp(const std::string& path) const {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return fail_errno("stat \"" + path + "\"");
-    return Stamp{static_cast<long long>(st.st_mtim.tv_sec) * 1'000'000'000LL + st.st_mtim.tv_nsec,
-                 static_cast<long long>(st.st_size), static_cast<unsigned long long>(st.st_ino)};
-}
 
 Result<std::shared_ptr<ssl::context>> TlsContextSource::build() const {
     auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
@@ -42,9 +36,9 @@ Result<std::shared_ptr<ssl::context>> TlsContextSource::build() const {
 
 Status TlsContextSource::load() {
     std::lock_guard lock(mutex_);
-    auto cs = stamp(cert_file_);
+    auto cs = file_stamp(cert_file_);
     if (!cs) return fail(Errc::kInvalidArgument, "TLS certificate: " + cs.error().message);
-    auto ks = stamp(key_file_);
+    auto ks = file_stamp(key_file_);
     if (!ks) return fail(Errc::kInvalidArgument, "TLS key: " + ks.error().message);
     auto ctx = build();
     if (!ctx) return std::unexpected(ctx.error());
@@ -57,8 +51,8 @@ Status TlsContextSource::load() {
 
 std::shared_ptr<ssl::context> TlsContextSource::current() {
     std::lock_guard lock(mutex_);
-    auto cs = stamp(cert_file_);
-    auto ks = stamp(key_file_);
+    auto cs = file_stamp(cert_file_);
+    auto ks = file_stamp(key_file_);
     if (cs && ks && (*cs != cert_stamp_ || *ks != key_stamp_)) {
         if (auto ctx = build()) {
             context_ = std::move(*ctx);
@@ -75,6 +69,74 @@ std::shared_ptr<ssl::context> TlsContextSource::current() {
 }
 
 size_t TlsContextSource::loads() const {
+    std::lock_guard lock(mutex_);
+    return loads_;
+}
+
+Result<std::shared_ptr<ssl::context>> make_client_context(const std::string& ca_file) {
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                     ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    boost::system::error_code ec;
+    ctx->load_verify_file(ca_file, ec);
+    if (ec) return fail(Errc::kInvalidArgument, "CA file \"" + ca_file + "\": " + ec.message());
+    ctx->set_verify_mode(ssl::verify_peer);
+    return ctx;
+}
+
+Status expect_peer_name(SSL* ssl, const std::string& host) {
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(host, ec);
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    if (!ec) {
+        // OpenSSL's own check, so a mismatch shows as a verify result ("IP address mismatch").
+        if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) != 1)
+            return fail(Errc::kInvalidArgument, "TLS peer address \"" + host + "\" rejected by OpenSSL");
+        return {};
+    }
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (SSL_set1_host(ssl, host.c_str()) != 1 || SSL_set_tlsext_host_name(ssl, host.c_str()) != 1)
+        return fail(Errc::kInvalidArgument, "TLS peer name \"" + host + "\" rejected by OpenSSL");
+    return {};
+}
+
+std::string describe_handshake_error(const boost::system::error_code& ec, const SSL* ssl) {
+    long verify = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+    if (verify == X509_V_OK) return ec.message();
+    return ec.message() + ": " + X509_verify_cert_error_string(verify);
+}
+
+TlsClientContextSource::TlsClientContextSource(std::string ca_file, std::chrono::milliseconds min_interval)
+    : ca_file_(ca_file), watch_(std::move(ca_file), min_interval) {}
+
+Status TlsClientContextSource::load() {
+    std::lock_guard lock(mutex_);
+    auto stamp = file_stamp(ca_file_);  // before reading: a change racing the read is seen next time
+    if (!stamp) return fail(Errc::kInvalidArgument, "CA file: " + stamp.error().message);
+    auto ctx = make_client_context(ca_file_);
+    if (!ctx) return std::unexpected(ctx.error());
+    context_ = std::move(*ctx);
+    watch_.accept(*stamp);
+    ++loads_;
+    return {};
+}
+
+std::shared_ptr<ssl::context> TlsClientContextSource::current() {
+    std::lock_guard lock(mutex_);
+    auto stamp = watch_.changed();
+    if (!stamp) return context_;  // unchanged, looked at recently, or missing mid-rotation
+    if (auto ctx = make_client_context(ca_file_)) {
+        context_ = std::move(*ctx);
+        ++loads_;
+        spdlog::info("CA file {} reloaded", ca_file_);
+    } else {
+        spdlog::warn("CA reload failed, keeping the previous CA: {}", ctx.error().message);
+    }
+    watch_.accept(*stamp);  // either way: a broken file is retried when it changes again
+    return context_;
+}
+
+size_t TlsClientContextSource::loads() const {
     std::lock_guard lock(mutex_);
     return loads_;
 }

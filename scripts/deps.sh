@@ -13,6 +13,7 @@ packages=(
   util-linux procps curl jq iproute2
   containerd runc containernetworking-plugins busybox-static
   dnsmasq-base openssl libssl-dev unzip
+  clang-16 libclang-rt-16-dev  # make fuzz: libFuzzer + a clang that compiles libstdc++ 12's <expected>
 )
 
 missing=()

@@ -7,6 +7,7 @@
 
 #include "common/http_auth.h"
 #include "common/http_server.h"
+#include "common/tls_context.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "tracer-svc/api/svc_api.h"
@@ -36,6 +37,8 @@ struct Flags {
     std::string tls_cert;
     std::string tls_key;
     std::string node_token_file;
+    std::string node_ca;
+    std::string node_tls_server_name;
 };
 
 int usage_error(const std::string& message) {
@@ -81,6 +84,12 @@ int main(int argc, char** argv) {
     app.add_option("--tls-key", f.tls_key, "PEM private key of --tls-cert")->envname("TRACE_KUBE_TLS_KEY");
     app.add_option("--node-token-file", f.node_token_file, "bearer token sent to every tracer-node")
         ->envname("TRACE_KUBE_NODE_TOKEN_FILE");
+    app.add_option("--node-ca", f.node_ca,
+                   "talk HTTPS to the nodes, verifying their certificates against this PEM CA bundle (re-read when it changes)")
+        ->envname("TRACE_KUBE_NODE_CA");
+    app.add_option("--node-tls-server-name", f.node_tls_server_name,
+                   "with --node-ca: name every node certificate must carry (and SNI), instead of the node's address")
+        ->envname("TRACE_KUBE_NODE_TLS_SERVER_NAME");
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -96,15 +105,22 @@ int main(int argc, char** argv) {
     if (f.tls_cert.empty() != f.tls_key.empty()) return usage_error("--tls-cert and --tls-key go together");
     ct::http::AuthOptions auth{.token = {}, .metrics_open = f.metrics_open};
     if (!f.token_file.empty()) {
-        auto token = ct::http::read_token_file(f.token_file);
+        auto token = ct::http::TokenSource::open(f.token_file);
         if (!token) return usage_error("--token-file: " + token.error().message);
-        auth.token = std::move(*token);
+        auth.token_source = std::move(*token);
     }
-    std::vector<std::pair<std::string, std::string>> node_headers;
+    std::shared_ptr<ct::http::TokenSource> node_token;
     if (!f.node_token_file.empty()) {
-        auto token = ct::http::read_token_file(f.node_token_file);
+        auto token = ct::http::TokenSource::open(f.node_token_file);
         if (!token) return usage_error("--node-token-file: " + token.error().message);
-        node_headers.emplace_back("Authorization", "Bearer " + *token);
+        node_token = std::move(*token);
+    }
+    std::shared_ptr<ct::http::TlsClientContextSource> node_tls;
+    if (!f.node_tls_server_name.empty() && f.node_ca.empty())
+        return usage_error("--node-tls-server-name needs --node-ca");
+    if (!f.node_ca.empty()) {
+        node_tls = std::make_shared<ct::http::TlsClientContextSource>(f.node_ca);
+        if (auto loaded = node_tls->load(); !loaded) return usage_error("--node-ca: " + loaded.error().message);
     }
     std::unique_ptr<ct::svc::NodeSource> source;
     if (!f.nodes.empty()) {
@@ -140,7 +156,9 @@ int main(int argc, char** argv) {
 
     ct::svc::FanoutClient fanout({.timeout = std::chrono::milliseconds(f.node_timeout_ms),
                                   .max_in_flight = f.max_in_flight,
-                                  .headers = std::move(node_headers)});
+                                  .node_token = std::move(node_token),
+                                  .tls = std::move(node_tls),
+                                  .tls_server_name = f.node_tls_server_name});
     ct::svc::NodeDirectory directory(std::move(source), std::chrono::seconds(f.poll),
                                      [&fanout](const std::vector<ct::svc::NodeAddress>& nodes) { fanout.retain(nodes); });
     ct::svc::SvcApi api(directory, fanout);
@@ -160,8 +178,9 @@ int main(int argc, char** argv) {
         return 1;
     }
     directory.start();
-    spdlog::info("tracer-svc serving on {}:{} (nodes: {}, poll {} s, node timeout {} ms)",
-                 listen->host.empty() ? "*" : listen->host, *port, directory.describe(), f.poll, f.node_timeout_ms);
+    spdlog::info("tracer-svc serving on {}:{} (nodes: {} over {}, poll {} s, node timeout {} ms)",
+                 listen->host.empty() ? "*" : listen->host, *port, directory.describe(),
+                 f.node_ca.empty() ? "HTTP" : "HTTPS", f.poll, f.node_timeout_ms);
 
     int sig = 0;
     sigwait(&stop_signals, &sig);

@@ -3,6 +3,10 @@ ct_add_test(export_raw_decode_test
   SOURCES unit/export_raw_decode_test.cpp
   LIBS ct_node)
 
+ct_add_test(export_event_json_test
+  SOURCES unit/export_event_json_test.cpp
+  LIBS ct_node)
+
 ct_add_test(export_pipeline_test
   SOURCES integration/export_pipeline_test.cpp
   LIBS ct_common)

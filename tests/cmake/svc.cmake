@@ -14,3 +14,9 @@ ct_add_test(svc_kube_test
   SOURCES integration/svc_kube_test.cpp
   LIBS ct_svc)
 add_dependencies(svc_kube_test tracer-svc)
+
+# The svc relaying a session's live stream from a real tracer-node with real ftrace.
+ct_add_test(svc_stream_test
+  SOURCES integration/svc_stream_test.cpp
+  LIBS ct_common)
+add_dependencies(svc_stream_test tracer-svc tracer-node ftrace-manager getppid_loop)

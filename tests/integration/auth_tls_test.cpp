@@ -10,61 +10,13 @@
 #include "common/http_server.h"
 #include "common/subprocess.h"
 #include "tests/integration/svc_fixture.h"
+#include "tests/integration/tls_fixture.h"
 
 using namespace ct;
 using namespace ct::svctest;
+using namespace ct::tlstest;
 
 namespace {
-
-// Runs a shell snippet in `dir`; fails the test when it fails.
-void sh(const fs::path& dir, const std::string& script) {
-    auto r = run_capture({.argv = {"sh", "-c", "cd '" + dir.string() + "' && " + script}}, 60s);
-    REQUIRE(r);
-    INFO(r->err);
-    REQUIRE(r->status.ok());
-}
-
-// A CA <name>.pem/<name>.key in `dir`.
-void make_ca(const fs::path& dir, const std::string& name) {
-    sh(dir, fmt::format("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout {0}.key "
-                        "-out {0}.pem -days 30 -subj /CN={0} 2>/dev/null",
-                        name));
-}
-
-// A server certificate <name>.pem/<name>.key for 127.0.0.1 and localhost signed by `ca`, valid for
-// `days` (negative: already expired).
-void make_cert(const fs::path& dir, const std::string& ca, const std::string& name, int days) {
-    sh(dir, fmt::format("printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > {1}.ext && "
-                        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout {1}.key -out {1}.csr "
-                        "-subj /CN=127.0.0.1 2>/dev/null && "
-                        "openssl x509 -req -in {1}.csr -CA {0}.pem -CAkey {0}.key -CAcreateserial -out {1}.pem "
-                        "-days {2} -extfile {1}.ext 2>/dev/null",
-                        ca, name, days));
-}
-
-struct Curl {
-    int exit_code = -1;
-    int status = 0;
-    std::string body;
-    std::string err;
-};
-
-// curl as a user would run it; the HTTP status comes from -w.
-Curl curl(const std::string& url, std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv{"curl", "-sS", "--max-time", "10", "-w", "\n%{http_code}", url};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    auto r = run_capture({.argv = argv}, 30s);
-    Curl c;
-    if (!r) return c;
-    c.exit_code = r->status.code;
-    c.err = r->err;
-    auto nl = r->out.rfind('\n');
-    if (nl != std::string::npos) {
-        c.body = r->out.substr(0, nl);
-        c.status = std::atoi(r->out.c_str() + nl + 1);
-    }
-    return c;
-}
 
 // An in-process server answering 200 {"path": ...} on every path, counting the requests that
 // reached it (i.e. passed authentication).
@@ -283,7 +235,7 @@ TEST_CASE("tracer-node and tracer-svc programs: --token-file, --tls-cert, --node
         {.argv = {std::string(CT_BINARY_DIR) + "/tracer-node/tracer-node", "--address",
                   fmt::format("127.0.0.1:{}", node_port), "--use-procfs", "--trace-hooks", p("hooks"),
                   "--trace-output", p("events.jsonl"), "--token-file", p("node.token"), "--tls-cert", p("server.pem"),
-                  "--tls-key", p("server.key")},
+                  "--tls-key", p("server.key"), "--state-dir", p("state")},
          .extra_env = {}, .capture_stdout = false, .capture_stderr = false});
     REQUIRE(node);
     std::string nbase = fmt::format("https://127.0.0.1:{}", node_port);
@@ -300,7 +252,7 @@ TEST_CASE("tracer-node and tracer-svc programs: --token-file, --tls-cert, --node
     CHECK(hooks.body.find("hook_a") != std::string::npos);
     CHECK(curl(nbase + "/metrics", {"--cacert", p("ca.pem")}).status == 401);
 
-    // tracer-svc (plain HTTP here: its node client has no TLS yet) with its own token, in front of an
+    // tracer-svc (plain HTTP to the node here; --node-ca is in node_tls_test.cpp) with its own token, in front of an
     // in-process node that requires the node token.
     TestServer fake_node;
     REQUIRE(fake_node.start({.token = "node-secret", .metrics_open = false}));

@@ -56,7 +56,8 @@ public:
         port_ = free_port();
         SpawnOptions o;
         o.argv = {CT_BINARY_DIR "/tracer-node/tracer-node", "--trace-hooks", CT_HOOKS_DIR, "--use-procfs",
-                  "--trace-output", trace_output, "--address", fmt::format("127.0.0.1:{}", port_)};
+                  "--trace-output", trace_output, "--address", fmt::format("127.0.0.1:{}", port_),
+                  "--state-dir", trace_output + ".state"};
         o.argv.insert(o.argv.end(), extra.begin(), extra.end());
         o.capture_stdout = false;
         o.capture_stderr = false;

@@ -39,6 +39,11 @@ check "render+validate cert-manager" validate cm --set tls.enabled=true --set tl
 check "render+validate no auth, otlp, fixed nodePort" validate noauth --set auth.enabled=false \
   --set node.otlpEndpoint=collector:4317 --set svc.service.nodePort=31080 --set node.hostPort=0
 check "render+validate existing token secret" validate existing --set auth.existingSecret=my-tokens
+check "render+validate node TLS via cert-manager" validate nodetls --set tls.nodes.enabled=true \
+  --set tls.certManager.enabled=true --set tls.certManager.issuerRef.name=ca-issuer
+check "render+validate node TLS from Secrets, separate CA bundle" validate nodeca --set tls.nodes.enabled=true \
+  --set tls.nodes.secretName=node-certs --set tls.nodeCA.secretName=node-ca --set tls.nodeCA.key=bundle.pem \
+  --set tls.nodes.serverName=tracer-node.example
 check "cert-manager without issuer fails" bash -c "! '$helm' template t '$chart' --set tls.enabled=true --set tls.certManager.enabled=true"
 
 d=$work/defaults.yaml
@@ -52,6 +57,9 @@ check "svc Service is NodePort by default" has "type: NodePort" "$d"
 check "RBAC: only list/watch on pods and endpoints" bash -c "grep -A3 'resources: \[pods, endpoints\]' $d | grep -q 'verbs: \[list, watch\]' && ! grep -q 'verbs:.*\(get\|create\|update\|delete\|\*\)' $d"
 check "tls values give --tls-cert and HTTPS probes" bash -c "grep -q -- '--tls-cert=/etc/container-tracer/tls/tls.crt' $work/tls.yaml && grep -q 'scheme: HTTPS' $work/tls.yaml && grep -q 'secretName: my-tls' $work/tls.yaml"
 check "cert-manager Certificate rendered" bash -c "grep -q 'kind: Certificate' $work/cm.yaml && grep -q 'name: ca-issuer' $work/cm.yaml"
+check "node TLS: nodes serve HTTPS, tracer-svc verifies with --node-ca and the node name" bash -c "n=$work/nodetls.yaml; grep -q -- '--node-ca=/etc/container-tracer/node-ca/ca.crt' \$n && grep -q -- '--node-tls-server-name=container-tracer-node.tracing.svc' \$n && grep -q 'secretName: tracer-container-tracer-node-tls' \$n && grep -q -- '- container-tracer-node.tracing.svc' \$n && [ \$(grep -c -- '--tls-cert=' \$n) = 1 ] && grep -q 'scheme: HTTPS' \$n"
+check "node TLS with a separate CA Secret and key" bash -c "n=$work/nodeca.yaml; grep -q 'secretName: node-ca' \$n && grep -q 'key: \"bundle.pem\", path: ca.crt' \$n && grep -q 'secretName: node-certs' \$n && grep -q -- '--node-tls-server-name=tracer-node.example' \$n && ! grep -q 'kind: Certificate' \$n"
+check "defaults: plain HTTP to the nodes" bash -c "! grep -q -e '--node-ca' $d && ! grep -q 'scheme: HTTPS' $d"
 check "otlp endpoint passed" grep -q -e "--otlp-endpoint=collector:4317" "$work/noauth.yaml"
 check "no auth: no token flags" bash -c "! grep -q -- '--token-file' $work/noauth.yaml"
 

@@ -302,7 +302,7 @@ TEST_CASE("flags: --help lists every flag, bad values exit 2, flags win over the
     CHECK(help->status.code == 0);
     for (auto flag : {"--address", "--node-name", "--trace-hooks", "--procfs-path", "--sysfs-path", "--use-procfs",
                       "--verbose", "TRACER_API_ADDRESS", "TRACER_NODE_NAME", "TRACER_HOOKS", "TRACER_PROCFS_PATH",
-                      "TRACER_SYSFS_PATH", "TRACER_FORCE_PROCFS", "TRACER_VERBOSE"})
+                      "TRACER_SYSFS_PATH", "TRACER_FORCE_PROCFS", "TRACER_VERBOSE", "--state-dir", "TRACE_KUBE_STATE_DIR"})
         CHECK_THAT(help->out, Catch::Contains(flag));
     auto bad = ct::run_capture({.argv = {bin, "--address", "nope", "--trace-hooks", CT_HOOKS_DIR}}, 5s);
     REQUIRE(bad);
@@ -327,7 +327,8 @@ TEST_CASE("the environment configures tracer-node when no flag is given", "[inte
                                     .extra_env = {fmt::format("TRACER_API_ADDRESS=127.0.0.1:{}", port),
                                                   std::string("TRACER_HOOKS=") + CT_HOOKS_DIR,
                                                   "TRACER_NODE_NAME=env-node", "TRACER_FORCE_PROCFS=true",
-                                                  "TRACER_TRACE_OUTPUT=" + dir.str() + "/out.jsonl"},
+                                                  "TRACER_TRACE_OUTPUT=" + dir.str() + "/out.jsonl",
+                                                  "TRACE_KUBE_STATE_DIR=" + dir.str() + "/state"},
                                     .capture_stdout = false,
                                     .capture_stderr = false});
     REQUIRE(p);
@@ -343,7 +344,8 @@ TEST_CASE("the environment configures tracer-node when no flag is given", "[inte
                                     .extra_env = {fmt::format("TRACER_API_ADDRESS=127.0.0.1:{}", port),
                                                   std::string("TRACER_HOOKS=") + CT_HOOKS_DIR,
                                                   "TRACER_FORCE_PROCFS=1",
-                                                  "TRACER_TRACE_OUTPUT=" + dir.str() + "/out.jsonl"},
+                                                  "TRACER_TRACE_OUTPUT=" + dir.str() + "/out.jsonl",
+                                                  "TRACE_KUBE_STATE_DIR=" + dir.str() + "/state"},
                                     .capture_stdout = false,
                                     .capture_stderr = false});
     REQUIRE(q);

@@ -124,8 +124,9 @@ public:
         for (const auto& pod : pods_)
             script += fmt::format("unshare --uts --pid --fork --kill-child --mount-proc sh -c 'hostname {}; exec sleep 1000' & ", pod);
         script += fmt::format("exec {}/tracer-node/tracer-node --address 127.0.0.1:{} --use-procfs --node-name {} "
-                              "--trace-hooks {} --verbose >>{} 2>&1",
-                              CT_BINARY_DIR, port_, name_, hooks_.string(), log_.string());
+                              "--trace-hooks {} --state-dir {} --verbose >>{} 2>&1",
+                              CT_BINARY_DIR, port_, name_, hooks_.string(),
+                              (log_.parent_path() / ("state-" + name_)).string(), log_.string());
         auto p = Subprocess::spawn({.argv = {"unshare", "--pid", "--fork", "--kill-child", "--mount", "--mount-proc",
                                              "sh", "-c", script},
                                     .extra_env = {},

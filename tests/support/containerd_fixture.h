@@ -50,11 +50,13 @@ public:
     Status restart();
     // containerd's log (stdout+stderr), for failure messages.
     std::string log_tail(size_t bytes = 4000) const;
+    // `ctr -n k8s.io images import TAR`: another OCI image-layout tarball (e.g. the project's
+    // own images, images/build-oci.sh). Errors name the tarball and carry ctr's stderr.
+    Status import_image(const std::string& tar);
 
 private:
     Containerd() = default;
     Status spawn_and_wait();
-    Status import_image(const std::string& tar);
     void cleanup();
 
     std::string dir_;

@@ -45,6 +45,9 @@ Result<RunningPod> CriPodRunner::run_pod(const PodSpec& spec) {
     auto* lx = config.mutable_linux();
     lx->set_cgroup_parent(fmt::format("/kubepods/besteffort/pod{}", pod.uid));
     lx->mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
+    if (spec.host_pid) lx->mutable_security_context()->mutable_namespace_options()->set_pid(v1::NODE);
+    lx->mutable_security_context()->set_privileged(spec.privileged);
+    config.set_log_directory(spec.log_directory);
 
     auto response = client_.invoke<v1::RunPodSandboxResponse>(
         fmt::format("RunPodSandbox({})", spec.name), [&](auto& stub, auto& ctx, auto& out) {
@@ -70,6 +73,16 @@ Result<std::string> CriPodRunner::start_container(const std::string& sandbox_id,
     config.mutable_metadata()->set_attempt(attempt);
     config.mutable_image()->set_image(spec.image);
     for (const auto& arg : spec.command) config.add_command(arg);
+    for (const auto& arg : spec.args) config.add_args(arg);
+    config.set_log_path(spec.log_path);
+    // As the kubelet does for an agent pod: the container gets the pod's namespace modes
+    // (hostPID) and its own privileged flag. Other pods keep the runtime's defaults.
+    const auto& pod_security = record.config.linux().security_context();
+    if (spec.privileged || pod_security.namespace_options().pid() == v1::NODE) {
+        auto* security = config.mutable_linux()->mutable_security_context();
+        *security->mutable_namespace_options() = pod_security.namespace_options();
+        security->set_privileged(spec.privileged);
+    }
     for (const auto& m : spec.mounts) {
         auto* mount = config.add_mounts();
         mount->set_host_path(m.host_path);
@@ -123,12 +136,12 @@ Result<std::string> CriPodRunner::restart_container(const std::string& sandbox_i
     return start_container(sandbox_id, spec);
 }
 
-Status CriPodRunner::stop_container(const std::string& container_id) {
+Status CriPodRunner::stop_container(const std::string& container_id, std::chrono::seconds timeout) {
     auto r = client_.invoke<v1::StopContainerResponse>(
         fmt::format("StopContainer({})", container_id), [&](auto& stub, auto& ctx, auto& out) {
             v1::StopContainerRequest request;
             request.set_container_id(container_id);
-            request.set_timeout(0);
+            request.set_timeout(timeout.count());
             return stub.StopContainer(&ctx, request, &out);
         });
     if (!r) return std::unexpected(r.error());

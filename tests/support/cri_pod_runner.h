@@ -23,6 +23,11 @@ struct PodSpec {
     std::string name;                     // io.kubernetes.pod.name
     std::string pod_namespace = "default";
     std::string uid{};                    // "" = a fresh random UUID
+    // A DaemonSet agent's pod (hostPID, a privileged container): host PID namespace and a
+    // privileged sandbox (containerd refuses privileged containers in an unprivileged one).
+    bool host_pid = false;
+    bool privileged = false;
+    std::string log_directory{};          // host dir for container logs ("" = output dropped)
 };
 
 struct BindMount {
@@ -37,6 +42,10 @@ struct ContainerSpec {
     std::string image = kBusyboxImage;
     std::vector<BindMount> mounts = {};        // to run host binaries inside the container
     std::vector<std::string> env = {};         // "KEY=VALUE"
+    // CRI args: with an empty `command` the image's Entrypoint runs with these (a pod's `args:`).
+    std::vector<std::string> args = {};
+    bool privileged = false;                   // needs PodSpec::privileged
+    std::string log_path = {};                 // relative to PodSpec::log_directory
 };
 
 // A shell loop that keeps a container running, one sleep child at a time.
@@ -60,7 +69,8 @@ public:
     // starts it again with the same spec (or `new_command` when not empty). Returns the new id.
     Result<std::string> restart_container(const std::string& sandbox_id, const std::string& name,
                                           const std::vector<std::string>& new_command = {});
-    Status stop_container(const std::string& container_id);
+    // timeout 0 = SIGKILL at once; otherwise SIGTERM, then SIGKILL after `timeout` (a graceful stop).
+    Status stop_container(const std::string& container_id, std::chrono::seconds timeout = std::chrono::seconds(0));
     Status remove_container(const std::string& container_id);
     // Host PID of the container's init (ContainerStatus verbose info).
     Result<node::Pid> container_pid(const std::string& container_id);

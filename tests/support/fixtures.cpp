@@ -78,9 +78,12 @@ TracerNode::TracerNode(NodeOptions o) : dir_("ct-node") {
                                      "--trace-output",
                                      trace_output_,
                                      "--node-name",
-                                     o.node_name};
+                                     o.node_name,
+                                     "--state-dir",
+                                     o.state_dir.empty() ? dir_.str() + "/state" : o.state_dir};
     if (o.use_procfs) argv.push_back("--use-procfs");
     argv.insert(argv.end(), o.extra_args.begin(), o.extra_args.end());
+    argv.insert(argv.begin(), o.wrapper.begin(), o.wrapper.end());
     // stderr to a file: nobody drains a pipe for the whole test.
     std::vector<std::string> wrapped = {"sh", "-c", "exec \"$@\" 2>>\"$0\"", log_path_};
     wrapped.insert(wrapped.end(), argv.begin(), argv.end());

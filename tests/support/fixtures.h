@@ -39,6 +39,13 @@ struct NodeOptions {
     std::vector<std::string> extra_args;  // appended to the command line
     std::string node_name = "test-node";
     bool use_procfs = true;
+    // Runs tracer-node through this command (e.g. {"unshare", "-m", ...}); it must exec its
+    // arguments so that pid() stays tracer-node's.
+    std::vector<std::string> wrapper;
+    // --state-dir; empty: a fresh one inside this node's temp dir, so concurrent test nodes never
+    // share sessions and nothing is written to /var/lib. Give a TempDir's path to restart a node
+    // on the same state.
+    std::string state_dir;
 };
 
 // tracer-node on 127.0.0.1:<free port>, JSON lines to a temp file. Stopped with SIGTERM (then

@@ -116,3 +116,12 @@ TEST_CASE("instance paths and per-CPU stats parse", "[unit]") {
     CHECK(instance_dir_of("/sys/kernel/tracing/instances/x/trace_pipe") == "/sys/kernel/tracing/instances/x");
     CHECK(instance_dir_of("/tmp/trace.txt").empty());
 }
+
+TEST_CASE("only the event systems an instance enabled are loaded", "[export][unit]") {
+    CHECK(enabled_event_systems("syscalls:sys_enter_getppid\nsyscalls:sys_exit_getppid\nsched:sched_process_fork\n"
+                                "sched:sched_process_exec\n") ==
+          std::vector<std::string>{"ftrace", "sched", "syscalls"});
+    CHECK(enabled_event_systems("raw_syscalls:sys_enter\n") == std::vector<std::string>{"ftrace", "raw_syscalls"});
+    CHECK(enabled_event_systems("").empty());            // nothing enabled: the caller loads every format
+    CHECK(enabled_event_systems("garbage\n:x\n").empty());
+}

@@ -22,7 +22,7 @@ EnrichedEvent ev(std::uint64_t ts, pid_t pid, std::string name, json::object fie
     e.event.comm = "loop";
     e.event.event = std::move(name);
     e.event.fields = std::move(fields);
-    e.owner = std::move(owner);
+    if (owner) e.owner = std::make_shared<const EventOwner>(std::move(*owner));
     return e;
 }
 
@@ -135,7 +135,7 @@ TEST_CASE("other events become span events of the root, named after the context 
 TEST_CASE("encode_request groups spans by resource with OTLP/JSON field shapes", "[unit]") {
     auto b = builder(0);
     std::vector<otlp::Span> out;
-    EventOwner a{.pod = "pa", .pod_namespace = "default", .container = "ca"};
+    EventOwner a{.pod = "pa", .pod_namespace = "default", .container = "ca", .container_id = "0123abcd"};
     std::vector<EnrichedEvent> events{ev(1, 1, "sys_enter_getppid", {}, a), ev(2, 1, "sys_exit_getppid", {{"ret", 9}}, a),
                                       ev(3, 2, "sys_enter_getppid"), ev(4, 2, "sys_exit_getppid", {{"ret", 9}})};
     b.add(events, out);
@@ -156,6 +156,9 @@ TEST_CASE("encode_request groups spans by resource with OTLP/JSON field shapes",
             CHECK(attrs.at("k8s.pod.name") == "pa");
             CHECK(attrs.at("k8s.namespace.name") == "default");
             CHECK(attrs.at("k8s.container.name") == "ca");
+            CHECK(attrs.at("container.id") == "0123abcd");
+        } else {
+            CHECK_FALSE(attrs.contains("container.id"));
         }
         for (const auto& s : r.at("scopeSpans").at(0).at("spans").as_array()) {
             ++spans;

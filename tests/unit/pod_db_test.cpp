@@ -19,6 +19,8 @@ namespace {
 const std::string kRoot = CT_TESTDATA_DIR "/proc";
 const std::string kJaegerShort = "7a885ba21631";
 const std::string kRbacShort = "cc19404716ae";  // first 12 of the rbac container's id
+const std::string kJaegerId = "7a885ba21631aaffebde403070d9e602964596f20ab352865d6060c6d97c9be2";
+const std::string kRbacId = "cc19404716ae6866713e67dcab5cf1533395152a2a9b393c7fad39acc5c0b6d7";
 
 std::unique_ptr<ContainerSource> fixture_source() {
     return std::make_unique<ProcfsSource>(ProcfsSourceOptions{
@@ -65,12 +67,12 @@ TEST_CASE("PodDb maps tgids and thread ids to their container", "[discovery][pod
     for (auto& [key, pod] : *pods) returned.push_back(key);
     CHECK(stored == returned);
 
-    const Owner jaeger{"jaeger-operator-7b46f44865-jvgz8", "", kJaegerShort};
+    const Owner jaeger{"jaeger-operator-7b46f44865-jvgz8", "", kJaegerShort, kJaegerId};
     CHECK(db.owner_of(510) == jaeger);
     CHECK(db.owner_of(511) == jaeger);
     CHECK(db.owner_of(515) == jaeger);  // a thread id: mapped through 515/status (Tgid 510)
     CHECK(db.owner_of(515) == jaeger);  // and again from the cache
-    CHECK(db.owner_of(520) == Owner{"jaeger-operator-7b46f44865-jvgz8", "", kRbacShort});
+    CHECK(db.owner_of(520) == Owner{"jaeger-operator-7b46f44865-jvgz8", "", kRbacShort, kRbacId});
     CHECK(db.owner_of(602) == Owner{"plain-pod", "", "plain-pod"});
     CHECK(db.owner_of(100) == std::nullopt);  // host process
     CHECK(db.owner_of(501) == std::nullopt);  // pause sandbox is no container

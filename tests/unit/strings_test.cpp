@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "common/http.h"
 #include "common/strings.h"
 
 using namespace ct;
@@ -41,4 +42,12 @@ TEST_CASE("parse_host_port reads :port, host:port and [v6]:port", "[unit]") {
         CHECK(r.error().code == Errc::kInvalidArgument);
         CHECK(r.error().message.find(std::string("\"") + bad + "\"") != std::string::npos);
     }
+}
+
+TEST_CASE("request metrics label only the standard methods, anything else as other", "[unit]") {
+    CHECK(ct::http::metric_method("GET") == "GET");
+    CHECK(ct::http::metric_method("DELETE") == "DELETE");
+    CHECK(ct::http::metric_method("get") == "other");
+    CHECK(ct::http::metric_method("XYZZY") == "other");
+    CHECK(ct::http::metric_method("") == "other");
 }

@@ -2,6 +2,8 @@
 
 #include <prometheus/text_serializer.h>
 
+#include "common/http_server.h"
+
 namespace ct::node {
 
 namespace {
@@ -46,10 +48,22 @@ NodeMetrics::NodeMetrics()
       export_errors_(prometheus::BuildCounter()
                          .Name("container_tracer_export_errors_total")
                          .Help("Failed export attempts")
-                         .Register(*registry_)) {}
+                         .Register(*registry_)),
+      limit_rejections_(prometheus::BuildCounter()
+                            .Name("container_tracer_limit_rejections_total")
+                            .Help("Requests refused because a configured limit was reached, by limit")
+                            .Register(*registry_)) {
+    for (auto kind : kLimitKinds) limit_rejections_.Add({{"limit", std::string(kind)}});
+}
 
 void NodeMetrics::observe_request(const std::string& route, const std::string& method, int status) {
-    requests_.Add({{"route", route}, {"method", method}, {"status", std::to_string(status)}}).Increment();
+    requests_.Add({{"route", route}, {"method", http::metric_method(method)}, {"status", std::to_string(status)}}).Increment();
+    if (route.starts_with(http::kLimitRoutePrefix))
+        count_limit(std::string_view(route).substr(http::kLimitRoutePrefix.size()));
+}
+
+void NodeMetrics::count_limit(std::string_view limit) {
+    limit_rejections_.Add({{"limit", std::string(limit)}}).Increment();
 }
 
 void NodeMetrics::set_sessions(size_t total, size_t running) {

@@ -10,12 +10,16 @@
 //   container_tracer_export_dropped_events_total{exporter} counter
 //   container_tracer_export_errors_total{exporter}         counter
 //   container_tracer_http_requests_total{route,method,status} counter
+//   container_tracer_limit_rejections_total{limit}          counter: requests refused by a limit
+//       limit = body | header | connections | sessions | streams (each series present from start)
 #pragma once
 
+#include <array>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <prometheus/counter.h>
@@ -31,8 +35,13 @@ namespace ct::node {
 class NodeMetrics {
 public:
     NodeMetrics();
-    // One HTTP request finished.
+    // One HTTP request finished. The server's own rejections (route "limit:<kind>") also count
+    // as a limit rejection.
     void observe_request(const std::string& route, const std::string& method, int status);
+    // A request refused by a limit: one of kLimitKinds.
+    void count_limit(std::string_view limit);
+    static constexpr std::array<std::string_view, 5> kLimitKinds = {"body", "header", "connections", "sessions",
+                                                                      "streams"};
     void set_sessions(size_t total, size_t running);
     // The sessions as they are now (all of them): per-session gauges, totals by increments.
     void update_sessions(const std::vector<SessionView>& sessions);
@@ -50,6 +59,7 @@ private:
     prometheus::Family<prometheus::Counter>& exported_;
     prometheus::Family<prometheus::Counter>& export_dropped_;
     prometheus::Family<prometheus::Counter>& export_errors_;
+    prometheus::Family<prometheus::Counter>& limit_rejections_;
 
     std::mutex mutex_;  // guards the last-seen values below
     std::map<std::string, SessionStats> last_sessions_;    // session id -> Stats at the last update

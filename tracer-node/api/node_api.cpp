@@ -1,5 +1,7 @@
 #include "tracer-node/api/node_api.h"
 
+#include <malloc.h>
+
 #include <boost/json.hpp>
 
 #include "tracer-node/api/render.h"
@@ -71,7 +73,10 @@ Response NodeApi::post_session(const Request& request) {
     auto spec = parse_session_spec(request.body);
     if (!spec) return error_response(spec.error());
     auto view = sessions_.create(*spec);
-    if (!view) return error_response(view.error());
+    if (!view) {
+        if (view.error().code == Errc::kTooMany) metrics_.count_limit("sessions");
+        return error_response(view.error());
+    }
     return json_response(render_sessions({*view}));
 }
 
@@ -90,6 +95,9 @@ Response NodeApi::delete_session(const std::string& text) {
     if (!id) return error_response(id.error());
     auto done = *id ? sessions_.remove(**id) : sessions_.remove_all();
     if (!done) return error_response(done.error());
+    // A run frees large, many-small-allocation structures (event format tables) from several
+    // threads; glibc keeps such memory in its per-thread arenas unless asked to return it.
+    ::malloc_trim(0);
     return json_response(json::object{});
 }
 
@@ -99,7 +107,7 @@ namespace ct::node {
 
 // Live stream of a running session's events as JSON lines (chunked). 404 for an unknown id and
 // for a session that is not running (there is nothing to stream; the client retries after
-// starting it). Ends when the session stops.
+// starting it), 429 past the stream limits. Ends when the session stops.
 Response NodeApi::stream_session(const std::string& text) {
     auto id = parse_session_id(text);
     if (!id) return error_response(id.error());
@@ -107,12 +115,14 @@ Response NodeApi::stream_session(const std::string& text) {
     auto view = sessions_.get(**id);
     if (!view) return error_response(view.error());
     if (!stream_hub_) return error_response(404, "live streaming is not enabled on this node");
-    std::string why;
-    auto stream = stream_hub_->subscribe(std::to_string(**id), &why);
-    if (!stream) return error_response(404, why);
+    auto stream = stream_hub_->subscribe(std::to_string(**id));
+    if (!stream) {
+        if (stream.error().code == Errc::kTooMany) metrics_.count_limit("streams");
+        return error_response(stream.error());
+    }
     Response res;
     res.content_type = "application/x-ndjson";
-    res.stream = std::move(stream);
+    res.stream = std::move(*stream);
     return res;
 }
 

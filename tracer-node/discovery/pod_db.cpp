@@ -48,7 +48,7 @@ Result<PodMap> PodDb::refresh_locked() {
     for (const auto& [pod_key, pod] : *next->pods) {
         for (const auto& [name, container] : pod.containers) {
             for (Pid pid : container.tasks)
-                next->by_tgid.insert_or_assign(pid, Owner{pod_key, pod.pod_namespace, name});
+                next->by_tgid.insert_or_assign(pid, Owner{pod_key, pod.pod_namespace, name, container.runtime_id});
         }
     }
     {

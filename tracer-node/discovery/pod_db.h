@@ -28,6 +28,7 @@ struct Owner {
     std::string pod;
     std::string pod_namespace;  // "" when unknown (procfs)
     std::string container;
+    std::string container_id;   // the runtime's id of the container; "" when none
     bool operator==(const Owner&) const = default;
 };
 

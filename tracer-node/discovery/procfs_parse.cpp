@@ -138,6 +138,11 @@ Result<ProcStat> parse_stat(std::string_view text) {
     out.comm = std::string(text.substr(open + 2, close - open - 2));
     out.state = rest[0][0];
     out.ppid = *ppid;
+    if (constexpr size_t kStartTime = 22 - 3; rest.size() > kStartTime) {
+        auto start = parse_u64(rest[kStartTime]);
+        if (!start) return malformed("stat start time", text);
+        out.start_time = *start;
+    }
     return out;
 }
 

@@ -31,6 +31,8 @@ struct ProcStat {
     std::string comm;
     char state = '?';
     Pid ppid = 0;
+    std::uint64_t start_time = 0;  // field 22, clock ticks since boot: tells a reused PID apart
+                                   // (0 when the line stops earlier)
 };
 Result<ProcStat> parse_stat(std::string_view text);
 

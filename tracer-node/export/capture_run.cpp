@@ -2,6 +2,11 @@
 
 #include "tracer-node/export/trace_line_parse.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
@@ -9,23 +14,26 @@
 namespace ct::node {
 
 CaptureRun::CaptureRun(std::unique_ptr<CaptureSource> source, EventContext context, OwnerLookup owners,
-                       std::shared_ptr<const ExporterSet> exporters)
+                       std::shared_ptr<const ExporterSet> exporters, int nice)
     : source_(std::move(source)),
       context_(std::move(context)),
       owners_(std::move(owners)),
       exporters_(std::move(exporters)) {
     exporters_->on_run_start(context_);
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this, nice] { run(nice); });
 }
 
 CaptureRun::~CaptureRun() { abort(); }
 
-void CaptureRun::run() {
+void CaptureRun::run(int nice) {
+    // On Linux a thread id names just this thread: the rest of tracer-node keeps its priority.
+    if (nice != 0 && ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), nice) != 0)
+        spdlog::warn("session {}: capture thread priority {}: {}", context_.session_id, nice, std::strerror(errno));
     std::vector<TraceEvent> batch;
     std::vector<EnrichedEvent> enriched;
     // Cache owners per pid within the run: a handful of pids produce millions of events.
     // Misses are retried once a second: a new child may not be in discovery's snapshot yet.
-    std::unordered_map<pid_t, std::optional<EventOwner>> owner_cache;
+    std::unordered_map<pid_t, std::shared_ptr<const EventOwner>> owner_cache;
     auto owner_cache_reset = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     bool more = true;
     auto next_loss_read = std::chrono::steady_clock::now();
@@ -46,9 +54,12 @@ void CaptureRun::run() {
             std::erase_if(owner_cache, [](const auto& kv) { return !kv.second; });
             owner_cache_reset = std::chrono::steady_clock::now() + std::chrono::seconds(1);
         }
-        auto owner_of = [&](pid_t pid) -> const std::optional<EventOwner>& {
+        auto owner_of = [&](pid_t pid) -> const std::shared_ptr<const EventOwner>& {
             auto it = owner_cache.find(pid);
-            if (it == owner_cache.end()) it = owner_cache.emplace(pid, owners_ ? owners_(pid) : std::nullopt).first;
+            if (it == owner_cache.end()) {
+                auto found = owners_ ? owners_(pid) : std::nullopt;
+                it = owner_cache.emplace(pid, found ? std::make_shared<const EventOwner>(std::move(*found)) : nullptr).first;
+            }
             return it->second;
         };
         for (auto& e : batch) {

@@ -1,6 +1,9 @@
 // CaptureRun: the thread that moves one session run's events from its CaptureSource through
 // enrichment (pid -> pod/container) to the exporters. Owned by the session's run; the
 // destructor aborts and joins.
+// The thread runs at `nice` (setpriority on itself only): decoding and exporting must not take
+// CPU from the workloads being traced when the node is busy. The source's own reader (which keeps
+// the kernel buffers drained) stays at normal priority; the backlog waits in its bounded queue.
 #pragma once
 
 #include <atomic>
@@ -28,7 +31,7 @@ struct CaptureStats {
 class CaptureRun {
 public:
     CaptureRun(std::unique_ptr<CaptureSource> source, EventContext context, OwnerLookup owners,
-               std::shared_ptr<const ExporterSet> exporters);
+               std::shared_ptr<const ExporterSet> exporters, int nice = 0);
     ~CaptureRun();
     CaptureRun(const CaptureRun&) = delete;
     CaptureRun& operator=(const CaptureRun&) = delete;
@@ -44,7 +47,7 @@ public:
     CaptureStats stats() const;
 
 private:
-    void run();
+    void run(int nice);
 
     std::unique_ptr<CaptureSource> source_;
     EventContext context_;

@@ -18,7 +18,9 @@ namespace ct::node {
 
 struct EnrichedEvent {
     TraceEvent event;
-    std::optional<EventOwner> owner;  // pod/container the pid belongs to; nullopt when unknown
+    // Pod/container the pid belongs to; null when unknown. Shared: millions of events of a
+    // handful of pids point to the same few owners instead of copying three strings each.
+    std::shared_ptr<const EventOwner> owner;
 };
 
 // What one exporter did with one session's events (or with all of them).
@@ -41,6 +43,8 @@ public:
     // Counts for one session (by id), and over all sessions since start. Thread-safe.
     virtual ExportCounts session_counts(const std::string& /*session_id*/) const { return {}; }
     virtual ExportCounts total_counts() const { return {}; }
+    // The session was deleted (its runs have stopped): drop what is kept for it. Thread-safe.
+    virtual void forget_session(const std::string& /*session_id*/) {}
 };
 
 // Fans every call out to all exporters. Filled once in main(), then shared read-only.
@@ -62,6 +66,9 @@ public:
         std::map<std::string, ExportCounts> out;
         for (const auto& e : exporters_) out[e->kind()] = e->session_counts(session_id);
         return out;
+    }
+    void forget_session(const std::string& session_id) const {
+        for (const auto& e : exporters_) e->forget_session(session_id);
     }
     std::map<std::string, ExportCounts> total_counts() const {
         std::map<std::string, ExportCounts> out;

@@ -18,11 +18,12 @@ JsonLinesExporter::~JsonLinesExporter() {
 }
 
 void JsonLinesExporter::export_events(const EventContext& context, std::span<const EnrichedEvent> events) {
-    // Serialise outside the lock; one write per batch.
-    std::string text;
-    text.reserve(events.size() * 256);
+    // Serialise outside the lock; one write per batch. The buffer is the calling capture
+    // thread's own and keeps its capacity: no large allocation per batch.
+    thread_local std::string text;
+    text.clear();
     for (const auto& e : events) {
-        text += boost::json::serialize(event_to_json(e.event, context, e.owner ? &*e.owner : nullptr));
+        append_event_json(text, e.event, context, e.owner.get());
         text += '\n';
     }
     std::lock_guard lock(mutex_);
@@ -41,6 +42,11 @@ ExportCounts JsonLinesExporter::session_counts(const std::string& session_id) co
 ExportCounts JsonLinesExporter::total_counts() const {
     std::lock_guard lock(mutex_);
     return {total_, 0, 0};
+}
+
+void JsonLinesExporter::forget_session(const std::string& session_id) {
+    std::lock_guard lock(mutex_);
+    written_.erase(session_id);
 }
 
 }  // namespace ct::node

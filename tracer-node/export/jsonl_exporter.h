@@ -23,6 +23,7 @@ public:
     std::string kind() const override { return "jsonl"; }
     ExportCounts session_counts(const std::string& session_id) const override;
     ExportCounts total_counts() const override;
+    void forget_session(const std::string& session_id) override;
 
 private:
     JsonLinesExporter(std::FILE* file, std::string path, bool owned)

@@ -114,8 +114,8 @@ void SpanBuilder::add(std::span<const EnrichedEvent> events, std::vector<Span>& 
                 for (const auto& [k, v] : args->as_object())
                     s.attributes.push_back({"arg." + std::string(k), attribute_value(v)});
             if (auto* ret = e.fields.if_contains("ret")) s.attributes.push_back({"ret", attribute_value(*ret)});
-            if (ee.owner) s.resource = {ee.owner->pod, ee.owner->pod_namespace, ee.owner->container};
-            else if (enter.owner) s.resource = {enter.owner->pod, enter.owner->pod_namespace, enter.owner->container};
+            if (const auto& owner = ee.owner ? ee.owner : enter.owner)
+                s.resource = {owner->pod, owner->pod_namespace, owner->container, owner->container_id};
             out.push_back(std::move(s));
             continue;
         }
@@ -132,6 +132,7 @@ void SpanBuilder::add(std::span<const EnrichedEvent> events, std::vector<Span>& 
         if (ee.owner) {
             se.attributes.push_back({"k8s.pod.name", ee.owner->pod});
             se.attributes.push_back({"k8s.container.name", ee.owner->container});
+            if (!ee.owner->container_id.empty()) se.attributes.push_back({"container.id", ee.owner->container_id});
         }
         root_events_.push_back(std::move(se));
     }
@@ -160,6 +161,7 @@ std::vector<Attribute> resource_attributes(const std::string& node_name, const R
     if (!key.pod.empty()) out.push_back({"k8s.pod.name", key.pod});
     if (!key.pod_namespace.empty()) out.push_back({"k8s.namespace.name", key.pod_namespace});
     if (!key.container.empty()) out.push_back({"k8s.container.name", key.container});
+    if (!key.container_id.empty()) out.push_back({"container.id", key.container_id});
     return out;
 }
 

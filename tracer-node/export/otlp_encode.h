@@ -40,6 +40,7 @@ struct ResourceKey {
     std::string pod;
     std::string pod_namespace;
     std::string container;
+    std::string container_id;
     auto operator<=>(const ResourceKey&) const = default;
 };
 

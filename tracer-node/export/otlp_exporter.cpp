@@ -203,4 +203,9 @@ ExportCounts OtlpExporter::total_counts() const {
     return {total_.exported.load(), total_.dropped.load(), total_.errors.load()};
 }
 
+void OtlpExporter::forget_session(const std::string& session_id) {
+    std::lock_guard lock(mutex_);
+    counts_.erase(session_id);  // queued batches hold their own reference to the counts
+}
+
 }  // namespace ct::node

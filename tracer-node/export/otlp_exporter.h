@@ -61,6 +61,7 @@ public:
     void export_events(const EventContext& context, std::span<const EnrichedEvent> events) override;
     ExportCounts session_counts(const std::string& session_id) const override;
     ExportCounts total_counts() const override;
+    void forget_session(const std::string& session_id) override;
 
 private:
     struct Counts {

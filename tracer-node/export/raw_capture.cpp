@@ -1,5 +1,7 @@
 #include "tracer-node/export/raw_capture.h"
 
+#include <numeric>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -50,6 +52,20 @@ std::optional<std::uint64_t> parse_cpu_entries(std::string_view text) {
     return std::nullopt;
 }
 
+std::vector<std::string> enabled_event_systems(std::string_view set_event) {
+    std::vector<std::string> out;
+    for (auto line : split_any(set_event, "\n")) {
+        auto colon = line.find(':');
+        if (colon == std::string_view::npos || colon == 0) continue;
+        out.emplace_back(trim(line.substr(0, colon)));
+    }
+    if (out.empty()) return out;
+    out.emplace_back("ftrace");  // the kernel's own records (markers, prints) may appear in any buffer
+    std::ranges::sort(out);
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
 Result<std::unique_ptr<RawCapture>> RawCapture::open(const std::string& instance_dir, const CaptureOptions& options) {
     std::vector<Cpu> cpus;
     std::error_code ec;
@@ -72,8 +88,15 @@ Result<std::unique_ptr<RawCapture>> RawCapture::open(const std::string& instance
     if (auto kb = parse_u64(trim(read_small_file(instance_dir + "/buffer_subbuf_size_kb"))); kb && *kb > 0)
         subbuf = std::max<std::size_t>(subbuf, *kb * 1024);
 
+    // Only the formats of the systems the hook enabled: every format on the machine (thousands)
+    // costs each session start a noticeable time and megabytes. Nothing listed: all of them.
     auto tracing_dir = tracing_dir_of_instance(instance_dir);
-    tep_handle* tep = ctx_load_local_events(tracing_dir.c_str());
+    auto systems = enabled_event_systems(read_small_file(instance_dir + "/set_event"));
+    std::vector<const char*> system_names;
+    for (const auto& s : systems) system_names.push_back(s.c_str());
+    system_names.push_back(nullptr);
+    tep_handle* tep = systems.empty() ? ctx_load_local_events(tracing_dir.c_str())
+                                      : ctx_load_local_events_of(tracing_dir.c_str(), system_names.data());
     if (!tep) return fail_errno(fmt::format("reading event formats under \"{}\"", tracing_dir));
     auto decoder = RawDecoder::create(tep);
     if (!decoder) return std::unexpected(decoder.error());
@@ -262,24 +285,32 @@ bool RawCapture::poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wa
     }
     if (decoded_.empty() && pending_.empty()) return !done;
     // Merge: each CPU's events are already in order; a stable sort by time interleaves them.
+    // Sort positions, not events: an event is a few strings and a JSON object, and moving each
+    // once beats moving it log(n) times.
     std::uint64_t newest = 0;
     for (const auto& e : decoded_) newest = std::max(newest, e.timestamp_ns);
     pending_.insert(pending_.end(), std::make_move_iterator(decoded_.begin()), std::make_move_iterator(decoded_.end()));
-    std::ranges::stable_sort(pending_, {}, &TraceEvent::timestamp_ns);
+    order_.resize(pending_.size());
+    std::iota(order_.begin(), order_.end(), std::uint32_t{0});
+    std::ranges::stable_sort(order_, {}, [&](std::uint32_t i) { return pending_[i].timestamp_ns; });
     // Hold back the newest events a little: an older one may still be on another CPU's page.
     // With nothing new this time, or at the end, everything goes.
     std::size_t emit = pending_.size();
     if (!done && !decoded_.empty() && newest > options_.merge_window_ns) {
         auto limit = newest - options_.merge_window_ns;
         emit = static_cast<std::size_t>(
-            std::ranges::upper_bound(pending_, limit, {}, &TraceEvent::timestamp_ns) - pending_.begin());
+            std::ranges::upper_bound(order_, limit, {}, [&](std::uint32_t i) { return pending_[i].timestamp_ns; }) -
+            order_.begin());
     }
     out.reserve(out.size() + emit);
-    for (std::size_t i = 0; i < emit; ++i) {
-        set_comm(pending_[i]);
-        out.push_back(std::move(pending_[i]));
+    for (std::size_t k = 0; k < emit; ++k) {
+        auto& e = pending_[order_[k]];
+        set_comm(e);
+        out.push_back(std::move(e));
     }
-    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(emit));
+    held_.clear();
+    for (std::size_t k = emit; k < order_.size(); ++k) held_.push_back(std::move(pending_[order_[k]]));
+    pending_.swap(held_);
     return true;
 }
 

@@ -26,6 +26,10 @@
 
 namespace ct::node {
 
+// Pure: the event systems named in an instance's set_event text ("syscalls:sys_enter_read" lines),
+// plus "ftrace", sorted and unique; empty when no event is listed.
+std::vector<std::string> enabled_event_systems(std::string_view set_event);
+
 class RawCapture : public CaptureSource {
 public:
     // instance_dir: ".../instances/<name>". Errors: kIo when the per-CPU buffers cannot be
@@ -80,6 +84,8 @@ private:
     // poll() thread only.
     std::vector<TraceEvent> pending_;  // decoded, merged, held back for the merge window
     std::vector<TraceEvent> decoded_;
+    std::vector<TraceEvent> held_;      // scratch for what pending_ keeps after a poll
+    std::vector<std::uint32_t> order_;  // pending_ positions in time order
     std::unordered_map<pid_t, std::string> comms_;
 };
 

@@ -1,5 +1,6 @@
 #include "tracer-node/export/raw_decode.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -11,6 +12,8 @@
 extern "C" {
 #include <traceevent/kbuffer.h>
 }
+
+#include "common/strings.h"
 
 namespace ct::node {
 namespace {
@@ -40,6 +43,15 @@ void append_hex(std::string& out, std::uint64_t v) {
     char buf[20] = {'0', 'x'};
     auto [end, ec] = std::to_chars(buf + 2, buf + sizeof buf, v, 16);
     out.append(buf, end);
+}
+
+// True when the reader moved past the previous record (`last`, updated). A damaged record can
+// make kbuffer return the same record forever.
+bool advanced(kbuffer* kbuf, int& last) {
+    int index = kbuffer_curr_index(kbuf);
+    if (index <= last) return false;
+    last = index;
+    return true;
 }
 
 }  // namespace
@@ -88,7 +100,14 @@ RawDecoder::~RawDecoder() {
     tep_free(tep_);
 }
 
-std::size_t RawDecoder::header_size() const { return static_cast<std::size_t>(kbuffer_start_of_data(kbuf_)); }
+// The u64 timestamp, then the commit field (header_page). Not kbuffer_start_of_data(): that is
+// only set once a sub-buffer has been loaded.
+std::size_t RawDecoder::header_size() const { return 8 + static_cast<std::size_t>(commit_size()); }
+
+int RawDecoder::commit_size() const {
+    int size = tep_get_header_page_size(tep_);
+    return size == 4 ? 4 : 8;
+}
 
 const RawDecoder::EventInfo* RawDecoder::info_for(int type) {
     if (type == last_type_) return last_;
@@ -153,13 +172,13 @@ void RawDecoder::fill(const EventInfo& info, int cpu, unsigned long long ts, voi
                 append_hex(e.details, read_unsigned(p + f.offset, f.size));
                 args[f.name] = std::string_view(e.details).substr(start);
             }
-            if (info.nr_offset >= 0) e.fields["nr"] = read_signed(p + info.nr_offset, 4);
+            if (info.nr_offset >= 0 && info.nr_offset + 4 <= size) e.fields["nr"] = read_signed(p + info.nr_offset, 4);
             if (!args.empty()) e.fields["args"] = std::move(args);
             return;
         }
         case EventInfo::Kind::kExit: {
             e.event = info.name;
-            if (info.nr_offset >= 0) e.fields["nr"] = read_signed(p + info.nr_offset, 4);
+            if (info.nr_offset >= 0 && info.nr_offset + 4 <= size) e.fields["nr"] = read_signed(p + info.nr_offset, 4);
             if (info.ret_offset >= 0 && info.ret_offset + info.ret_size <= size) {
                 auto ret = read_signed(p + info.ret_offset, info.ret_size);
                 append_hex(e.details, static_cast<std::uint64_t>(ret));
@@ -178,13 +197,14 @@ void RawDecoder::fill(const EventInfo& info, int cpu, unsigned long long ts, voi
             trace_seq_init(&seq);
             tep_print_event(tep_, &seq, &record, "%s", TEP_PRINT_INFO);
             trace_seq_terminate(&seq);
-            e.details.assign(seq.buffer, seq.len);
+            // String fields (task names, file names) are whatever bytes a process chose.
+            e.details = to_valid_utf8(std::string_view(seq.buffer, seq.len));
             trace_seq_destroy(&seq);
             for (const auto& f : info.fields) {
                 if (f.is_dynamic || f.offset + f.size > size) continue;
                 if (f.is_string) {
                     std::string_view s(p + f.offset, static_cast<std::size_t>(f.size));
-                    e.fields[f.name] = s.substr(0, s.find('\0'));
+                    e.fields[f.name] = to_valid_utf8(s.substr(0, s.find('\0')));
                 } else if (f.size <= 8) {
                     if (f.is_signed) e.fields[f.name] = read_signed(p + f.offset, f.size);
                     else e.fields[f.name] = read_unsigned(p + f.offset, f.size);
@@ -195,14 +215,37 @@ void RawDecoder::fill(const EventInfo& info, int cpu, unsigned long long ts, voi
     }
 }
 
+void* RawDecoder::bounded(const void* subbuf, std::size_t size, std::vector<char>& scratch) const {
+    // kbuffer's view of the commit field (kbuffer-parse.c): data length in the low 27 bits; with
+    // both flags, a lost-events count stored after the data.
+    constexpr std::uint64_t kCommitMask = (1U << 27) - 1, kMissing = 1ULL << 31, kStored = 1ULL << 30;
+    constexpr std::size_t kCommitOffset = 8, kSlack = 16;  // slack: a record header read at the end
+    const std::size_t header = header_size();
+    const auto commit_bytes = static_cast<std::size_t>(commit_size());
+    if (size < header) return nullptr;
+    scratch.assign(size + kSlack, 0);
+    std::memcpy(scratch.data(), subbuf, size);
+    std::uint64_t commit = 0;  // little-endian host (set in from_formats/create's tep)
+    std::memcpy(&commit, scratch.data() + kCommitOffset, commit_bytes);
+    std::size_t need = header + (commit & kCommitMask) + ((commit & kMissing) && (commit & kStored) ? commit_bytes : 0);
+    if (need > size) {
+        commit = size - header;  // what we hold, without the (unreadable) lost-events count
+        std::memcpy(scratch.data() + kCommitOffset, &commit, commit_bytes);
+    }
+    return scratch.data();
+}
+
 DecodeCounts RawDecoder::decode(int cpu, const void* subbuf, std::size_t size, std::vector<TraceEvent>& out) {
     DecodeCounts counts;
-    if (size < header_size()) return counts;
-    if (kbuffer_load_subbuffer(kbuf_, const_cast<void*>(subbuf)) != 0) return counts;
+    void* page = bounded(subbuf, size, scratch_);
+    if (!page || kbuffer_load_subbuffer(kbuf_, page) != 0) return counts;
+    const char* end = static_cast<const char*>(page) + size;
+    int last = -1;
     counts.missed = static_cast<std::size_t>(std::max(0, kbuffer_missed_events(kbuf_)));
     unsigned long long ts = 0;
-    for (void* data = kbuffer_read_event(kbuf_, &ts); data; data = kbuffer_next_event(kbuf_, &ts)) {
-        int len = kbuffer_event_size(kbuf_);
+    for (void* data = kbuffer_read_event(kbuf_, &ts); data && advanced(kbuf_, last); data = kbuffer_next_event(kbuf_, &ts)) {
+        // A record may claim more bytes than the sub-buffer has left.
+        int len = static_cast<int>(std::min<std::ptrdiff_t>(kbuffer_event_size(kbuf_), end - static_cast<char*>(data)));
         if (len < type_offset_ + type_size_) {
             ++counts.unknown;
             continue;
@@ -220,10 +263,14 @@ DecodeCounts RawDecoder::decode(int cpu, const void* subbuf, std::size_t size, s
 }
 
 std::size_t RawDecoder::count(const void* subbuf, std::size_t size) {
-    if (size < header_size() || kbuffer_load_subbuffer(count_kbuf_, const_cast<void*>(subbuf)) != 0) return 0;
+    void* page = bounded(subbuf, size, count_scratch_);
+    if (!page || kbuffer_load_subbuffer(count_kbuf_, page) != 0) return 0;
     std::size_t n = 0;
     unsigned long long ts = 0;
-    for (void* data = kbuffer_read_event(count_kbuf_, &ts); data; data = kbuffer_next_event(count_kbuf_, &ts)) ++n;
+    int last = -1;
+    for (void* data = kbuffer_read_event(count_kbuf_, &ts); data && advanced(count_kbuf_, last);
+         data = kbuffer_next_event(count_kbuf_, &ts))
+        ++n;
     return n;
 }
 

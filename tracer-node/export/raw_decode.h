@@ -72,6 +72,10 @@ private:
     };
 
     RawDecoder(tep_handle* tep, kbuffer* kbuf, kbuffer* count_kbuf);
+    // `subbuf` copied into `scratch` with room to spare and its commit field cut to the bytes we
+    // hold: kbuffer trusts a sub-buffer's own lengths. Null when too short for a header.
+    void* bounded(const void* subbuf, std::size_t size, std::vector<char>& scratch) const;
+    int commit_size() const;  // bytes of the sub-buffer header's commit field (a long)
     const EventInfo* info_for(int type);
     void fill(const EventInfo& info, int cpu, unsigned long long ts, void* data, int size, TraceEvent& e);
 
@@ -81,6 +85,7 @@ private:
     int type_offset_ = 0, type_size_ = 2;
     std::unordered_map<int, std::unique_ptr<EventInfo>> infos_;  // nullptr value = unknown type
     const EventInfo* last_ = nullptr;  // most records repeat the previous type
+    std::vector<char> scratch_, count_scratch_;  // for decode() and count() respectively
     int last_type_ = -1;
 };
 

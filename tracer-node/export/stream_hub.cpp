@@ -73,20 +73,20 @@ private:
     std::atomic<bool> closed_{false};
 };
 
-std::shared_ptr<http::ChunkStream> StreamHub::subscribe(const std::string& session_id, std::string* why) {
+Result<std::shared_ptr<http::ChunkStream>> StreamHub::subscribe(const std::string& session_id) {
     std::lock_guard lock(mutex_);
     auto it = sessions_.find(session_id);
-    if (it == sessions_.end() || !it->second.capturing) {
-        if (why) *why = fmt::format("trace session {} is not running", session_id);
-        return nullptr;
-    }
-    if (it->second.readers.size() >= options_.max_readers_per_session) {
-        if (why) *why = fmt::format("trace session {} already has {} stream readers", session_id,
-                                    options_.max_readers_per_session);
-        return nullptr;
-    }
+    if (it == sessions_.end() || !it->second.capturing)
+        return fail(Errc::kNotFound, fmt::format("trace session {} is not running", session_id));
+    if (it->second.readers.size() >= options_.max_readers_per_session)
+        return fail(Errc::kTooMany, fmt::format("trace session {} already has {} stream readers (limit {} per session)",
+                                                session_id, it->second.readers.size(),
+                                                options_.max_readers_per_session));
+    if (readers_ >= options_.max_streams)
+        return fail(Errc::kTooMany, fmt::format("too many concurrent trace streams (limit {})", options_.max_streams));
     auto reader = std::make_shared<Reader>();
     it->second.readers.insert(reader);
+    ++readers_;
     return std::make_shared<ReaderStream>(weak_from_this(), session_id, reader);
 }
 
@@ -96,10 +96,15 @@ std::size_t StreamHub::readers(const std::string& session_id) const {
     return it == sessions_.end() ? 0 : it->second.readers.size();
 }
 
+std::size_t StreamHub::readers() const {
+    std::lock_guard lock(mutex_);
+    return readers_;
+}
+
 void StreamHub::unsubscribe(const std::string& session_id, const std::shared_ptr<Reader>& reader) {
     std::lock_guard lock(mutex_);
     auto it = sessions_.find(session_id);
-    if (it != sessions_.end()) it->second.readers.erase(reader);
+    if (it != sessions_.end()) readers_ -= it->second.readers.erase(reader);
 }
 
 void StreamHub::on_run_start(const EventContext& c) {
@@ -115,6 +120,7 @@ void StreamHub::on_run_stop(const EventContext& c) {
         if (it == sessions_.end()) return;
         it->second.capturing = false;
         readers.swap(it->second.readers);
+        readers_ -= readers.size();
     }
     for (const auto& r : readers) r->end();
 }
@@ -146,7 +152,7 @@ void StreamHub::export_events(const EventContext& c, std::span<const EnrichedEve
         in_chunk = 0;
     };
     for (const auto& e : events) {
-        chunk += boost::json::serialize(event_to_json(e.event, c, e.owner ? &*e.owner : nullptr));
+        append_event_json(chunk, e.event, c, e.owner.get());
         chunk += '\n';
         if (++in_chunk, chunk.size() >= options_.chunk_bytes) flush();
     }
@@ -161,5 +167,18 @@ ExportCounts StreamHub::session_counts(const std::string& session_id) const {
 }
 
 ExportCounts StreamHub::total_counts() const { return {total_.exported.load(), total_.dropped.load(), 0}; }
+
+void StreamHub::forget_session(const std::string& session_id) {
+    std::set<std::shared_ptr<Reader>> readers;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = sessions_.find(session_id);
+        if (it == sessions_.end()) return;
+        readers.swap(it->second.readers);
+        readers_ -= readers.size();
+        sessions_.erase(it);
+    }
+    for (const auto& r : readers) r->end();  // none once its runs stopped; ends them otherwise
+}
 
 }  // namespace ct::node

@@ -4,7 +4,8 @@
 // Each reader has its own bounded queue: a reader that falls behind loses events from its own
 // stream only (counted, per reader and per session), never slows capture or other readers.
 // A stream ends (after its queue is read) when the session's run stops. Subscribing to a
-// session without a running capture yields nullptr (the route answers 404).
+// session without a running capture fails with kNotFound (the route answers 404); past
+// max_streams readers in all or max_readers_per_session on one session with kTooMany (429).
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
@@ -23,6 +24,7 @@ namespace ct::node {
 struct StreamHubOptions {
     std::size_t reader_queue_bytes = 16u << 20;  // per reader
     std::size_t max_readers_per_session = 64;
+    std::size_t max_streams = 256;               // readers of all sessions together
     std::size_t chunk_bytes = 256u << 10;        // events are queued in chunks of about this size
 };
 
@@ -30,10 +32,11 @@ class StreamHub : public Exporter, public std::enable_shared_from_this<StreamHub
 public:
     explicit StreamHub(StreamHubOptions options = {}) : options_(options) {}
 
-    // A new reader of the session's events from now on; nullptr when the session is not
-    // capturing or already has max_readers_per_session readers (`why` says which).
-    std::shared_ptr<http::ChunkStream> subscribe(const std::string& session_id, std::string* why = nullptr);
+    // A new reader of the session's events from now on. Errors: kNotFound when the session is
+    // not capturing, kTooMany past a reader limit (the message names it and its value).
+    Result<std::shared_ptr<http::ChunkStream>> subscribe(const std::string& session_id);
     std::size_t readers(const std::string& session_id) const;
+    std::size_t readers() const;  // of all sessions
 
     std::string name() const override { return "stream"; }
     void on_run_start(const EventContext& context) override;
@@ -41,6 +44,7 @@ public:
     void export_events(const EventContext& context, std::span<const EnrichedEvent> events) override;
     ExportCounts session_counts(const std::string& session_id) const override;
     ExportCounts total_counts() const override;
+    void forget_session(const std::string& session_id) override;
 
     struct Reader;  // one subscriber's queue (stream_hub.cpp)
 
@@ -59,6 +63,7 @@ private:
     StreamHubOptions options_;
     mutable std::mutex mutex_;
     std::unordered_map<std::string, Session> sessions_;
+    std::size_t readers_ = 0;  // all sessions' readers; guarded by mutex_
     Counts total_;
 };
 

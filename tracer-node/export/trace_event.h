@@ -37,4 +37,9 @@ using EventOwner = Owner;
 // The exported JSON object for an event (one JSON line). Pure.
 boost::json::object event_to_json(const TraceEvent& event, const EventContext& context, const EventOwner* owner);
 
+// Appends exactly the text of serialize(event_to_json(...)) to `out`, without building the
+// object: the hot path of the text exporters (one event costs a few appends, no allocation
+// once `out` has grown). Pure.
+void append_event_json(std::string& out, const TraceEvent& event, const EventContext& context, const EventOwner* owner);
+
 }  // namespace ct::node

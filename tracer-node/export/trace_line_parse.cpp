@@ -83,6 +83,12 @@ bool is_syscall_body(std::string_view body) {
 }  // namespace
 
 std::optional<TraceEvent> parse_trace_line(std::string_view line) {
+    // Task names and string arguments are whatever bytes a process chose; events become JSON.
+    std::string repaired;
+    if (valid_utf8_prefix(line) != line.size()) {
+        repaired = to_valid_utf8(line);
+        line = repaired;
+    }
     line = trim(line);
     if (line.empty() || line.front() == '#') return std::nullopt;
     // The CPU field "[001]" anchors the header: comm may contain spaces and dashes.

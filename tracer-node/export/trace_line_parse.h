@@ -13,6 +13,7 @@
 namespace ct::node {
 
 // nullopt for lines that are not events (comments "# ...", "CPU 1 buffer started", blanks).
+// Bytes that are not valid UTF-8 (a task may name itself anything) come out as U+FFFD.
 std::optional<TraceEvent> parse_trace_line(std::string_view line);
 
 // A process appearing or changing its name, from sched_process_fork ("comm=sh pid=10

@@ -36,6 +36,7 @@ struct SessionManager::Run {
     std::unique_ptr<CaptureRun> capture;
     std::atomic<bool> hook_exited{false};
     std::set<Pid> traced;  // processes handed to the hook (at start or by follow_containers)
+    RunRecord record;      // what this run put on the host, persisted for crash cleanup
 };
 
 struct SessionManager::Entry {
@@ -47,6 +48,7 @@ struct SessionManager::Entry {
     std::optional<std::vector<std::string>> output, error;
     SessionStats stats;      // totals of finished runs
     std::unique_ptr<Run> run;
+    bool desired_running = false;  // persisted: restarted by the next agent start when true
     bool deleted = false;
 };
 
@@ -71,8 +73,70 @@ SessionManager::~SessionManager() {
     }
     for (auto& [id, entry] : all) {
         std::lock_guard op(entry->op_mutex);
-        stop_locked(*entry);
+        stop_locked(*entry, RunEnd::kShutdown);
     }
+}
+
+size_t SessionManager::restore() {
+    if (!options_.state) return 0;
+    auto loaded = options_.state->load();
+    // First everything the dead agent left (a hook still tracing, instances holding kernel
+    // buffers), before new runs start and might reuse one of the recorded PIDs.
+    for (const auto& record : loaded.sessions)
+        if (record.run) {
+            if (auto cleaned = clean_up_run(*record.run, options_.procfs_root); !cleaned)
+                spdlog::error("session {}: {}", record.id, cleaned.error().message);
+        }
+    for (auto& record : loaded.sessions) {
+        auto entry = std::make_shared<Entry>();
+        entry->id = record.id;
+        entry->spec = record.spec;
+        entry->containers = record.containers;
+        entry->desired_running = record.running;
+        {
+            std::lock_guard lock(map_mutex_);
+            sessions_[entry->id] = entry;
+        }
+        std::lock_guard op(entry->op_mutex);
+        if (entry->desired_running) {
+            if (auto started = start_locked(*entry); started) {
+                spdlog::info("session {} restored and restarted", entry->id);
+                continue;  // start_locked stored the new run
+            } else {
+                spdlog::warn("session {} restored, but restarting it failed: {}", entry->id, started.error().message);
+            }
+        } else {
+            spdlog::info("session {} restored (not running)", entry->id);
+        }
+        if (record.run) {
+            if (auto saved = persist_locked(*entry); !saved) spdlog::error("{}", saved.error().message);
+        }
+    }
+    spdlog::info("restored {} trace sessions from {}{}", loaded.sessions.size(), options_.state->dir(),
+                 loaded.moved_aside.empty() ? "" : fmt::format(" ({} unusable files moved aside)", loaded.moved_aside.size()));
+    return loaded.sessions.size();
+}
+
+Status SessionManager::persist_locked(Entry& e) {
+    if (!options_.state) return {};
+    SessionRecord record;
+    record.id = e.id;
+    record.spec = e.spec;
+    record.running = e.desired_running;
+    {
+        std::lock_guard lock(e.state_mutex);
+        record.containers = e.containers;
+        if (e.run) record.run = e.run->record;
+    }
+    auto saved = options_.state->save(record);
+    if (!saved) return std::unexpected(Error::wrap(saved.error(), fmt::format("saving trace session {}", e.id)));
+    return {};
+}
+
+void SessionManager::erase_state(SessionId id) {
+    if (!options_.state) return;
+    if (auto erased = options_.state->erase(id); !erased)
+        spdlog::error("deleting stored trace session {}: {}", id, erased.error().message);
 }
 
 std::shared_ptr<SessionManager::Entry> SessionManager::find(SessionId id) {
@@ -93,6 +157,8 @@ Result<SessionView> SessionManager::create(const SessionSpec& spec) {
     auto entry = std::make_shared<Entry>();
     entry->spec = spec;
     entry->containers = std::move(selection);
+    // Held until stored: a PUT or DELETE of the new id waits, and finds it deleted if storing failed.
+    std::lock_guard op(entry->op_mutex);
     {
         std::lock_guard lock(map_mutex_);
         if (sessions_.size() >= options_.max_sessions)
@@ -101,6 +167,13 @@ Result<SessionView> SessionManager::create(const SessionSpec& spec) {
         do entry->id = rng_();
         while (entry->id == 0 || sessions_.contains(entry->id));
         sessions_[entry->id] = entry;
+    }
+    // A session the API returned must survive a restart.
+    if (auto saved = persist_locked(*entry); !saved) {
+        entry->deleted = true;
+        std::lock_guard lock(map_mutex_);
+        sessions_.erase(entry->id);
+        return std::unexpected(saved.error());
     }
     spdlog::info("session {} created: pod \"{}\" container \"{}\" hook {} args \"{}\"", entry->id, spec.pod,
                  spec.container, spec.hook, spec.args);
@@ -167,10 +240,10 @@ Status SessionManager::set_running(SessionId id, bool run) {
     if (!e) return fail(Errc::kNotFound, fmt::format("trace session {} not found", id));
     std::lock_guard op(e->op_mutex);
     if (e->deleted) return fail(Errc::kNotFound, fmt::format("trace session {} not found", id));
-    if (e->run && e->run->hook_exited) finish_run_locked(*e);  // ended on its own: start afresh
-    if (run == static_cast<bool>(e->run)) return {};           // already in that state
+    if (e->run && e->run->hook_exited) finish_run_locked(*e, RunEnd::kStopped);  // ended on its own: start afresh
+    if (run == static_cast<bool>(e->run)) return {};                              // already in that state
     if (!run) {
-        stop_locked(*e);
+        stop_locked(*e, RunEnd::kStopped);
         return {};
     }
     return start_locked(*e);
@@ -225,6 +298,11 @@ Status SessionManager::start_locked(Entry& e) {
     if (!started) return fail_start(started.error());
     run->hook = std::move(*started);
     run->traced.insert(tgids.begin(), tgids.end());
+    // Our unreaped child: its PID cannot have been reused yet.
+    auto hook_stat = read_process_stat(options_.procfs_root, run->hook->pid());
+    run->record = RunRecord{.hook_pid = run->hook->pid(),
+                            .hook_start_time = hook_stat ? hook_stat->start_time : 0,
+                            .instance_dir = instance_dir_of(run->hook->trace_path())};
     auto source = open_capture(run->hook->trace_path());
     if (!source) {
         run->hook->stop(options_.stop_grace);
@@ -233,7 +311,8 @@ Status SessionManager::start_locked(Entry& e) {
     }
     EventContext context{options_.node_name, std::to_string(e.id), e.spec.hook, e.spec.context};
     OwnerLookup owners = [this](pid_t tid) { return pods_.owner_of(tid); };
-    run->capture = std::make_unique<CaptureRun>(std::move(*source), std::move(context), std::move(owners), exporters_);
+    run->capture = std::make_unique<CaptureRun>(std::move(*source), std::move(context), std::move(owners), exporters_,
+                                                options_.capture_nice);
     {
         std::lock_guard lock(e.state_mutex);
         e.containers = std::move(selection);
@@ -242,21 +321,24 @@ Status SessionManager::start_locked(Entry& e) {
         e.stats.runs++;
         e.run = std::move(run);
     }
+    e.desired_running = true;
+    if (auto saved = persist_locked(e); !saved)
+        spdlog::error("{} (a crash now would leave its ftrace instance behind)", saved.error().message);
     spdlog::info("session {} started: hook {} pid {} tracing {} threads, trace file {}", e.id, e.spec.hook,
                  e.run->hook->pid(), tids->size(), e.run->hook->trace_path());
     return {};
 }
 
-void SessionManager::stop_locked(Entry& e) {
+void SessionManager::stop_locked(Entry& e, RunEnd end) {
     // Stop a run: SIGINT the hook (it turns tracing off and waits for us to drain), let the
     // capture drain and close, SIGKILL after the grace, make sure the instance is gone.
     if (!e.run) return;
     auto status = e.run->hook->stop(options_.stop_grace);
     spdlog::info("session {} stopped: hook {}", e.id, status.describe());
-    finish_run_locked(e);
+    finish_run_locked(e, end);
 }
 
-void SessionManager::finish_run_locked(Entry& e) {
+void SessionManager::finish_run_locked(Entry& e, RunEnd end) {
     auto& run = *e.run;
     run.hook->stop(options_.stop_grace);  // no-op when already exited
     run.capture->hook_exited();
@@ -268,7 +350,7 @@ void SessionManager::finish_run_locked(Entry& e) {
     run.capture->abort();  // joins the capture thread
     remove_instance_dir(run.hook->trace_path());
     auto stats = run.capture->stats();
-    std::lock_guard lock(e.state_mutex);
+    std::unique_lock lock(e.state_mutex);
     e.stats.delivered += stats.delivered;
     e.stats.overrun += stats.loss.overrun;
     e.stats.dropped += stats.loss.dropped;
@@ -279,20 +361,20 @@ void SessionManager::finish_run_locked(Entry& e) {
     // A hook that failed on its own reports why; a clean stop leaves Error null.
     if (auto err = hook_error(*run.hook)) e.error = err;
     e.run.reset();
+    lock.unlock();
+    if (end == RunEnd::kDeleted) return;
+    if (end == RunEnd::kStopped) e.desired_running = false;
+    if (auto saved = persist_locked(e); !saved) spdlog::error("{}", saved.error().message);
 }
 
 void SessionManager::remove_instance_dir(const std::string& trace_path) {
     auto dir = instance_dir_of(trace_path);
-    if (dir.empty()) return;
+    if (dir.empty() || !fs::exists(dir)) return;
     // The hook removes its instance; this is the safety net after a crash or SIGKILL.
-    for (int attempt = 0; attempt < 20 && fs::exists(dir); ++attempt) {
-        if (::rmdir(dir.c_str()) == 0) {
-            spdlog::warn("removed ftrace instance {} left behind by its hook", dir);
-            return;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (fs::exists(dir)) spdlog::error("could not remove ftrace instance {}: {}", dir, std::strerror(errno));
+    if (auto removed = remove_ftrace_instance(dir, std::chrono::seconds(1)); !removed)
+        spdlog::error("{}", removed.error().message);
+    else
+        spdlog::warn("removed ftrace instance {} left behind by its hook", dir);
 }
 
 Status SessionManager::remove(SessionId id) {
@@ -306,7 +388,9 @@ Status SessionManager::remove(SessionId id) {
     }
     std::lock_guard op(e->op_mutex);
     e->deleted = true;
-    stop_locked(*e);
+    stop_locked(*e, RunEnd::kDeleted);
+    erase_state(id);
+    exporters_->forget_session(std::to_string(id));
     spdlog::info("session {} deleted", id);
     return {};
 }
@@ -320,7 +404,9 @@ Status SessionManager::remove_all() {
     for (auto& [id, e] : all) {
         std::lock_guard op(e->op_mutex);
         e->deleted = true;
-        stop_locked(*e);
+        stop_locked(*e, RunEnd::kDeleted);
+        erase_state(id);
+        exporters_->forget_session(std::to_string(id));
     }
     auto failures = hooks_.clear_all();
     spdlog::info("deleted all {} sessions", all.size());
@@ -412,7 +498,7 @@ void SessionManager::janitor() {
             std::unique_lock op(e->op_mutex, std::try_to_lock);  // busy = someone else is on it
             if (op && e->run && e->run->hook_exited) {
                 spdlog::info("session {}: trace hook ended on its own", e->id);
-                finish_run_locked(*e);
+                finish_run_locked(*e, RunEnd::kStopped);
             }
         }
         follow_containers(all);

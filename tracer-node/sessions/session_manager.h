@@ -4,6 +4,8 @@
 // A janitor thread, once a second, finishes runs whose hook exited on its own (output kept,
 // ftrace instance removed) and adds processes of containers that (re)started and match a
 // running session's patterns to its hook (tracefs-instance hooks: their set_event_pid).
+// Persistence (optional, options.state): every create, run change and delete is written to the
+// StateStore under the session's op mutex; restore() brings the stored sessions back.
 #pragma once
 
 #include <atomic>
@@ -21,6 +23,7 @@
 #include "tracer-node/hooks/hook_process.h"
 #include "tracer-node/hooks/hook_registry.h"
 #include "tracer-node/sessions/session.h"
+#include "tracer-node/sessions/state_store.h"
 
 namespace ct::node {
 
@@ -31,6 +34,8 @@ struct SessionManagerOptions {
     std::chrono::milliseconds stop_grace{5000};      // SIGINT -> SIGKILL
     std::chrono::milliseconds drain_timeout{3000};   // capture drain after the hook exited
     size_t max_sessions = 1024;
+    int capture_nice = 10;  // CaptureRun threads: yield the CPU to traced workloads under load
+    StateStore* state = nullptr;  // not owned, outlives the manager; null: sessions live in memory only
 };
 
 class SessionManager {
@@ -41,7 +46,15 @@ public:
     SessionManager(const SessionManager&) = delete;
     SessionManager& operator=(const SessionManager&) = delete;
 
-    // 404 when the hook is unknown or nothing matches; 429 past max_sessions.
+    // Once, before serving: loads the stored sessions (same ids), removes what runs of a crashed
+    // previous agent left (their hook processes and ftrace instances), and restarts the sessions
+    // that were running. A restart that fails leaves that session not running with the reason in
+    // its Error (the stored desired state stays "running", so the next agent start tries again).
+    // Returns how many sessions were restored. No-op without options.state.
+    size_t restore();
+
+    // 404 when the hook is unknown or nothing matches; 429 past max_sessions; 500 when the
+    // session cannot be persisted.
     Result<SessionView> create(const SessionSpec& spec);
     Result<SessionView> get(SessionId id);
     std::vector<SessionView> list();
@@ -62,10 +75,19 @@ private:
     struct Run;
     struct Entry;
 
+    // What ending a run does to the stored state.
+    enum class RunEnd {
+        kStopped,   // desired state becomes "not running"
+        kShutdown,  // desired state kept: the next agent start restarts the session
+        kDeleted,   // nothing stored: the caller erases the session's file
+    };
+
     std::shared_ptr<Entry> find(SessionId id);
     Status start_locked(Entry& entry);
-    void stop_locked(Entry& entry);
-    void finish_run_locked(Entry& entry);
+    void stop_locked(Entry& entry, RunEnd end);
+    void finish_run_locked(Entry& entry, RunEnd end);
+    Status persist_locked(Entry& entry);
+    void erase_state(SessionId id);
     SessionView view_of(Entry& entry);
     void janitor();
     void follow_containers(const std::vector<std::shared_ptr<Entry>>& all);

@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/http_server.h"
 #include "common/strings.h"
+#include "tracer-svc/api/stream_proxy.h"
 
 namespace ct::svc {
 
@@ -63,6 +65,8 @@ http::Router SvcApi::router() {
           [this](const Request& q, const http::PathParams& p) { return put_session(p.at("id"), q); });
     r.add("DELETE", "/v1/trace-session/{id}",
           [this](const Request&, const http::PathParams& p) { return delete_session(p.at("id")); });
+    r.add("GET", "/v1/trace-session/{id}/trace",
+          [this](const Request&, const http::PathParams& p) { return stream_session(p.at("id")); });
     r.add("GET", "/healthz", [](const Request&, const http::PathParams&) {
         return json_response(json::object{{"status", "ok"}});
     });
@@ -135,6 +139,28 @@ Response SvcApi::get_session(const std::string& text) {
     return fan({"GET", target_for_id(text), ""}, *directory_.nodes(), true, MergeDepth::kTopLevel, true);
 }
 
+// The owning node's live stream, relayed. The owner is learnt from earlier answers, or by asking
+// every node for the session first.
+Response SvcApi::stream_session(const std::string& text) {
+    auto id = check_session_id(text);
+    if (!id) return error_response(id.error());
+    if (!*id) return error_response(400, "streaming needs one trace session id, not \"all\"");
+    if (owner_of(text).empty()) {
+        auto found = get_session(text);
+        if (found.status != 200) return found;  // 404 (no node has it) or the nodes' failure
+    }
+    auto nodes = directory_.nodes();
+    auto targets = targets_for(text, *nodes);
+    if (targets.size() != 1)
+        return error_response(404, fmt::format("trace session {} is not on any node of the directory", text));
+    const auto& fo = fanout_.options();
+    return open_stream_proxy(targets.front(), target_for_id(text) + "/trace",
+                             {.header_timeout = fo.timeout,
+                              .headers = fanout_.node_headers(),
+                              .tls = fo.tls ? fo.tls->current() : nullptr,
+                              .tls_server_name = fo.tls_server_name});
+}
+
 Response SvcApi::post_session(const Request& request) {
     if (auto ok = check_session_spec(request.body); !ok) return error_response(ok.error());
     return fan({"POST", "/v1/trace-session", request.body}, *directory_.nodes(), true, MergeDepth::kTopLevel, true);
@@ -166,7 +192,7 @@ Response SvcApi::delete_session(const std::string& text) {
 
 void SvcApi::observe(const std::string& route, const std::string& method, int status) {
     std::lock_guard lock(mu_);
-    requests_[fmt::format("{}|{}|{}", route, method, status)]++;
+    requests_[fmt::format("{}|{}|{}", route, http::metric_method(method), status)]++;
 }
 
 Response SvcApi::metrics() {
@@ -192,6 +218,16 @@ Response SvcApi::metrics() {
         out += fmt::format("tracer_svc_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{}\"}} {}\n", parts[0],
                            parts[1], parts[2], n);
     }
+    // Requests the server refused by a limit (reported with route "limit:<kind>"), by limit.
+    std::map<std::string, uint64_t> limits{{"body", 0}, {"header", 0}, {"connections", 0}};
+    for (const auto& [key, n] : requests_) {
+        if (!key.starts_with(http::kLimitRoutePrefix)) continue;
+        auto start = http::kLimitRoutePrefix.size();
+        limits[key.substr(start, key.find('|') - start)] += n;
+    }
+    out += "# HELP tracer_svc_limit_rejections_total Requests refused because a configured limit was reached\n"
+           "# TYPE tracer_svc_limit_rejections_total counter\n";
+    for (const auto& [kind, n] : limits) out += fmt::format("tracer_svc_limit_rejections_total{{limit=\"{}\"}} {}\n", kind, n);
     Response res;
     res.body = std::move(out);
     res.content_type = "text/plain; version=0.0.4";

@@ -1,7 +1,8 @@
 // SvcApi: tracer-svc's REST API (the same /v1 as tracer-node, docs/api.md) over the fan-out.
 // Validates what is cheap locally (ids, JSON bodies) before asking any node, sends each request to
 // every node of the directory (PUT/DELETE of an id only to its owner when known), merges the
-// answers (merge.h) and names failed nodes in X-Tracer-Failed-Nodes and the log.
+// answers (merge.h) and names failed nodes in X-Tracer-Failed-Nodes and the log. A session's live
+// stream is relayed from its owning node (stream_proxy.h).
 // Handlers run on the HTTP server's pool threads, concurrently; all state here is guarded.
 #pragma once
 
@@ -45,6 +46,7 @@ private:
     http::Response post_session(const http::Request& request);
     http::Response put_session(const std::string& id, const http::Request& request);
     http::Response delete_session(const std::string& id);
+    http::Response stream_session(const std::string& id);
     http::Response metrics();
     // The owner when known and still in the directory, else every node.
     std::vector<NodeAddress> targets_for(const std::string& id, const std::vector<NodeAddress>& nodes) const;

@@ -10,7 +10,9 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/as_tuple.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast.hpp>
+#include <boost/beast/ssl.hpp>
 #include <fmt/format.h>
 
 namespace ct::svc {
@@ -22,6 +24,20 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
+namespace {
+
+// One connection to a node: plain, or TLS over TCP (then `tls_context` keeps its context alive).
+struct Conn {
+    std::unique_ptr<beast::tcp_stream> plain;
+    std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+    std::shared_ptr<asio::ssl::context> tls_context;
+
+    explicit operator bool() const { return plain || tls; }
+    beast::tcp_stream& tcp() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+};
+
+}  // namespace
+
 struct FanoutClient::Impl : std::enable_shared_from_this<FanoutClient::Impl> {
     explicit Impl(FanoutOptions o) : options(o), work(asio::make_work_guard(io)) {}
 
@@ -31,15 +47,15 @@ struct FanoutClient::Impl : std::enable_shared_from_this<FanoutClient::Impl> {
     std::vector<std::thread> threads;
 
     std::mutex mu;  // guards idle, in_flight, waiting
-    std::map<std::string, std::vector<std::unique_ptr<beast::tcp_stream>>> idle;
+    std::map<std::string, std::vector<Conn>> idle;
     size_t in_flight = 0;
     std::deque<std::function<void()>> waiting;
     std::atomic<uint64_t> connects{0}, reused{0};
 
-    std::unique_ptr<beast::tcp_stream> take_idle(const std::string& key) {
+    Conn take_idle(const std::string& key) {
         std::lock_guard lock(mu);
         auto it = idle.find(key);
-        if (it == idle.end() || it->second.empty()) return nullptr;
+        if (it == idle.end() || it->second.empty()) return {};
         auto s = std::move(it->second.back());
         it->second.pop_back();
         return s;
@@ -48,7 +64,7 @@ struct FanoutClient::Impl : std::enable_shared_from_this<FanoutClient::Impl> {
         std::lock_guard lock(mu);
         idle.erase(key);
     }
-    void put_idle(const std::string& key, std::unique_ptr<beast::tcp_stream> s) {
+    void put_idle(const std::string& key, Conn s) {
         std::lock_guard lock(mu);
         auto& v = idle[key];
         if (v.size() < options.max_idle_per_node) v.push_back(std::move(s));
@@ -99,10 +115,21 @@ asio::awaitable<NodeReply> exchange(std::shared_ptr<FanoutClient::Impl> impl, No
     for (int attempt = 0; attempt < 2; ++attempt) {
         // A retry follows a pooled connection the node had closed: its other pooled ones are stale too.
         if (attempt > 0) impl->drop_idle(node.key);
-        auto stream = attempt == 0 ? impl->take_idle(node.key) : nullptr;
-        bool was_pooled = stream != nullptr;
-        if (!stream) {
-            stream = std::make_unique<beast::tcp_stream>(ex);
+        Conn conn = attempt == 0 ? impl->take_idle(node.key) : Conn{};
+        bool was_pooled = static_cast<bool>(conn);
+        if (!conn) {
+            if (impl->options.tls) {
+                conn.tls_context = impl->options.tls->current();
+                conn.tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ex, *conn.tls_context);
+                const auto& name = impl->options.tls_server_name.empty() ? node.host : impl->options.tls_server_name;
+                if (auto named = http::expect_peer_name(conn.tls->native_handle(), name); !named) {
+                    reply.failure = named.error().message;
+                    co_return reply;
+                }
+            } else {
+                conn.plain = std::make_unique<beast::tcp_stream>(ex);
+            }
+            auto& stream = conn.tcp();
             boost::system::error_code ec;
             auto address = asio::ip::make_address(node.host, ec);
             tcp::resolver::results_type endpoints;
@@ -118,11 +145,21 @@ asio::awaitable<NodeReply> exchange(std::shared_ptr<FanoutClient::Impl> impl, No
                 endpoints = tcp::resolver::results_type::create(tcp::endpoint(address, node.port), node.host,
                                                                 std::to_string(node.port));
             }
-            stream->expires_at(deadline);
-            auto [cec, _] = co_await stream->async_connect(endpoints, kTuple);
+            stream.expires_at(deadline);
+            auto [cec, _] = co_await stream.async_connect(endpoints, kTuple);
             if (cec) {
                 reply.failure = describe_error(cec, "connect", timeout, deadline);
                 co_return reply;
+            }
+            if (conn.tls) {
+                auto [hec] = co_await conn.tls->async_handshake(asio::ssl::stream_base::client, kTuple);
+                if (hec) {
+                    reply.failure = hec == beast::error::timeout
+                                        ? describe_error(hec, "TLS handshake", timeout, deadline)
+                                        : "TLS handshake failed: " +
+                                              http::describe_handshake_error(hec, conn.tls->native_handle());
+                    co_return reply;
+                }
             }
             impl->connects++;
         } else {
@@ -143,8 +180,15 @@ asio::awaitable<NodeReply> exchange(std::shared_ptr<FanoutClient::Impl> impl, No
         req.body() = call.body;
         req.prepare_payload();
 
-        stream->expires_at(deadline);
-        auto [wec, _w] = co_await bhttp::async_write(*stream, req, kTuple);
+        if (impl->options.node_token)
+            req.set(bhttp::field::authorization, "Bearer " + *impl->options.node_token->current());
+
+        conn.tcp().expires_at(deadline);
+        // if/else rather than ?: around co_await: g++ 12 mishandles co_await in conditional operators.
+        std::tuple<boost::system::error_code, size_t> written;
+        if (conn.tls) written = co_await bhttp::async_write(*conn.tls, req, kTuple);
+        else written = co_await bhttp::async_write(*conn.plain, req, kTuple);
+        auto [wec, _w] = written;
         if (wec) {
             if (was_pooled && wec != beast::error::timeout) continue;  // the node closed it while idle
             reply.failure = describe_error(wec, "write", timeout, deadline);
@@ -153,10 +197,13 @@ asio::awaitable<NodeReply> exchange(std::shared_ptr<FanoutClient::Impl> impl, No
         beast::flat_buffer buffer;
         bhttp::response_parser<bhttp::string_body> parser;
         parser.body_limit(impl->options.max_response);
-        auto [rec, _r] = co_await bhttp::async_read(*stream, buffer, parser, kTuple);
+        std::tuple<boost::system::error_code, size_t> got;
+        if (conn.tls) got = co_await bhttp::async_read(*conn.tls, buffer, parser, kTuple);
+        else got = co_await bhttp::async_read(*conn.plain, buffer, parser, kTuple);
+        auto [rec, _r] = got;
         if (rec) {
             bool closed_idle = rec == bhttp::error::end_of_stream || rec == asio::error::eof ||
-                               rec == asio::error::connection_reset;
+                               rec == asio::error::connection_reset || rec == asio::ssl::error::stream_truncated;
             if (was_pooled && closed_idle) continue;
             reply.failure = describe_error(rec, "read", timeout, deadline);
             co_return reply;
@@ -165,8 +212,8 @@ asio::awaitable<NodeReply> exchange(std::shared_ptr<FanoutClient::Impl> impl, No
         reply.status = static_cast<int>(res.result_int());
         reply.body = std::move(res.body());
         if (res.keep_alive() && buffer.size() == 0) {
-            stream->expires_never();
-            impl->put_idle(node.key, std::move(stream));
+            conn.tcp().expires_never();
+            impl->put_idle(node.key, std::move(conn));
         }
         co_return reply;
     }
@@ -196,6 +243,12 @@ FanoutClient::~FanoutClient() {
 }
 
 const FanoutOptions& FanoutClient::options() const { return impl_->options; }
+
+std::vector<std::pair<std::string, std::string>> FanoutClient::node_headers() const {
+    auto headers = impl_->options.headers;
+    if (impl_->options.node_token) headers.emplace_back("Authorization", "Bearer " + *impl_->options.node_token->current());
+    return headers;
+}
 
 std::vector<NodeReply> FanoutClient::send(const std::vector<NodeAddress>& nodes, const Call& call) {
     auto state = std::make_shared<CallState>();

@@ -3,6 +3,11 @@
 // a deadline (connect + write + read) of `timeout` from the moment it starts; a connection that
 // turns out to be closed by the node while idle is retried once on a fresh one. At most
 // `max_in_flight` exchanges run at a time across all calls; the rest wait their turn.
+// With options.tls set, nodes are spoken to over HTTPS: each new connection takes the source's
+// current CA context and checks the node's certificate chain and its name against the node's host
+// (IP SAN for addresses, DNS SAN + SNI for names; or options.tls_server_name); a refused certificate fails that node with
+// "TLS handshake failed: certificate verify failed (SSL routines): <OpenSSL's reason>". Pooled TLS connections
+// are reused like plain ones.
 // Thread-safety: send() may be called from any number of threads at once (it blocks the caller
 // until every node answered, failed or timed out). Destroy only when no send() is running.
 #pragma once
@@ -14,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/http_auth.h"
+#include "common/tls_context.h"
 #include "tracer-svc/merge/merge.h"
 #include "tracer-svc/nodes/node_source.h"
 
@@ -25,8 +32,15 @@ struct FanoutOptions {
     size_t max_idle_per_node = 8;             // pooled keep-alive connections per node
     size_t io_threads = 2;
     size_t max_response = 64 << 20;           // bytes; larger answers fail that node
-    // Sent with every node request, e.g. {"Authorization", "Bearer <node token>"}.
+    // Sent with every node request, e.g. {"User-Agent", ...}.
     std::vector<std::pair<std::string, std::string>> headers;
+    // Set: every request carries "Authorization: Bearer <its current token>" (re-read on rotation).
+    std::shared_ptr<http::TokenSource> node_token = nullptr;
+    // Set: HTTPS to the nodes, verified against this CA source (already loaded). Unset: plain HTTP.
+    std::shared_ptr<http::TlsClientContextSource> tls = nullptr;
+    // With tls: the name every node's certificate must carry (and SNI) instead of the node's own
+    // host, for one shared node certificate when nodes are dialled by pod IP. "" = the node's host.
+    std::string tls_server_name;
 };
 
 struct Call {
@@ -48,12 +62,15 @@ public:
     void retain(const std::vector<NodeAddress>& nodes);
 
     struct Stats {
-        uint64_t connects = 0;  // new TCP connections made
+        uint64_t connects = 0;  // new TCP connections made (and, with TLS, handshaken)
         uint64_t reused = 0;    // exchanges that used a pooled connection
     };
     Stats stats() const;
 
     const FanoutOptions& options() const;
+    // options().headers plus "Authorization: Bearer <current node token>" when there is one: for
+    // other clients of the nodes (the stream proxy), so they follow token rotation too.
+    std::vector<std::pair<std::string, std::string>> node_headers() const;
 
     struct Impl;  // public only so the exchange coroutine (an implementation detail) can name it
 

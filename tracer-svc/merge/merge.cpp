@@ -1,5 +1,7 @@
 #include "tracer-svc/merge/merge.h"
 
+#include <cmath>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -11,18 +13,36 @@ namespace {
 
 constexpr size_t kMaxReasonBody = 200;
 
+// Boost.JSON reads an out-of-range number (1e309) as infinity and would write it back as
+// "Infinity", which is not JSON; no tracer-node answer has one.
+bool all_finite(const json::value& v) {
+    switch (v.kind()) {
+        case json::kind::double_: return std::isfinite(v.get_double());
+        case json::kind::array:
+            for (const auto& e : v.get_array())
+                if (!all_finite(e)) return false;
+            return true;
+        case json::kind::object:
+            for (const auto& kv : v.get_object())
+                if (!all_finite(kv.value())) return false;
+            return true;
+        default: return true;
+    }
+}
+
 std::optional<json::object> parse_object(const std::string& body) {
     boost::system::error_code ec;
     json::value v = json::parse(body, ec);
-    if (ec || !v.is_object()) return std::nullopt;
+    if (ec || !v.is_object() || !all_finite(v)) return std::nullopt;
     return std::move(v.as_object());
 }
 
 // No node succeeded: a 4xx when some node refused (the most common refusal wins), else 502.
 Merged merge_refusals(const std::vector<NodeReply>& replies, Merged merged) {
+    // Only 4xx answers refuse; a 2xx whose body was unusable is already in merged.failed.
     std::vector<const NodeReply*> refusals;
     for (const auto& r : replies)
-        if (!r.failed()) refusals.push_back(&r);
+        if (r.refused()) refusals.push_back(&r);
     if (replies.empty()) {
         merged.response = http::error_response(404, "no tracer nodes are known");
         return merged;

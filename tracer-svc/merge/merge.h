@@ -1,8 +1,10 @@
 // Pure merging of the nodes' answers into one API answer (no I/O; unit-tested).
-// A node's reply is a transport failure, a 5xx (both "failed": named in X-Tracer-Failed-Nodes), a
-// 4xx (an ordinary "not here" answer, e.g. no matching containers on that node) or a 2xx.
-// Rules: any 2xx -> 200 with the union of the 2xx maps; otherwise every 4xx -> that status with
-// the nodes' reasons; otherwise (everything failed) -> 502 with the reasons.
+// A node's reply is a transport failure, a 5xx, 1xx or 3xx (all "failed": named in
+// X-Tracer-Failed-Nodes), a 4xx (an ordinary "not here" answer, e.g. no matching containers on
+// that node) or a 2xx.
+// Rules: any 2xx with a usable body -> 200 with the union of the 2xx maps; otherwise every 4xx ->
+// that status with the nodes' reasons; otherwise (everything failed, including 2xx answers whose
+// body is not a JSON object) -> 502 with the reasons.
 #pragma once
 
 #include <optional>
@@ -22,7 +24,9 @@ struct NodeReply {
     std::string body;
 
     bool ok() const { return !failure && status >= 200 && status < 300; }
-    bool failed() const { return failure || status >= 500 || status < 200; }
+    bool refused() const { return !failure && status >= 400 && status < 500; }
+    // Neither an answer nor a refusal: transport error, 5xx, and what a node never sends (1xx, 3xx).
+    bool failed() const { return !ok() && !refused(); }
 };
 
 // How deep maps from different nodes are unioned: 0 = top-level keys only (first node wins on a

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "common/strings.h"
+#include "common/tls_context.h"
 #include "tracer-svc/nodes/kube_parse.h"
 
 namespace ct::svc {
@@ -68,18 +69,12 @@ std::string KubeSource::describe() const {
 Result<std::string> KubeSource::get(const std::string& target) {
     auto token = read_text(options_.credentials_dir + "/token");
     if (!token) return std::unexpected(token.error());
-    ssl::context ctx(ssl::context::tls_client);
-    boost::system::error_code ec;
-    ctx.load_verify_file(options_.credentials_dir + "/ca.crt", ec);
-    if (ec) return fail(Errc::kInvalidArgument, fmt::format("loading CA {}/ca.crt: {}", options_.credentials_dir, ec.message()));
-    ctx.set_verify_mode(ssl::verify_peer);
+    auto ctx = http::make_client_context(options_.credentials_dir + "/ca.crt");  // read each time: the CA rotates too
+    if (!ctx) return std::unexpected(ctx.error());
 
     asio::io_context io;
-    beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
-    stream.set_verify_callback(ssl::host_name_verification(host_));
-    boost::system::error_code addr_ec;
-    asio::ip::make_address(host_, addr_ec);
-    if (addr_ec) SSL_set_tlsext_host_name(stream.native_handle(), host_.c_str());  // SNI for names only
+    beast::ssl_stream<beast::tcp_stream> stream(io, **ctx);
+    if (auto named = http::expect_peer_name(stream.native_handle(), host_); !named) return std::unexpected(named.error());
 
     std::string step = "resolve";
     Result<std::string> out = fail(Errc::kTimeout, "no answer");
@@ -94,7 +89,9 @@ Result<std::string> KubeSource::get(const std::string& target) {
         if (cec) co_return void(out = fail(Errc::kUnavailable, fmt::format("connect: {}", cec.message())));
         step = "TLS handshake";
         auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, t);
-        if (hec) co_return void(out = fail(Errc::kUnavailable, fmt::format("TLS handshake: {}", hec.message())));
+        if (hec)
+            co_return void(out = fail(Errc::kUnavailable, fmt::format("TLS handshake: {}", http::describe_handshake_error(
+                                                                                             hec, stream.native_handle()))));
         bhttp::request<bhttp::empty_body> req(bhttp::verb::get, target, 11);
         req.set(bhttp::field::host, host_);
         req.set(bhttp::field::authorization, "Bearer " + std::string(trim(*token)));

@@ -25,3 +25,17 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
 {{- define "ct.scheme" -}}{{ if .Values.tls.enabled }}HTTPS{{ else }}HTTP{{ end }}{{- end -}}
+
+{{- define "ct.nodeTlsSecret" -}}
+{{- default (printf "%s-node-tls" (include "ct.fullname" .)) .Values.tls.nodes.secretName -}}
+{{- end -}}
+
+{{- define "ct.nodeServerName" -}}
+{{- default (printf "container-tracer-node.%s.svc" .Release.Namespace) .Values.tls.nodes.serverName -}}
+{{- end -}}
+
+{{- define "ct.nodeCASecret" -}}
+{{- default (include "ct.nodeTlsSecret" .) .Values.tls.nodeCA.secretName -}}
+{{- end -}}
+
+{{- define "ct.nodeScheme" -}}{{ if .Values.tls.nodes.enabled }}HTTPS{{ else }}HTTP{{ end }}{{- end -}}

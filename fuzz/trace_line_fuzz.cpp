@@ -1,0 +1,23 @@
+// ftrace's text output, one line per input (trace_line_parse.h): parse_trace_line, then what the
+// pipeline does with an event (process_change, event_to_json). The JSON must serialise.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include <boost/json.hpp>
+
+#include "tracer-node/export/trace_line_parse.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    using namespace ct::node;
+    auto event = parse_trace_line({reinterpret_cast<const char*>(data), size});
+    if (!event) return 0;
+    (void)process_change(*event);
+    const EventContext context{"fuzz-node", "42", "trace_syscalls", "fuzz"};
+    const EventOwner owner{"pod", "default", "container"};
+    auto json = boost::json::serialize(event_to_json(*event, context, &owner));
+    boost::system::error_code ec;
+    (void)boost::json::parse(json, ec);
+    if (ec) __builtin_trap();  // an exported event must be valid JSON
+    return 0;
+}

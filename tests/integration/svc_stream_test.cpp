@@ -1,0 +1,154 @@
+// tracer-svc relays a session's live stream from the node that owns it: a real tracer-node with
+// real ftrace behind a real tracer-svc, a pod's getppid loop traced, and the stream read through
+// the svc must carry every event the node's own JSON-lines sink got for that workload.
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include "tests/integration/export_fixture.h"
+
+namespace {
+
+using namespace ct::test;
+namespace json = boost::json;
+
+constexpr long kCalls = 20'000;
+
+class SvcProc {
+public:
+    explicit SvcProc(unsigned short node_port) {
+        port_ = free_port();
+        ct::SpawnOptions o;
+        o.argv = {CT_BINARY_DIR "/tracer-svc/tracer-svc", "--address", fmt::format("127.0.0.1:{}", port_), "--nodes",
+                  fmt::format("127.0.0.1:{}", node_port), "--poll", "1"};
+        o.capture_stdout = false;
+        o.capture_stderr = false;
+        auto p = ct::Subprocess::spawn(o);
+        if (!p) throw std::runtime_error(p.error().message);
+        proc_ = std::move(*p);
+    }
+    ~SvcProc() { proc_.stop(std::chrono::milliseconds(3000), SIGTERM); }
+    unsigned short port() const { return port_; }
+    ct::Result<ct::http::ClientResponse> call(const std::string& method, const std::string& target,
+                                              std::string body = "") {
+        return ct::http::send({.port = port_, .method = method, .target = target, .body = std::move(body),
+                               .headers = {}, .timeout = std::chrono::seconds(60)});
+    }
+
+private:
+    unsigned short port_ = 0;
+    ct::Subprocess proc_;
+};
+
+struct StreamRead {
+    int status = 0;
+    std::string body;
+    std::uint64_t enter = 0, exit = 0, lines = 0;
+};
+
+// Reads a stream to its end, counting the workload's getppid events.
+StreamRead read_all(unsigned short port, const std::string& target, pid_t workload) {
+    StreamRead out;
+    ct::http::ClientRequest r{.port = port, .target = target, .timeout = std::chrono::seconds(300)};
+    auto res = ct::http::stream(r, [&](std::string_view piece) {
+        out.body.append(piece);
+        return true;
+    });
+    out.status = res ? res->status : -1;
+    auto pid_field = fmt::format("\"pid\":{},", workload);
+    std::istringstream in(out.body);
+    for (std::string line; std::getline(in, line);) {
+        ++out.lines;
+        if (line.find(pid_field) == std::string::npos) continue;
+        if (line.find("\"event\":\"sys_enter_getppid\"") != std::string::npos) ++out.enter;
+        if (line.find("\"event\":\"sys_exit_getppid\"") != std::string::npos) ++out.exit;
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("tracer-svc relays a running session's live stream from its node", "[integration][root][svc]") {
+    TempDir dir;
+    auto start_file = (dir.path / "start").string();
+    TracerNodeProc node((dir.path / "events.jsonl").string());
+    SvcProc svc(node.port());
+    auto pod_name = "ctx-svcstream-" + random_suffix();
+    WaitingPod pod(pod_name, start_file, fmt::format("{}/bench/getppid_loop {}", CT_BINARY_DIR, kCalls));
+    pid_t workload = pod.shell_pid();
+    REQUIRE(workload > 0);
+    bool ready = false;
+    for (int i = 0; i < 100 && !ready; ++i) {
+        auto pods = svc.call("GET", "/v1/pods");
+        ready = pods && pods->status == 200 && json::parse(pods->body).as_object().contains(pod_name);
+        if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    REQUIRE(ready);
+
+    auto created = svc.call("POST", "/v1/trace-session",
+                            json::serialize(json::object{{"pod", pod_name}, {"container", "*"},
+                                                         {"trace-hook", "trace_syscalls"},
+                                                         {"trace-arguments", "-s getppid"},
+                                                         {"trace-user-context", "svc-stream"}}));
+    REQUIRE(created);
+    REQUIRE(created->status == 200);
+    std::string id = json::parse(created->body).as_object().begin()->key();
+    auto target = "/v1/trace-session/" + id;
+
+    // Bad input and sessions with nothing to stream answer like the node would.
+    auto all = svc.call("GET", "/v1/trace-session/all/trace");
+    REQUIRE(all);
+    CHECK(all->status == 400);
+    auto bad = svc.call("GET", "/v1/trace-session/x1/trace");
+    REQUIRE(bad);
+    CHECK(bad->status == 400);
+    CHECK(bad->body.find("x1") != std::string::npos);
+    auto unknown = svc.call("GET", "/v1/trace-session/12345/trace");
+    REQUIRE(unknown);
+    CHECK(unknown->status == 404);
+    auto not_running = svc.call("GET", target + "/trace");  // the node's own 404, passed on
+    REQUIRE(not_running);
+    CHECK(not_running->status == 404);
+    CHECK(not_running->body.find("error") != std::string::npos);
+
+    REQUIRE(svc.call("PUT", target, R"({"Run": true})")->status == 200);
+
+    // A client that leaves mid-stream must not disturb the one that stays.
+    auto leaver = std::thread([&] {
+        ct::http::ClientRequest r{.port = svc.port(), .target = target + "/trace", .timeout = std::chrono::seconds(60)};
+        ct::http::stream(r, [](std::string_view piece) { return piece.empty(); });  // leaves at its first data
+    });
+    StreamRead via_svc;
+    std::thread reader([&] { via_svc = read_all(svc.port(), target + "/trace", workload); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));  // both subscribed on the node
+
+    { std::ofstream(start_file) << "go"; }
+    auto exited = pod.wait_for(std::chrono::seconds(120));
+    REQUIRE(exited);
+    CHECK(exited->ok());
+    auto stop = svc.call("PUT", target, R"({"Run": false})");
+    REQUIRE(stop);
+    CHECK(stop->status == 200);
+    reader.join();
+    leaver.join();
+
+    auto view = node.json("GET", target).as_object().at(id).as_object();
+    auto stats = view.at("Stats").as_object();
+    INFO("Stats: " << json::serialize(stats));
+    CHECK(via_svc.status == 200);
+    CHECK(stats.at("Lost").to_number<std::uint64_t>() == 0);
+    // The svc relay applies backpressure instead of dropping; the node counts drops per reader.
+    auto stream_dropped = stats.at("Exporters").as_object().at("stream").as_object().at("Dropped").to_number<std::uint64_t>();
+    if (stream_dropped == 0) {
+        CHECK(via_svc.enter == static_cast<std::uint64_t>(kCalls));
+        CHECK(via_svc.exit == static_cast<std::uint64_t>(kCalls));
+    } else {
+        CHECK(via_svc.enter + via_svc.exit + stream_dropped >= 2 * static_cast<std::uint64_t>(kCalls));
+    }
+    CHECK(via_svc.lines <= stats.at("Delivered").to_number<std::uint64_t>());
+
+    // The svc is still healthy and serves the next request.
+    auto after = svc.call("GET", "/v1/trace-session/" + id);
+    REQUIRE(after);
+    CHECK(after->status == 200);
+}

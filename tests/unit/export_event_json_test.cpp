@@ -1,0 +1,54 @@
+// append_event_json (the exporters' hot path) must write exactly what serialize(event_to_json())
+// writes — the documented model — for every shape of event, including text that needs escapes.
+#include <catch2/catch.hpp>
+
+#include <boost/json.hpp>
+
+#include "tracer-node/export/trace_event.h"
+
+namespace {
+
+using namespace ct::node;
+
+std::string reference(const TraceEvent& e, const EventContext& c, const EventOwner* o) {
+    return boost::json::serialize(event_to_json(e, c, o));
+}
+
+std::string fast(const TraceEvent& e, const EventContext& c, const EventOwner* o) {
+    std::string out = "prefix:";  // appends, never overwrites
+    append_event_json(out, e, c, o);
+    REQUIRE(out.starts_with("prefix:"));
+    return out.substr(7);
+}
+
+}  // namespace
+
+TEST_CASE("append_event_json writes what event_to_json serialises to", "[export][unit]") {
+    EventContext context{.node = "node-1", .session_id = "18446744073709551615", .hook = "ftrace/trace_syscalls",
+                         .user_context = "ctx \"quoted\" \\ back\tslash\n"};
+    Owner owner{.pod = "web-0", .pod_namespace = "prod", .container = "nginx"};
+    Owner no_namespace{.pod = "bare", .pod_namespace = "", .container = "c"};
+
+    TraceEvent enter{.timestamp_ns = 1'800'123'456'789ULL, .cpu = 1, .pid = 4242, .comm = "getppid_loop",
+                     .event = "sys_enter_openat", .details = "dfd: 0xffffff9c, filename: 0x7ffd", .fields = {}};
+    enter.fields["nr"] = 257;
+    enter.fields["args"] = boost::json::object{{"dfd", "0xffffff9c"}, {"filename", "0x7ffd"}};
+    TraceEvent exit_event{.timestamp_ns = 5, .cpu = 0, .pid = 1, .comm = "a\x01" "b\x7f\xc3\xa9",
+                          .event = "sys_exit_openat", .details = "0x3", .fields = {}};
+    exit_event.fields["nr"] = 257;
+    exit_event.fields["ret"] = -2;
+    exit_event.fields["big"] = std::uint64_t{18446744073709551615ULL};
+    exit_event.fields["other"] = boost::json::array{1, true, nullptr, 1.5};
+    TraceEvent bare{.timestamp_ns = 0, .cpu = -1, .pid = 0, .comm = "", .event = "sched_switch",
+                    .details = "\b\f\r\x1f", .fields = {}};
+
+    for (const auto* e : {&enter, &exit_event, &bare}) {
+        for (const auto* o : {static_cast<const Owner*>(&owner), static_cast<const Owner*>(&no_namespace),
+                              static_cast<const Owner*>(nullptr)}) {
+            INFO(e->event << " owner " << (o ? o->pod : "none"));
+            auto got = fast(*e, context, o);
+            CHECK(got == reference(*e, context, o));
+            CHECK(boost::json::parse(got).as_object().at("event").as_string() == e->event);
+        }
+    }
+}
