@@ -3,6 +3,7 @@
 
 #include <csignal>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -233,6 +234,28 @@ TEST_CASE("auto-detection finds containerd under a run path and prefers the runt
     }
 }
 
+namespace {
+
+// True once every thread of `pid` is in the stopped state ('T' in its stat), within 5 s.
+bool wait_all_threads_stopped(pid_t pid) {
+    for (int i = 0; i < 500; ++i) {
+        bool all = true;
+        std::error_code ec;
+        for (const auto& task : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
+            std::ifstream in(task.path() / "stat");
+            std::string text((std::istreambuf_iterator<char>(in)), {});
+            auto close = text.rfind(')');
+            if (close == std::string::npos || close + 2 >= text.size()) continue;  // thread gone
+            all = all && text[close + 2] == 'T';
+        }
+        if (all && !ec) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
+}  // namespace
+
 TEST_CASE("containerd stopped mid-run: kUnavailable quickly, then recovery on restart",
           "[integration][root][cri]") {
     auto cd = Containerd::start();
@@ -252,6 +275,8 @@ TEST_CASE("containerd stopped mid-run: kUnavailable quickly, then recovery on re
         auto pid = (*cd)->pid();
         REQUIRE(pid);
         REQUIRE(::kill(*pid, SIGSTOP) == 0);
+        // kill() returns before every thread has stopped: a thread still running could answer.
+        REQUIRE(wait_all_threads_stopped(*pid));
         auto t0 = std::chrono::steady_clock::now();
         auto frozen = source.list_pods();
         auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
