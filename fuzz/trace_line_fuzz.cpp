@@ -1,7 +1,8 @@
 // ftrace's text output, one line per input (trace_line_parse.h): parse_trace_line, then what the
-// pipeline does with an event (process_change, event_to_json). The JSON must serialise.
+// pipeline does with an event (process_change, EventJsonWriter). The JSON must parse (and so be UTF-8).
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include <boost/json.hpp>
@@ -15,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)process_change(*event);
     const EventContext context{"fuzz-node", "42", "trace_syscalls", "fuzz"};
     const EventOwner owner{"pod", "default", "container"};
-    auto json = boost::json::serialize(event_to_json(*event, context, &owner));
+    std::string json;
+    EventJsonWriter(context).append(json, *event, &owner);
     boost::system::error_code ec;
     (void)boost::json::parse(json, ec);
     if (ec) __builtin_trap();  // an exported event must be valid JSON

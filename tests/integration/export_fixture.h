@@ -3,8 +3,6 @@
 // execs a workload. Both clean up in their destructors (by PID), also after failed checks.
 #pragma once
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -19,36 +17,13 @@
 
 #include "common/http_client.h"
 #include "common/subprocess.h"
+#include "tests/support/fixtures.h"  // free_port, TempDir
 
 namespace ct::test {
-
-inline unsigned short free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
 
 inline std::string random_suffix() {
     return fmt::format("{:08x}", std::random_device{}());
 }
-
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        path = std::filesystem::temp_directory_path() / ("ct-export-" + random_suffix());
-        std::filesystem::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-};
 
 class TracerNodeProc {
 public:

@@ -86,8 +86,8 @@ std::optional<double> metric(const std::string& text, const std::string& name,
 TEST_CASE("1M getppid calls at full speed: every event delivered once or counted as lost, streams and metrics agree",
           "[integration][root]") {
     TempDir dir;
-    auto out_path = (dir.path / "events.jsonl").string();
-    auto start_file = (dir.path / "start").string();
+    auto out_path = (dir.path() / "events.jsonl").string();
+    auto start_file = (dir.path() / "start").string();
     TracerNodeProc node(out_path);
     auto pod_name = "ctx-getppid-" + random_suffix();
     WaitingPod pod(pod_name, start_file, fmt::format("{}/bench/getppid_loop {}", CT_BINARY_DIR, kCalls));

@@ -32,21 +32,7 @@ namespace ct::svctest {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-class TempDir {
-public:
-    TempDir() {
-        char tmpl[] = "/tmp/ct-svc-test-XXXXXX";
-        path_ = ::mkdtemp(tmpl);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+using ct::test::TempDir;   // tests/support/fixtures.h
 
 inline void write_file(const fs::path& p, const std::string& text, bool executable = false) {
     fs::create_directories(p.parent_path());

@@ -6,39 +6,15 @@
 #include <thread>
 
 #include "tests/integration/export_fixture.h"
+#include "tests/integration/svc_fixture.h"
 
 namespace {
 
 using namespace ct::test;
+using ct::svctest::Svc;
 namespace json = boost::json;
 
 constexpr long kCalls = 20'000;
-
-class SvcProc {
-public:
-    explicit SvcProc(unsigned short node_port) {
-        port_ = free_port();
-        ct::SpawnOptions o;
-        o.argv = {CT_BINARY_DIR "/tracer-svc/tracer-svc", "--address", fmt::format("127.0.0.1:{}", port_), "--nodes",
-                  fmt::format("127.0.0.1:{}", node_port), "--poll", "1"};
-        o.capture_stdout = false;
-        o.capture_stderr = false;
-        auto p = ct::Subprocess::spawn(o);
-        if (!p) throw std::runtime_error(p.error().message);
-        proc_ = std::move(*p);
-    }
-    ~SvcProc() { proc_.stop(std::chrono::milliseconds(3000), SIGTERM); }
-    unsigned short port() const { return port_; }
-    ct::Result<ct::http::ClientResponse> call(const std::string& method, const std::string& target,
-                                              std::string body = "") {
-        return ct::http::send({.port = port_, .method = method, .target = target, .body = std::move(body),
-                               .headers = {}, .timeout = std::chrono::seconds(60)});
-    }
-
-private:
-    unsigned short port_ = 0;
-    ct::Subprocess proc_;
-};
 
 struct StreamRead {
     int status = 0;
@@ -70,22 +46,23 @@ StreamRead read_all(unsigned short port, const std::string& target, pid_t worklo
 
 TEST_CASE("tracer-svc relays a running session's live stream from its node", "[integration][root][svc]") {
     TempDir dir;
-    auto start_file = (dir.path / "start").string();
-    TracerNodeProc node((dir.path / "events.jsonl").string());
-    SvcProc svc(node.port());
+    auto start_file = (dir.path() / "start").string();
+    TracerNodeProc node((dir.path() / "events.jsonl").string());
+    Svc svc({"--nodes", fmt::format("127.0.0.1:{}", node.port()), "--poll", "1"});
+    REQUIRE(svc.started());
     auto pod_name = "ctx-svcstream-" + random_suffix();
     WaitingPod pod(pod_name, start_file, fmt::format("{}/bench/getppid_loop {}", CT_BINARY_DIR, kCalls));
     pid_t workload = pod.shell_pid();
     REQUIRE(workload > 0);
     bool ready = false;
     for (int i = 0; i < 100 && !ready; ++i) {
-        auto pods = svc.call("GET", "/v1/pods");
+        auto pods = svc.get("/v1/pods");
         ready = pods && pods->status == 200 && json::parse(pods->body).as_object().contains(pod_name);
         if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     REQUIRE(ready);
 
-    auto created = svc.call("POST", "/v1/trace-session",
+    auto created = svc.send("POST", "/v1/trace-session",
                             json::serialize(json::object{{"pod", pod_name}, {"container", "*"},
                                                          {"trace-hook", "trace_syscalls"},
                                                          {"trace-arguments", "-s getppid"},
@@ -96,22 +73,22 @@ TEST_CASE("tracer-svc relays a running session's live stream from its node", "[i
     auto target = "/v1/trace-session/" + id;
 
     // Bad input and sessions with nothing to stream answer like the node would.
-    auto all = svc.call("GET", "/v1/trace-session/all/trace");
+    auto all = svc.get("/v1/trace-session/all/trace");
     REQUIRE(all);
     CHECK(all->status == 400);
-    auto bad = svc.call("GET", "/v1/trace-session/x1/trace");
+    auto bad = svc.get("/v1/trace-session/x1/trace");
     REQUIRE(bad);
     CHECK(bad->status == 400);
     CHECK(bad->body.find("x1") != std::string::npos);
-    auto unknown = svc.call("GET", "/v1/trace-session/12345/trace");
+    auto unknown = svc.get("/v1/trace-session/12345/trace");
     REQUIRE(unknown);
     CHECK(unknown->status == 404);
-    auto not_running = svc.call("GET", target + "/trace");  // the node's own 404, passed on
+    auto not_running = svc.get(target + "/trace");  // the node's own 404, passed on
     REQUIRE(not_running);
     CHECK(not_running->status == 404);
     CHECK(not_running->body.find("error") != std::string::npos);
 
-    REQUIRE(svc.call("PUT", target, R"({"Run": true})")->status == 200);
+    REQUIRE(svc.send("PUT", target, R"({"Run": true})")->status == 200);
 
     // A client that leaves mid-stream must not disturb the one that stays.
     auto leaver = std::thread([&] {
@@ -126,7 +103,7 @@ TEST_CASE("tracer-svc relays a running session's live stream from its node", "[i
     auto exited = pod.wait_for(std::chrono::seconds(120));
     REQUIRE(exited);
     CHECK(exited->ok());
-    auto stop = svc.call("PUT", target, R"({"Run": false})");
+    auto stop = svc.send("PUT", target, R"({"Run": false})");
     REQUIRE(stop);
     CHECK(stop->status == 200);
     reader.join();
@@ -148,7 +125,7 @@ TEST_CASE("tracer-svc relays a running session's live stream from its node", "[i
     CHECK(via_svc.lines <= stats.at("Delivered").to_number<std::uint64_t>());
 
     // The svc is still healthy and serves the next request.
-    auto after = svc.call("GET", "/v1/trace-session/" + id);
+    auto after = svc.get("/v1/trace-session/" + id);
     REQUIRE(after);
     CHECK(after->status == 200);
 }

@@ -22,8 +22,9 @@ void JsonLinesExporter::export_events(const EventContext& context, std::span<con
     // thread's own and keeps its capacity: no large allocation per batch.
     thread_local std::string text;
     text.clear();
+    const EventJsonWriter writer(context);
     for (const auto& e : events) {
-        append_event_json(text, e.event, context, e.owner.get());
+        writer.append(text, e.event, e.owner.get());
         text += '\n';
     }
     std::lock_guard lock(mutex_);

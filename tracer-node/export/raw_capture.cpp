@@ -1,7 +1,5 @@
 #include "tracer-node/export/raw_capture.h"
 
-#include <numeric>
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -254,7 +252,8 @@ void RawCapture::set_comm(TraceEvent& e) {
         std::string comm;
         if (e.pid == 0) comm = "<idle>";
         else {
-            comm = trim(read_small_file(fmt::format("{}/{}/comm", options_.procfs_root, e.pid)));
+            // A task names itself: any bytes. Event strings are UTF-8 (the exported JSON must be).
+            comm = to_valid_utf8(trim(read_small_file(fmt::format("{}/{}/comm", options_.procfs_root, e.pid))));
             if (comm.empty()) comm = "<...>";  // gone already; ftrace prints the same when it can't tell
         }
         it = comms_.emplace(e.pid, std::move(comm)).first;
@@ -285,31 +284,30 @@ bool RawCapture::poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wa
     }
     if (decoded_.empty() && pending_.empty()) return !done;
     // Merge: each CPU's events are already in order; a stable sort by time interleaves them.
-    // Sort positions, not events: an event is a few strings and a JSON object, and moving each
-    // once beats moving it log(n) times.
+    // Sort (timestamp, position) keys, not events: an event is a few strings and a JSON object,
+    // and moving each once beats moving it log(n) times; the position keeps equal times in order.
     std::uint64_t newest = 0;
     for (const auto& e : decoded_) newest = std::max(newest, e.timestamp_ns);
     pending_.insert(pending_.end(), std::make_move_iterator(decoded_.begin()), std::make_move_iterator(decoded_.end()));
-    order_.resize(pending_.size());
-    std::iota(order_.begin(), order_.end(), std::uint32_t{0});
-    std::ranges::stable_sort(order_, {}, [&](std::uint32_t i) { return pending_[i].timestamp_ns; });
+    order_.clear();
+    for (std::uint32_t i = 0; i < pending_.size(); ++i) order_.emplace_back(pending_[i].timestamp_ns, i);
+    std::ranges::sort(order_);
     // Hold back the newest events a little: an older one may still be on another CPU's page.
     // With nothing new this time, or at the end, everything goes.
     std::size_t emit = pending_.size();
     if (!done && !decoded_.empty() && newest > options_.merge_window_ns) {
         auto limit = newest - options_.merge_window_ns;
         emit = static_cast<std::size_t>(
-            std::ranges::upper_bound(order_, limit, {}, [&](std::uint32_t i) { return pending_[i].timestamp_ns; }) -
-            order_.begin());
+            std::ranges::upper_bound(order_, limit, {}, &std::pair<std::uint64_t, std::uint32_t>::first) - order_.begin());
     }
     out.reserve(out.size() + emit);
     for (std::size_t k = 0; k < emit; ++k) {
-        auto& e = pending_[order_[k]];
+        auto& e = pending_[order_[k].second];
         set_comm(e);
         out.push_back(std::move(e));
     }
     held_.clear();
-    for (std::size_t k = emit; k < order_.size(); ++k) held_.push_back(std::move(pending_[order_[k]]));
+    for (std::size_t k = emit; k < order_.size(); ++k) held_.push_back(std::move(pending_[order_[k].second]));
     pending_.swap(held_);
     return true;
 }

@@ -85,7 +85,7 @@ private:
     std::vector<TraceEvent> pending_;  // decoded, merged, held back for the merge window
     std::vector<TraceEvent> decoded_;
     std::vector<TraceEvent> held_;      // scratch for what pending_ keeps after a poll
-    std::vector<std::uint32_t> order_;  // pending_ positions in time order
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> order_;  // (timestamp, pending_ position), sorted
     std::unordered_map<pid_t, std::string> comms_;
 };
 

@@ -223,8 +223,9 @@ void* RawDecoder::bounded(const void* subbuf, std::size_t size, std::vector<char
     const std::size_t header = header_size();
     const auto commit_bytes = static_cast<std::size_t>(commit_size());
     if (size < header) return nullptr;
-    scratch.assign(size + kSlack, 0);
+    scratch.resize(size + kSlack);  // keeps its capacity from page to page
     std::memcpy(scratch.data(), subbuf, size);
+    std::memset(scratch.data() + size, 0, kSlack);
     std::uint64_t commit = 0;  // little-endian host (set in from_formats/create's tep)
     std::memcpy(&commit, scratch.data() + kCommitOffset, commit_bytes);
     std::size_t need = header + (commit & kCommitMask) + ((commit & kMissing) && (commit & kStored) ? commit_bytes : 0);

@@ -82,11 +82,10 @@ Result<std::shared_ptr<http::ChunkStream>> StreamHub::subscribe(const std::strin
         return fail(Errc::kTooMany, fmt::format("trace session {} already has {} stream readers (limit {} per session)",
                                                 session_id, it->second.readers.size(),
                                                 options_.max_readers_per_session));
-    if (readers_ >= options_.max_streams)
+    if (readers_locked() >= options_.max_streams)
         return fail(Errc::kTooMany, fmt::format("too many concurrent trace streams (limit {})", options_.max_streams));
     auto reader = std::make_shared<Reader>();
     it->second.readers.insert(reader);
-    ++readers_;
     return std::make_shared<ReaderStream>(weak_from_this(), session_id, reader);
 }
 
@@ -98,13 +97,19 @@ std::size_t StreamHub::readers(const std::string& session_id) const {
 
 std::size_t StreamHub::readers() const {
     std::lock_guard lock(mutex_);
-    return readers_;
+    return readers_locked();
+}
+
+std::size_t StreamHub::readers_locked() const {
+    std::size_t n = 0;
+    for (const auto& [id, session] : sessions_) n += session.readers.size();
+    return n;
 }
 
 void StreamHub::unsubscribe(const std::string& session_id, const std::shared_ptr<Reader>& reader) {
     std::lock_guard lock(mutex_);
     auto it = sessions_.find(session_id);
-    if (it != sessions_.end()) readers_ -= it->second.readers.erase(reader);
+    if (it != sessions_.end()) it->second.readers.erase(reader);
 }
 
 void StreamHub::on_run_start(const EventContext& c) {
@@ -120,7 +125,6 @@ void StreamHub::on_run_stop(const EventContext& c) {
         if (it == sessions_.end()) return;
         it->second.capturing = false;
         readers.swap(it->second.readers);
-        readers_ -= readers.size();
     }
     for (const auto& r : readers) r->end();
 }
@@ -151,8 +155,9 @@ void StreamHub::export_events(const EventContext& c, std::span<const EnrichedEve
         chunk.clear();
         in_chunk = 0;
     };
+    const EventJsonWriter writer(c);
     for (const auto& e : events) {
-        append_event_json(chunk, e.event, c, e.owner.get());
+        writer.append(chunk, e.event, e.owner.get());
         chunk += '\n';
         if (++in_chunk, chunk.size() >= options_.chunk_bytes) flush();
     }
@@ -175,7 +180,6 @@ void StreamHub::forget_session(const std::string& session_id) {
         auto it = sessions_.find(session_id);
         if (it == sessions_.end()) return;
         readers.swap(it->second.readers);
-        readers_ -= readers.size();
         sessions_.erase(it);
     }
     for (const auto& r : readers) r->end();  // none once its runs stopped; ends them otherwise

@@ -59,11 +59,11 @@ private:
     };
     friend class ReaderStream;
     void unsubscribe(const std::string& session_id, const std::shared_ptr<Reader>& reader);
+    std::size_t readers_locked() const;  // of all sessions; mutex_ held
 
     StreamHubOptions options_;
     mutable std::mutex mutex_;
     std::unordered_map<std::string, Session> sessions_;
-    std::size_t readers_ = 0;  // all sessions' readers; guarded by mutex_
     Counts total_;
 };
 

@@ -5,33 +5,6 @@
 
 namespace ct::node {
 
-boost::json::object event_to_json(const TraceEvent& e, const EventContext& c, const EventOwner* owner) {
-    boost::json::object o;
-    o.reserve(16);
-    o["node"] = c.node;
-    o["session"] = c.session_id;
-    o["hook"] = c.hook;
-    o["context"] = c.user_context;
-    if (owner) {
-        o["pod"] = owner->pod;
-        if (!owner->pod_namespace.empty()) o["namespace"] = owner->pod_namespace;
-        o["container"] = owner->container;
-    } else {
-        o["pod"] = nullptr;
-        o["container"] = nullptr;
-    }
-    o["task"] = e.comm;
-    o["pid"] = e.pid;
-    o["cpu"] = e.cpu;
-    // Seconds as ftrace prints them, as text: a double would lose nanoseconds and print "1.8E3".
-    o["timestamp"] = fmt::format("{}.{:09}", e.timestamp_ns / 1'000'000'000ULL, e.timestamp_ns % 1'000'000'000ULL);
-    o["timestamp_ns"] = e.timestamp_ns;
-    o["event"] = e.event;
-    o["details"] = e.details;
-    if (!e.fields.empty()) o["fields"] = e.fields;
-    return o;
-}
-
 namespace {
 
 // A JSON string literal as boost::json::serialize writes it: \" \\ and the short escapes,
@@ -63,10 +36,10 @@ void append_string(std::string& out, std::string_view s) {
     out += '"';
 }
 
-void append_key(std::string& out, std::string_view key, bool first = false) {
-    if (!first) out += ',';
-    append_string(out, key);
-    out += ':';
+// `member` is the literal key text, e.g. R"(,"task":)" (keys need no escaping).
+void append_member(std::string& out, std::string_view member, std::string_view value) {
+    out += member;
+    append_string(out, value);
 }
 
 template <typename Int>
@@ -82,7 +55,9 @@ void append_object(std::string& out, const boost::json::object& o) {
     out += '{';
     bool first = true;
     for (const auto& kv : o) {
-        append_key(out, kv.key(), first);
+        if (!first) out += ',';
+        append_string(out, kv.key());
+        out += ':';
         append_value(out, kv.value());
         first = false;
     }
@@ -101,47 +76,36 @@ void append_value(std::string& out, const boost::json::value& v) {
 
 }  // namespace
 
-void append_event_json(std::string& out, const TraceEvent& e, const EventContext& c, const EventOwner* owner) {
-    out += '{';
-    append_key(out, "node", true);
-    append_string(out, c.node);
-    append_key(out, "session");
-    append_string(out, c.session_id);
-    append_key(out, "hook");
-    append_string(out, c.hook);
-    append_key(out, "context");
-    append_string(out, c.user_context);
+EventJsonWriter::EventJsonWriter(const EventContext& c) {
+    append_member(prefix_, R"({"node":)", c.node);
+    append_member(prefix_, R"(,"session":)", c.session_id);
+    append_member(prefix_, R"(,"hook":)", c.hook);
+    append_member(prefix_, R"(,"context":)", c.user_context);
+}
+
+void EventJsonWriter::append(std::string& out, const TraceEvent& e, const EventOwner* owner) const {
+    out += prefix_;
     if (owner) {
-        append_key(out, "pod");
-        append_string(out, owner->pod);
-        if (!owner->pod_namespace.empty()) {
-            append_key(out, "namespace");
-            append_string(out, owner->pod_namespace);
-        }
-        append_key(out, "container");
-        append_string(out, owner->container);
+        append_member(out, R"(,"pod":)", owner->pod);
+        if (!owner->pod_namespace.empty()) append_member(out, R"(,"namespace":)", owner->pod_namespace);
+        append_member(out, R"(,"container":)", owner->container);
     } else {
         out += R"(,"pod":null,"container":null)";
     }
-    append_key(out, "task");
-    append_string(out, e.comm);
-    append_key(out, "pid");
+    append_member(out, R"(,"task":)", e.comm);
+    out += R"(,"pid":)";
     append_int(out, static_cast<std::int64_t>(e.pid));
-    append_key(out, "cpu");
+    out += R"(,"cpu":)";
     append_int(out, static_cast<std::int64_t>(e.cpu));
-    append_key(out, "timestamp");
-    char ts[48];
-    auto r = fmt::format_to_n(ts, sizeof ts, "\"{}.{:09}\"", e.timestamp_ns / 1'000'000'000ULL,
-                              e.timestamp_ns % 1'000'000'000ULL);
+    // Seconds as ftrace prints them, as text: a double would lose nanoseconds and print "1.8E3".
+    char ts[96];
+    auto r = fmt::format_to_n(ts, sizeof ts, R"(,"timestamp":"{}.{:09}","timestamp_ns":{})",
+                              e.timestamp_ns / 1'000'000'000ULL, e.timestamp_ns % 1'000'000'000ULL, e.timestamp_ns);
     out.append(ts, r.size);
-    append_key(out, "timestamp_ns");
-    append_int(out, e.timestamp_ns);
-    append_key(out, "event");
-    append_string(out, e.event);
-    append_key(out, "details");
-    append_string(out, e.details);
+    append_member(out, R"(,"event":)", e.event);
+    append_member(out, R"(,"details":)", e.details);
     if (!e.fields.empty()) {
-        append_key(out, "fields");
+        out += R"(,"fields":)";
         append_object(out, e.fields);
     }
     out += '}';

@@ -34,12 +34,19 @@ struct EventContext {
 // The pod/container an event's task belongs to (discovery's model).
 using EventOwner = Owner;
 
-// The exported JSON object for an event (one JSON line). Pure.
-boost::json::object event_to_json(const TraceEvent& event, const EventContext& context, const EventOwner* owner);
+// Writes events as JSON lines, one object per event (docs/api.md "Exported events"): the
+// session's members come first and are escaped once per writer, not once per event — the hot
+// path of the text exporters (an event costs a few appends, no allocation once `out` has grown).
+// Strings are written as they are: TraceEvent strings are valid UTF-8 (the decoders repair them).
+// Pure; build one per batch of a session's events.
+class EventJsonWriter {
+public:
+    explicit EventJsonWriter(const EventContext& context);
+    // Appends the event's object (no newline) to `out`.
+    void append(std::string& out, const TraceEvent& event, const EventOwner* owner) const;
 
-// Appends exactly the text of serialize(event_to_json(...)) to `out`, without building the
-// object: the hot path of the text exporters (one event costs a few appends, no allocation
-// once `out` has grown). Pure.
-void append_event_json(std::string& out, const TraceEvent& event, const EventContext& context, const EventOwner* owner);
+private:
+    std::string prefix_;  // {"node":..,"session":..,"hook":..,"context":..
+};
 
 }  // namespace ct::node

@@ -133,10 +133,15 @@ Status SessionManager::persist_locked(Entry& e) {
     return {};
 }
 
-void SessionManager::erase_state(SessionId id) {
-    if (!options_.state) return;
-    if (auto erased = options_.state->erase(id); !erased)
-        spdlog::error("deleting stored trace session {}: {}", id, erased.error().message);
+// The entry is already out of the map: stop its run, forget its stored state and counters.
+void SessionManager::delete_locked(Entry& e) {
+    e.deleted = true;
+    stop_locked(e, RunEnd::kDeleted);
+    if (options_.state) {
+        if (auto erased = options_.state->erase(e.id); !erased)
+            spdlog::error("deleting stored trace session {}: {}", e.id, erased.error().message);
+    }
+    exporters_->forget_session(std::to_string(e.id));
 }
 
 std::shared_ptr<SessionManager::Entry> SessionManager::find(SessionId id) {
@@ -387,10 +392,7 @@ Status SessionManager::remove(SessionId id) {
         sessions_.erase(it);
     }
     std::lock_guard op(e->op_mutex);
-    e->deleted = true;
-    stop_locked(*e, RunEnd::kDeleted);
-    erase_state(id);
-    exporters_->forget_session(std::to_string(id));
+    delete_locked(*e);
     spdlog::info("session {} deleted", id);
     return {};
 }
@@ -403,10 +405,7 @@ Status SessionManager::remove_all() {
     }
     for (auto& [id, e] : all) {
         std::lock_guard op(e->op_mutex);
-        e->deleted = true;
-        stop_locked(*e, RunEnd::kDeleted);
-        erase_state(id);
-        exporters_->forget_session(std::to_string(id));
+        delete_locked(*e);
     }
     auto failures = hooks_.clear_all();
     spdlog::info("deleted all {} sessions", all.size());

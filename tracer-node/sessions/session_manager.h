@@ -87,7 +87,7 @@ private:
     void stop_locked(Entry& entry, RunEnd end);
     void finish_run_locked(Entry& entry, RunEnd end);
     Status persist_locked(Entry& entry);
-    void erase_state(SessionId id);
+    void delete_locked(Entry& entry);
     SessionView view_of(Entry& entry);
     void janitor();
     void follow_containers(const std::vector<std::shared_ptr<Entry>>& all);

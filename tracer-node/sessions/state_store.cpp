@@ -8,12 +8,13 @@
 #include <csignal>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <cstring>
 #include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include "tracer-node/discovery/procfs_io.h"
 
 namespace ct::node {
 
@@ -25,13 +26,13 @@ namespace {
 constexpr std::string_view kTempSuffix = ".tmp";
 constexpr auto kRetryStep = 50ms;
 
+constexpr size_t kMaxStateFile = 16u << 20;  // far above any session (bodies are limited to 1 MiB)
+
 Result<std::string> read_whole(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return fail_errno(fmt::format("opening {}", path));
-    std::stringstream s;
-    s << in.rdbuf();
-    if (in.bad()) return fail_errno(fmt::format("reading {}", path));
-    return s.str();
+    std::string text;
+    if (int err = read_proc_file(path, text, kMaxStateFile); err != 0)
+        return fail(Errc::kIo, fmt::format("reading {}: {}", path, std::strerror(err)));
+    return text;
 }
 
 Status write_all(int fd, std::string_view data, const std::string& path) {
@@ -148,9 +149,8 @@ Status StateStore::erase(SessionId id) {
 
 Result<ProcStat> read_process_stat(const std::string& procfs_root, pid_t pid) {
     auto path = fmt::format("{}/{}/stat", procfs_root, pid);
-    std::ifstream in(path);
     std::string stat;
-    if (!in || !std::getline(in, stat)) return fail(Errc::kNotFound, fmt::format("process {} is gone", pid));
+    if (read_proc_file(path, stat) != 0 || stat.empty()) return fail(Errc::kNotFound, fmt::format("process {} is gone", pid));
     auto parsed = parse_stat(stat);
     if (!parsed) return std::unexpected(Error::wrap(parsed.error(), fmt::format("reading {}", path)));
     return *parsed;
