@@ -43,6 +43,7 @@ struct Flags {
     int hook_start_timeout_ms = 10000;
     int stop_grace_ms = 5000;
     int capture_nice = 10;
+    size_t capture_queue_mib = ct::node::CaptureOptions::kDefaultQueueBytes >> 20;
     std::string token_file;
     bool metrics_open = false;
     std::string tls_cert;
@@ -102,6 +103,11 @@ int main(int argc, char** argv) {
                    "nice value of the threads that decode and export events (0 = same as the traced workloads)")
         ->envname("TRACER_CAPTURE_NICE")
         ->check(CLI::Range(-20, 19));
+    app.add_option("--capture-queue-mib", f.capture_queue_mib,
+                   "MiB of raw trace pages that may wait for decoding, over all sessions (past it, pages are "
+                   "dropped and counted as lost)")
+        ->envname("TRACER_CAPTURE_QUEUE_MIB")
+        ->check(CLI::Range(1, 1 << 20));
     app.add_flag("--verbose", f.verbose, "debug logging")->envname("TRACER_VERBOSE");
     app.add_option("--token-file", f.token_file, "require Authorization: Bearer <token in this file> (not on /healthz, /readyz)")
         ->envname("TRACER_TOKEN_FILE");
@@ -205,6 +211,7 @@ int main(int argc, char** argv) {
                                        .stop_grace = std::chrono::milliseconds(f.stop_grace_ms),
                                        .max_sessions = f.max_sessions,
                                        .capture_nice = f.capture_nice,
+                                       .capture_queue = std::make_shared<ct::node::ByteBudget>(f.capture_queue_mib << 20),
                                        .state = state->get()},
                                       pods, hooks, exporters);
     ct::node::NodeApi api(pods, hooks, sessions, metrics);

@@ -11,3 +11,7 @@ ct_add_test(export_pipeline_test
   SOURCES integration/export_pipeline_test.cpp
   LIBS ct_common)
 add_dependencies(export_pipeline_test tracer-node ftrace-manager getppid_loop)
+
+ct_add_test(capture_budget_test
+  SOURCES integration/capture_budget_test.cpp
+  LIBS ct_node)

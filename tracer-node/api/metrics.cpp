@@ -1,5 +1,7 @@
 #include "tracer-node/api/metrics.h"
 
+#include <malloc.h>
+
 #include <prometheus/text_serializer.h>
 
 #include "common/http_server.h"
@@ -52,7 +54,11 @@ NodeMetrics::NodeMetrics()
       limit_rejections_(prometheus::BuildCounter()
                             .Name("container_tracer_limit_rejections_total")
                             .Help("Requests refused because a configured limit was reached, by limit")
-                            .Register(*registry_)) {
+                            .Register(*registry_)),
+      heap_(prometheus::BuildGauge()
+                .Name("container_tracer_heap_bytes")
+                .Help("C heap bytes: in_use = allocated and not freed, free = kept by the allocator")
+                .Register(*registry_)) {
     for (auto kind : kLimitKinds) limit_rejections_.Add({{"limit", std::string(kind)}});
 }
 
@@ -107,6 +113,14 @@ void NodeMetrics::update_exporters(const std::map<std::string, ExportCounts>& to
         add_delta(export_errors_.Add({{"exporter", kind}}), c.errors, before.errors);
         last_exporters_[kind] = c;
     }
+}
+
+void NodeMetrics::update_heap() {
+    // Main arena + mmapped chunks + other arenas: uordblks counts what is allocated in the
+    // arenas, hblkhd what is allocated as separate mappings; fordblks is free inside arenas.
+    const struct mallinfo2 m = ::mallinfo2();
+    heap_.Add({{"state", "in_use"}}).Set(static_cast<double>(m.uordblks + m.hblkhd));
+    heap_.Add({{"state", "free"}}).Set(static_cast<double>(m.fordblks));
 }
 
 std::string NodeMetrics::serialize() const {

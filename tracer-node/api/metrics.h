@@ -12,6 +12,9 @@
 //   container_tracer_http_requests_total{route,method,status} counter
 //   container_tracer_limit_rejections_total{limit}          counter: requests refused by a limit
 //       limit = body | header | connections | sessions | streams (each series present from start)
+//   container_tracer_heap_bytes{state}                      gauge: the C heap (glibc mallinfo2)
+//       state = in_use (allocated, not yet freed) | free (held by the allocator, not returned);
+//       resident memory above in_use is the allocator's and the stacks', not a leak
 #pragma once
 
 #include <array>
@@ -47,6 +50,8 @@ public:
     void update_sessions(const std::vector<SessionView>& sessions);
     // Each exporter's totals since start (ExporterSet::total_counts()).
     void update_exporters(const std::map<std::string, ExportCounts>& totals);
+    // The allocator's figures now (mallinfo2 walks every arena: once per scrape, not per event).
+    void update_heap();
     prometheus::Registry& registry() { return *registry_; }
     std::string serialize() const;
 
@@ -60,6 +65,7 @@ private:
     prometheus::Family<prometheus::Counter>& export_dropped_;
     prometheus::Family<prometheus::Counter>& export_errors_;
     prometheus::Family<prometheus::Counter>& limit_rejections_;
+    prometheus::Family<prometheus::Gauge>& heap_;
 
     std::mutex mutex_;  // guards the last-seen values below
     std::map<std::string, SessionStats> last_sessions_;    // session id -> Stats at the last update

@@ -40,6 +40,7 @@ http::Router NodeApi::router() {
     r.add("GET", "/metrics", [this](const Request&, const http::PathParams&) {
         metrics_.update_sessions(sessions_.list());
         if (exporters_) metrics_.update_exporters(exporters_->total_counts());
+        metrics_.update_heap();
         Response res;
         res.body = metrics_.serialize();
         res.content_type = "text/plain; version=0.0.4";

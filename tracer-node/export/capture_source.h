@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "tracer-node/export/byte_budget.h"
 #include "tracer-node/export/trace_event.h"
 
 namespace ct::node {
@@ -27,7 +28,11 @@ struct CaptureLoss {
 // How to read a trace file. Defaults suit production; tests shrink the limits.
 struct CaptureOptions {
     std::string procfs_root = "/proc";           // where comm of a task is looked up (raw path)
-    std::size_t queue_limit_bytes = 256u << 20;  // raw pages waiting for decoding, per capture
+    // Raw pages read from the kernel and waiting for decoding, over every capture of the node
+    // (one budget shared by the sessions, so memory does not grow with their number); a page
+    // that does not fit is dropped and its events counted. Null: a private kDefaultQueueBytes.
+    std::shared_ptr<ByteBudget> queue_budget;
+    static constexpr std::size_t kDefaultQueueBytes = 128u << 20;
     std::chrono::microseconds poll_interval{1000};  // how often the per-CPU buffers are drained
     std::uint64_t merge_window_ns = 20'000'000;  // how long events wait for older ones from other CPUs
     bool raw = true;                             // false: always read text trace_pipe

@@ -25,6 +25,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t kMaxPagesPerPoll = 64;  // ~10k events: bounds one batch's work, memory and latency
+constexpr std::size_t kMaxHeldEvents = 16384;  // merge window bound in events (see poll)
 constexpr int kFinishPasses = 50;                // drain passes waiting for "entries: 0" at the end
 constexpr auto kOffCheckInterval = std::chrono::milliseconds(10);
 
@@ -108,7 +109,9 @@ RawCapture::RawCapture(std::string instance_dir, CaptureOptions options, std::un
       options_(std::move(options)),
       decoder_(std::move(decoder)),
       cpus_(std::move(cpus)),
-      subbuf_size_(subbuf_size) {
+      subbuf_size_(subbuf_size),
+      budget_(options_.queue_budget ? options_.queue_budget
+                                    : std::make_shared<ByteBudget>(CaptureOptions::kDefaultQueueBytes)) {
     thread_ = std::thread([this] { reader(); });
 }
 
@@ -126,6 +129,7 @@ void RawCapture::abort() {
     std::lock_guard lock(mutex_);
     for (const auto& p : queue_) discarded += decoder_->count(p.bytes.data(), p.bytes.size());
     queue_.clear();
+    budget_->give_back(queued_bytes_);
     queued_bytes_ = 0;
     queue_dropped_ += discarded;
 }
@@ -170,7 +174,7 @@ void RawCapture::reader() {
         {
             std::lock_guard lock(mutex_);
             for (auto& p : got) {
-                if (queued_bytes_ + p.bytes.size() > options_.queue_limit_bytes) {
+                if (!budget_->try_take(p.bytes.size())) {
                     dropped += decoder_->count(p.bytes.data(), p.bytes.size());
                     continue;
                 }
@@ -271,6 +275,7 @@ bool RawCapture::poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wa
         cv_.wait_for(lock, wait, [&] { return !queue_.empty() || reader_done_ || abort_; });
         while (!queue_.empty() && pages.size() < kMaxPagesPerPoll) {
             queued_bytes_ -= queue_.front().bytes.size();
+            budget_->give_back(queue_.front().bytes.size());
             pages.push_back(std::move(queue_.front()));
             queue_.pop_front();
         }
@@ -299,6 +304,11 @@ bool RawCapture::poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wa
         auto limit = newest - options_.merge_window_ns;
         emit = static_cast<std::size_t>(
             std::ranges::upper_bound(order_, limit, {}, &std::pair<std::uint64_t, std::uint32_t>::first) - order_.begin());
+        // A fast workload puts more than a batch into the window (20 ms at millions of events
+        // a second): hold back at most kMaxHeldEvents, so a session's memory does not scale
+        // with its event rate. That still covers the skew between CPUs, which is one reader
+        // pass over the buffers (about poll_interval) worth of events.
+        if (pending_.size() - emit > kMaxHeldEvents) emit = pending_.size() - kMaxHeldEvents;
     }
     out.reserve(out.size() + emit);
     for (std::size_t k = 0; k < emit; ++k) {

@@ -3,8 +3,8 @@
 // event in the kernel and loses most of them under load; the raw buffers keep up.
 // Two stages so a slow exporter never makes the kernel overwrite events:
 //   reader thread (owned here): every poll_interval drains every CPU's buffer page by page into
-//     a bounded in-memory queue; past queue_limit_bytes a page is dropped and its events are
-//     counted (queue_dropped), never silently lost.
+//     an in-memory queue bounded by the node-wide CaptureOptions::queue_budget; a page that does
+//     not fit is dropped and its events are counted (queue_dropped), never silently lost.
 //   poll() (the capture run's thread): decodes queued pages (RawDecoder), merges the CPUs in
 //     timestamp order within merge_window_ns, resolves comm, hands out TraceEvents.
 // End: when the instance's tracing_on reads 0 (the hook is stopping) or hook_exited() is
@@ -71,6 +71,7 @@ private:
     mutable std::mutex mutex_;  // guards the queue, the flags below and final_loss_
     std::condition_variable cv_;
     std::deque<Page> queue_;
+    std::shared_ptr<ByteBudget> budget_;  // holds queued_bytes_ of it
     std::size_t queued_bytes_ = 0;
     bool reader_done_ = false;
     CaptureLoss final_loss_;

@@ -308,7 +308,8 @@ Status SessionManager::start_locked(Entry& e) {
     run->record = RunRecord{.hook_pid = run->hook->pid(),
                             .hook_start_time = hook_stat ? hook_stat->start_time : 0,
                             .instance_dir = instance_dir_of(run->hook->trace_path())};
-    auto source = open_capture(run->hook->trace_path());
+    auto source = open_capture(run->hook->trace_path(),
+                               {.procfs_root = options_.procfs_root, .queue_budget = options_.capture_queue});
     if (!source) {
         run->hook->stop(options_.stop_grace);
         remove_instance_dir(run->hook->trace_path());

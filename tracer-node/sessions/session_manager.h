@@ -35,6 +35,9 @@ struct SessionManagerOptions {
     std::chrono::milliseconds drain_timeout{3000};   // capture drain after the hook exited
     size_t max_sessions = 1024;
     int capture_nice = 10;  // CaptureRun threads: yield the CPU to traced workloads under load
+    // Raw pages waiting for decoding, shared by every session's capture (CaptureOptions); null:
+    // each capture has its own default budget.
+    std::shared_ptr<ByteBudget> capture_queue;
     StateStore* state = nullptr;  // not owned, outlives the manager; null: sessions live in memory only
 };
 
