@@ -22,9 +22,9 @@ if(CT_SANITIZE)
   set(CMAKE_CROSSCOMPILING_EMULATOR ${PROJECT_SOURCE_DIR}/scripts/sanitizers/run-test.sh)
 endif()
 
-# ct_no_sanitize(target): for the few programs that cannot carry a sanitizer runtime, i.e.
-# statically linked workloads (ASan/TSan runtimes do not link with -static). They are test
-# payloads run inside containers, not the code under test.
+# ct_no_sanitize(target): for the workloads the tests trace: payloads, not the code under test.
+# Some cannot carry a sanitizer runtime (ASan/TSan do not link with -static), and the runtimes
+# make system calls of their own that would change the counts the tests check.
 function(ct_no_sanitize target)
   target_compile_options(${target} PRIVATE -fno-sanitize=all)
   target_link_options(${target} PRIVATE -fno-sanitize=all)

@@ -43,7 +43,9 @@ std::vector<http::Request> parse_requests(std::string_view bytes, size_t max_req
                 break;
             }
             if (ec && ec != bhttp::error::need_more) break;
-            if (used == 0 && ec == bhttp::error::need_more) break;  // no progress possible
+            // No progress (Beast may consume nothing without an error, e.g. between chunks):
+            // with every byte of the input already offered, more calls cannot change that.
+            if (used == 0) break;
         }
         if (ec || !parser.is_done()) break;
         out.push_back(http::to_request(parser.get(), "127.0.0.1:1"));

@@ -29,9 +29,9 @@ std::string read_format(const std::string& name) {
 }
 
 std::unique_ptr<RawDecoder> make_decoder(const std::vector<std::string>& events, const std::string& system) {
-    std::vector<std::string> formats;
-    for (const auto& e : events) formats.push_back(read_format(e + ".format"));
-    auto decoder = RawDecoder::from_formats(read_format("header_page"), formats, system);
+    std::vector<EventFormat> formats;
+    for (const auto& e : events) formats.push_back({system, e, read_format(e + ".format")});
+    auto decoder = RawDecoder::from_formats(read_format("header_page"), formats);
     if (!decoder) std::abort();
     return std::move(*decoder);
 }

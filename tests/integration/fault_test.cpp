@@ -185,7 +185,7 @@ TEST_CASE("a hook flooding stdout and stderr is drained without growing tracer-n
     REQUIRE(drained);  // the hook was never blocked on a full pipe
     CHECK(answered == asked);
     INFO("RSS before " << before.rss_kib << " KiB, peak " << peak_kib << " KiB");
-    CHECK(peak_kib < before.rss_kib + 32 * 1024);
+    if (kMemoryFiguresMeaningful) CHECK(peak_kib < before.rss_kib + 32 * 1024);
 
     node.run(id, false);
     auto s = session_of(node, id);

@@ -224,7 +224,7 @@ TEST_CASE("64 clients driving sessions leave a consistent state and a tracer-nod
     auto heap_in_use = [&] { return metric_value(node.request("GET", "/metrics").body, kHeapInUse); };
     auto heap_free = [&] { return metric_value(node.request("GET", "/metrics").body, R"(container_tracer_heap_bytes{state="free"})"); };
     const double baseline_heap = heap_in_use();
-    REQUIRE(baseline_heap > 0);
+    if (kMemoryFiguresMeaningful) REQUIRE(baseline_heap > 0);
 
     Problems problems;
     Tally tally;
@@ -244,6 +244,25 @@ TEST_CASE("64 clients driving sessions leave a consistent state and a tracer-nod
         std::this_thread::sleep_for(250ms);
     }
     for (auto& t : threads) t.join();
+
+    // Whatever the clients happened to do (a slow machine may leave them no time to read a
+    // stream), a session started now on the loaded node streams the pods' events.
+    auto after_id = node.create_session("load-pod-*", "*", kHookArgs);
+    auto started = ct::http::send({.port = node.port(), .method = "PUT", .target = "/v1/trace-session/" + after_id,
+                                   .body = R"({"Run": true})", .timeout = kRequestTimeout});
+    REQUIRE(started);
+    REQUIRE(started->status == 200);
+    size_t after_bytes = 0;
+    const auto asked = std::chrono::steady_clock::now();
+    auto streamed = ct::http::stream(
+        {.port = node.port(), .target = "/v1/trace-session/" + after_id + "/trace", .timeout = kRequestTimeout},
+        [&](std::string_view data) {
+            after_bytes += data.size();
+            return after_bytes == 0 && std::chrono::steady_clock::now() - asked < kFirstEventsWait;
+        });
+    INFO("stream after load: " << (streamed ? std::to_string(streamed->status) : streamed.error().message));
+    CHECK((streamed && streamed->status == 200));
+    CHECK(after_bytes > 0);
     generating = false;
     generator.join();
 
@@ -255,10 +274,10 @@ TEST_CASE("64 clients driving sessions leave a consistent state and a tracer-nod
     CHECK(problems.count() == 0);
     CHECK(tally.started > 0);
     CHECK(tally.deleted > 0);
-    CHECK(tally.stream_bytes > 0);
 
-    // The node lists exactly the sessions the clients still own, each in the state they set.
-    std::map<std::string, bool> expected;
+    // The node lists exactly the sessions the clients still own, each in the state they set
+    // (and the one started above).
+    std::map<std::string, bool> expected{{after_id, true}};
     for (const auto& c : clients) expected.insert(c->owned().begin(), c->owned().end());
     auto all = node.get_json("/v1/trace-session/all").as_object();
     CHECK(all.size() == expected.size());
@@ -286,7 +305,8 @@ TEST_CASE("64 clients driving sessions leave a consistent state and a tracer-nod
         now = process_figures(node.pid());
         heap = heap_in_use();
         return now.fds <= baseline.fds && now.threads <= baseline.threads &&
-               heap <= baseline_heap + kHeapSlackBytes && now.rss_kib <= baseline.rss_kib + kRssSlackKib;
+               (!kMemoryFiguresMeaningful ||
+                (heap <= baseline_heap + kHeapSlackBytes && now.rss_kib <= baseline.rss_kib + kRssSlackKib));
     }, 15s);
     WARN(fmt::format("heap free {:.1f} MiB", heap_free() / (1 << 20)));
     WARN(fmt::format("tracer-node: fds {} -> {}, threads {} -> {}, heap in use {:.1f} -> {:.1f} MiB, "
@@ -295,6 +315,8 @@ TEST_CASE("64 clients driving sessions leave a consistent state and a tracer-nod
                      baseline.rss_kib, peak_kib, now.rss_kib));
     CHECK(now.fds <= baseline.fds);
     CHECK(now.threads <= baseline.threads);
-    CHECK(heap <= baseline_heap + kHeapSlackBytes);
-    CHECK(now.rss_kib <= baseline.rss_kib + kRssSlackKib);
+    if (kMemoryFiguresMeaningful) {
+        CHECK(heap <= baseline_heap + kHeapSlackBytes);
+        CHECK(now.rss_kib <= baseline.rss_kib + kRssSlackKib);
+    }
 }

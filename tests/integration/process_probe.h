@@ -12,6 +12,15 @@
 
 namespace ct::test {
 
+// Whether memory figures (RSS, the allocator's counts) of the programs under test mean anything:
+// not in a sanitizer build, where ASan keeps freed memory in quarantine, adds shadow memory and
+// replaces glibc's allocator (mallinfo2 reads zero). fds, threads and children still count.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kMemoryFiguresMeaningful = false;
+#else
+inline constexpr bool kMemoryFiguresMeaningful = true;
+#endif
+
 struct ProcessFigures {
     size_t fds = 0;
     size_t threads = 0;

@@ -65,7 +65,8 @@ void put(std::vector<char>& d, size_t off, T v) {
 }  // namespace
 
 TEST_CASE("raw decoder turns syscall records into the text path's event names and fields", "[unit]") {
-    auto decoder = RawDecoder::from_formats(kHeaderPage, {kEnterOpenat, kExitGetppid}, "syscalls");
+    auto decoder = RawDecoder::from_formats(
+        kHeaderPage, {{"syscalls", "sys_enter_openat", kEnterOpenat}, {"syscalls", "sys_exit_getppid", kExitGetppid}});
     REQUIRE(decoder);
 
     std::vector<char> enter(48, 0);
@@ -117,11 +118,44 @@ TEST_CASE("instance paths and per-CPU stats parse", "[unit]") {
     CHECK(instance_dir_of("/tmp/trace.txt").empty());
 }
 
-TEST_CASE("only the event systems an instance enabled are loaded", "[export][unit]") {
-    CHECK(enabled_event_systems("syscalls:sys_enter_getppid\nsyscalls:sys_exit_getppid\nsched:sched_process_fork\n"
-                                "sched:sched_process_exec\n") ==
-          std::vector<std::string>{"ftrace", "sched", "syscalls"});
-    CHECK(enabled_event_systems("raw_syscalls:sys_enter\n") == std::vector<std::string>{"ftrace", "raw_syscalls"});
-    CHECK(enabled_event_systems("").empty());            // nothing enabled: the caller loads every format
-    CHECK(enabled_event_systems("garbage\n:x\n").empty());
+TEST_CASE("only the events an instance enabled are loaded", "[export][unit]") {
+    using Events = std::vector<std::pair<std::string, std::string>>;
+    CHECK(enabled_events("syscalls:sys_enter_getppid\nsyscalls:sys_exit_getppid\nsched:sched_process_fork\n") ==
+          Events{{"syscalls", "sys_enter_getppid"}, {"syscalls", "sys_exit_getppid"}, {"sched", "sched_process_fork"}});
+    CHECK(enabled_events("raw_syscalls:sys_enter") == Events{{"raw_syscalls", "sys_enter"}});
+    CHECK(enabled_events("").empty());  // nothing enabled: the caller loads every format
+    CHECK(enabled_events("garbage\n:x\nx:\n").empty());
+    // Names become paths under events/.
+    CHECK(enabled_events("../x:y\nx:..\nx:a/b\nok:e\n") == Events{{"ok", "e"}});
+}
+
+TEST_CASE("raw decoder takes formats of several systems and names the one that does not parse", "[export][unit]") {
+    const char* fork_format =
+        "name: sched_process_fork\nID: 320\nformat:\n"
+        "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+        "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n"
+        "\tfield:pid_t parent_pid;\toffset:8;\tsize:4;\tsigned:1;\n"
+        "\tfield:pid_t child_pid;\toffset:12;\tsize:4;\tsigned:1;\n\n"
+        "print fmt: \"parent_pid=%d child_pid=%d\", REC->parent_pid, REC->child_pid\n";
+    auto decoder = RawDecoder::from_formats(
+        kHeaderPage, {{"syscalls", "sys_exit_getppid", kExitGetppid}, {"sched", "sched_process_fork", fork_format}});
+    REQUIRE(decoder);
+    std::vector<char> fork(16, 0);
+    put<std::uint16_t>(fork, 0, 320);
+    put<std::int32_t>(fork, 4, 7);
+    put<std::int32_t>(fork, 8, 7);
+    put<std::int32_t>(fork, 12, 8);
+    PageBuilder page;
+    page.add(0, fork);
+    auto bytes = page.finish(5);
+    std::vector<TraceEvent> out;
+    CHECK((*decoder)->decode(0, bytes.data(), bytes.size(), out).events == 1);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].event == "sched_process_fork");
+    CHECK(out[0].fields.at("child_pid").as_int64() == 8);
+
+    auto bad = RawDecoder::from_formats(kHeaderPage, {{"syscalls", "sys_exit_getppid", kExitGetppid},
+                                                      {"syscalls", "sys_enter_broken", "not a format"}});
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message.find("syscalls:sys_enter_broken") != std::string::npos);
 }

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/strings.h"
+#include "tracer-node/discovery/procfs_io.h"
 #include "tracer-node/export/text_capture.h"
 
 extern "C" {
@@ -29,11 +30,46 @@ constexpr std::size_t kMaxHeldEvents = 16384;  // merge window bound in events (
 constexpr int kFinishPasses = 50;                // drain passes waiting for "entries: 0" at the end
 constexpr auto kOffCheckInterval = std::chrono::milliseconds(10);
 
+constexpr std::size_t kMaxFormatBytes = 1 << 20;  // format files are a few KiB
+constexpr std::string_view kKernelSystem = "ftrace";
+
 std::string read_small_file(const std::string& path) {
     std::ifstream in(path);
     std::stringstream text;
     text << in.rdbuf();
     return text.str();
+}
+
+Result<std::string> read_tracefs_file(const std::string& path) {
+    std::string text;
+    if (int err = read_proc_file(path, text, kMaxFormatBytes); err != 0)
+        return fail_errno(fmt::format("reading \"{}\"", path), err);
+    return text;
+}
+
+// The format texts of the events `set_event` lists plus all of the kernel's own "ftrace" system
+// (its records, e.g. markers, may appear in any buffer); empty when set_event lists nothing.
+Result<std::vector<EventFormat>> read_enabled_formats(const std::string& tracing_dir, std::string_view set_event) {
+    auto events = enabled_events(set_event);
+    if (events.empty()) return std::vector<EventFormat>{};
+    const auto events_dir = fs::path(tracing_dir) / "events";
+    const auto kernel_dir = events_dir / kKernelSystem;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(kernel_dir, ec)) {
+        std::error_code type_ec;
+        if (entry.is_directory(type_ec)) events.emplace_back(kKernelSystem, entry.path().filename().string());
+    }
+    if (ec) return fail(Errc::kIo, fmt::format("listing \"{}\": {}", kernel_dir.string(), ec.message()));
+    std::ranges::sort(events);
+    events.erase(std::unique(events.begin(), events.end()), events.end());  // one format per event
+    std::vector<EventFormat> formats;
+    formats.reserve(events.size());
+    for (auto& [system, name] : events) {
+        auto text = read_tracefs_file((events_dir / system / name / "format").string());
+        if (!text) return std::unexpected(text.error());
+        formats.push_back({std::move(system), std::move(name), std::move(*text)});
+    }
+    return formats;
 }
 
 }  // namespace
@@ -51,17 +87,19 @@ std::optional<std::uint64_t> parse_cpu_entries(std::string_view text) {
     return std::nullopt;
 }
 
-std::vector<std::string> enabled_event_systems(std::string_view set_event) {
-    std::vector<std::string> out;
+std::vector<std::pair<std::string, std::string>> enabled_events(std::string_view set_event) {
+    std::vector<std::pair<std::string, std::string>> out;
     for (auto line : split_any(set_event, "\n")) {
         auto colon = line.find(':');
-        if (colon == std::string_view::npos || colon == 0) continue;
-        out.emplace_back(trim(line.substr(0, colon)));
+        if (colon == std::string::npos) continue;
+        auto system = trim(std::string_view(line).substr(0, colon));
+        auto event = trim(std::string_view(line).substr(colon + 1));
+        // Both become a path under events/: nothing that could leave it.
+        if (system.empty() || event.empty() || system.find('/') != std::string_view::npos ||
+            event.find('/') != std::string_view::npos || system == ".." || event == "..")
+            continue;
+        out.emplace_back(system, event);
     }
-    if (out.empty()) return out;
-    out.emplace_back("ftrace");  // the kernel's own records (markers, prints) may appear in any buffer
-    std::ranges::sort(out);
-    out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
 }
 
@@ -87,17 +125,27 @@ Result<std::unique_ptr<RawCapture>> RawCapture::open(const std::string& instance
     if (auto kb = parse_u64(trim(read_small_file(instance_dir + "/buffer_subbuf_size_kb"))); kb && *kb > 0)
         subbuf = std::max<std::size_t>(subbuf, *kb * 1024);
 
-    // Only the formats of the systems the hook enabled: every format on the machine (thousands)
-    // costs each session start a noticeable time and megabytes. Nothing listed: all of them.
+    // Only the formats of the events the hook enabled, parsed here: libtracefs would parse every
+    // format of their systems plus kallsyms and printk formats (millions of symbols, megabytes
+    // and a noticeable time per session start) that syscall events never need.
+    // Nothing listed: every format on the machine, through libtracefs.
     auto tracing_dir = tracing_dir_of_instance(instance_dir);
-    auto systems = enabled_event_systems(read_small_file(instance_dir + "/set_event"));
-    std::vector<const char*> system_names;
-    for (const auto& s : systems) system_names.push_back(s.c_str());
-    system_names.push_back(nullptr);
-    tep_handle* tep = systems.empty() ? ctx_load_local_events(tracing_dir.c_str())
-                                      : ctx_load_local_events_of(tracing_dir.c_str(), system_names.data());
-    if (!tep) return fail_errno(fmt::format("reading event formats under \"{}\"", tracing_dir));
-    auto decoder = RawDecoder::create(tep);
+    auto formats = read_enabled_formats(tracing_dir, read_small_file(instance_dir + "/set_event"));
+    if (!formats) return std::unexpected(formats.error());
+    Result<std::unique_ptr<RawDecoder>> decoder;
+    if (formats->empty()) {
+        tep_handle* tep = ctx_load_local_events(tracing_dir.c_str());
+        if (!tep) return fail_errno(fmt::format("reading event formats under \"{}\"", tracing_dir));
+        decoder = RawDecoder::create(tep);
+    } else {
+        auto header_page = read_tracefs_file(tracing_dir + "/events/header_page");
+        if (!header_page) return std::unexpected(header_page.error());
+        decoder = RawDecoder::from_formats(*header_page, *formats);
+        // The kernel's own texts not parsing is our failure, not the client's.
+        if (!decoder)
+            return fail(Errc::kInternal, fmt::format("parsing event formats under \"{}\": {}", tracing_dir,
+                                                     decoder.error().message));
+    }
     if (!decoder) return std::unexpected(decoder.error());
     return std::unique_ptr<RawCapture>(
         new RawCapture(instance_dir, options, std::move(*decoder), std::move(cpus), subbuf));

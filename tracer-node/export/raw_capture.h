@@ -19,6 +19,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "common/fd.h"
 #include "tracer-node/export/capture_source.h"
@@ -26,14 +27,15 @@
 
 namespace ct::node {
 
-// Pure: the event systems named in an instance's set_event text ("syscalls:sys_enter_read" lines),
-// plus "ftrace", sorted and unique; empty when no event is listed.
-std::vector<std::string> enabled_event_systems(std::string_view set_event);
+// Pure: the (system, event) pairs an instance's set_event text lists ("syscalls:sys_enter_read"
+// lines, one per enabled event), in its order; empty when no event is listed. Names that could
+// leave events/ as a path are skipped.
+std::vector<std::pair<std::string, std::string>> enabled_events(std::string_view set_event);
 
 class RawCapture : public CaptureSource {
 public:
     // instance_dir: ".../instances/<name>". Errors: kIo when the per-CPU buffers cannot be
-    // opened or the event formats cannot be read.
+    // opened or the event formats cannot be read; kInternal when they do not parse.
     static Result<std::unique_ptr<RawCapture>> open(const std::string& instance_dir, const CaptureOptions& options);
     ~RawCapture() override;
 

@@ -70,8 +70,7 @@ Result<std::unique_ptr<RawDecoder>> RawDecoder::create(tep_handle* tep) {
 }
 
 Result<std::unique_ptr<RawDecoder>> RawDecoder::from_formats(std::string_view header_page,
-                                                             const std::vector<std::string>& formats,
-                                                             const std::string& system) {
+                                                             const std::vector<EventFormat>& formats) {
     tep_handle* tep = tep_alloc();
     if (!tep) return fail(Errc::kInternal, "tep_alloc failed");
     tep_set_long_size(tep, sizeof(long));
@@ -83,9 +82,10 @@ Result<std::unique_ptr<RawDecoder>> RawDecoder::from_formats(std::string_view he
         return fail(Errc::kInvalidArgument, "cannot parse header_page");
     }
     for (const auto& f : formats) {
-        if (tep_parse_event(tep, f.data(), f.size(), system.c_str()) != 0) {
+        if (tep_parse_event(tep, f.text.data(), f.text.size(), f.system.c_str()) != 0) {
             tep_free(tep);
-            return fail(Errc::kInvalidArgument, fmt::format("cannot parse event format \"{}\"", f.substr(0, 40)));
+            return fail(Errc::kInvalidArgument,
+                        fmt::format("cannot parse the format of event \"{}:{}\"", f.system, f.name));
         }
     }
     return create(tep);

@@ -31,14 +31,22 @@ struct DecodeCounts {
     std::size_t missed = 0;     // events the kernel reports lost before this sub-buffer
 };
 
+// One event's format file text (events/<system>/<name>/format) and where it came from: the text
+// does not name its system, and errors name the event.
+struct EventFormat {
+    std::string system;
+    std::string name;
+    std::string text;
+};
+
 class RawDecoder {
 public:
     // Takes ownership of `tep` (which must have parsed header_page). kInvalidArgument when null.
     static Result<std::unique_ptr<RawDecoder>> create(tep_handle* tep);
-    // For tests and tools: a decoder from format texts (header_page, then each event's format).
+    // A decoder from format texts: the ring buffer's header_page, then each event's format.
+    // kInvalidArgument naming the first text that does not parse.
     static Result<std::unique_ptr<RawDecoder>> from_formats(std::string_view header_page,
-                                                            const std::vector<std::string>& system_formats,
-                                                            const std::string& system);
+                                                            const std::vector<EventFormat>& formats);
     ~RawDecoder();
     RawDecoder(const RawDecoder&) = delete;
     RawDecoder& operator=(const RawDecoder&) = delete;

@@ -12,10 +12,3 @@ struct tep_handle *ctx_load_local_events(const char *tracing_dir) {
     if (!tep && errno == 0) errno = EIO;
     return tep;
 }
-
-struct tep_handle *ctx_load_local_events_of(const char *tracing_dir, const char *const *systems) {
-    errno = 0;
-    struct tep_handle *tep = tracefs_local_events_system(tracing_dir, systems);
-    if (!tep && errno == 0) errno = EIO;
-    return tep;
-}

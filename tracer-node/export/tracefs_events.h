@@ -11,8 +11,4 @@ struct tep_handle;
  * NULL on error, errno set. */
 struct tep_handle *ctx_load_local_events(const char *tracing_dir);
 
-/* The same for the event systems in `systems` only (NULL-terminated, e.g. {"syscalls", "sched",
- * NULL}): a fraction of the time and memory of every format on the machine. */
-struct tep_handle *ctx_load_local_events_of(const char *tracing_dir, const char *const *systems);
-
 #endif
