@@ -217,14 +217,17 @@ awaitable<void> HttpServer::Impl::session(Stream& stream, const std::string& rem
 
 awaitable<void> HttpServer::Impl::accept_loop() {
     while (!stopping) {
-        auto [ec, socket] = co_await acceptor->async_accept(kTuple);
+        // Each connection on its own strand: its coroutine and Beast's timeout handler for its
+        // stream (run on the socket's executor) never run at the same time on two io threads.
+        auto [ec, socket] = co_await acceptor->async_accept(asio::make_strand(io), kTuple);
         if (ec) {
             if (ec == asio::error::operation_aborted || stopping) break;
             spdlog::warn("accept failed: {}", ec.message());
             continue;
         }
         ++connections;
-        asio::co_spawn(io, serve(std::move(socket)), [](std::exception_ptr e) {
+        auto executor = socket.get_executor();
+        asio::co_spawn(executor, serve(std::move(socket)), [](std::exception_ptr e) {
             if (!e) return;
             try {
                 std::rethrow_exception(e);

@@ -22,7 +22,7 @@ using namespace ct::svc;
 // The tracer-svc stand-in; built once, lives for the process.
 struct Svc {
     NodeDirectory directory{std::make_unique<StaticSource>(std::vector<NodeAddress>{}), std::chrono::hours(1)};
-    FanoutClient fanout{FanoutOptions{.io_threads = 1}};
+    FanoutClient fanout{FanoutOptions{}};
     SvcApi api{directory, fanout};
     ct::http::Router router = api.router();
 

@@ -57,7 +57,6 @@ struct TlsStandIn {
 
     TlsStandIn(const std::string& name, const std::string& cert, const std::string& key) {
         http::ServerOptions o{.listen = {.host = "127.0.0.1", .port = 0}};
-        o.io_threads = 1;
         o.handler_threads = 2;
         o.tls_cert = cert;
         o.tls_key = key;

@@ -46,7 +46,6 @@ using ct::test::free_port;  // tests/support/fixtures.h
 inline std::unique_ptr<http::HttpServer> stand_in(const std::string& ip, unsigned short port) {
     http::ServerOptions o;
     o.listen = {ip, port};
-    o.io_threads = 1;
     o.handler_threads = 2;
     auto body = fmt::format(R"({{"pod-{}":{{"Containers":{{}}}}}})", ip);
     auto s = std::make_unique<http::HttpServer>(o, [body](const http::Request&) {

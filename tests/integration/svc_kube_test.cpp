@@ -40,7 +40,6 @@ public:
         : pods_(std::move(pods)), endpoints_(std::move(endpoints)) {
         ct::http::ServerOptions o;
         o.listen = {"127.0.0.1", 0};
-        o.io_threads = 1;
         o.handler_threads = 2;
         o.tls_cert = (certs / "server.crt").string();
         o.tls_key = (certs / "server.key").string();

@@ -226,22 +226,33 @@ std::vector<pid_t> Pod::host_pids() const {
     return out;
 }
 
-std::string Pod::exec(const std::string& command, std::chrono::milliseconds timeout) {
+std::optional<int> Pod::run(const std::string& command, std::chrono::milliseconds timeout) {
     int i = seq_++;
     auto cmd = fmt::format("{}/cmd.{}", dir_.str(), i);
     {
         std::ofstream(cmd + ".tmp") << command << "\n";
     }
-    fs::rename(cmd + ".tmp", cmd);
+    std::error_code ec;
+    fs::rename(cmd + ".tmp", cmd, ec);
+    if (ec) return std::nullopt;
+    last_output_ = fmt::format("{}/out.{}", dir_.str(), i);
     auto rc = fmt::format("{}/rc.{}", dir_.str(), i);
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!fs::exists(rc)) {
-        if (std::chrono::steady_clock::now() > deadline) FAIL("pod " << name_ << ": \"" << command << "\" timed out");
+        if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
         std::this_thread::sleep_for(10ms);
     }
-    INFO("pod " << name_ << ": " << command << ": " << read_file(fmt::format("{}/out.{}", dir_.str(), i)));
-    REQUIRE(trim(read_file(rc)) == "0");
-    return read_file(fmt::format("{}/out.{}", dir_.str(), i));
+    auto code = parse_u64(trim(read_file(rc)));
+    return code ? std::optional<int>(static_cast<int>(*code)) : std::nullopt;
+}
+
+std::string Pod::exec(const std::string& command, std::chrono::milliseconds timeout) {
+    auto rc = run(command, timeout);
+    if (!rc) FAIL("pod " << name_ << ": \"" << command << "\" timed out");
+    auto out = read_file(last_output_);
+    INFO("pod " << name_ << ": " << command << ": " << out);
+    REQUIRE(*rc == 0);
+    return out;
 }
 
 }  // namespace ct::test

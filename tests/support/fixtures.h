@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -98,12 +99,16 @@ public:
     // Runs `command` (sh syntax) inside the pod; returns its stdout. REQUIREs it finished
     // within `timeout`.
     std::string exec(const std::string& command, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+    // The same without Catch assertions, for threads other than the test's (Catch is not
+    // thread-safe): the exit code, or nullopt on timeout. Calls on one pod must not overlap.
+    std::optional<int> run(const std::string& command, std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 private:
     std::string name_;
     TempDir dir_;
     Subprocess process_;
     int seq_ = 0;
+    std::string last_output_;  // output file of the last run()
 };
 
 // Path of a built binary under the build tree, e.g. "bench/getppid_loop".

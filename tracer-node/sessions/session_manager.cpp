@@ -446,7 +446,11 @@ void SessionManager::follow_containers(const std::vector<std::shared_ptr<Entry>>
     // Running sessions follow their patterns: containers that (re)started since the run began
     // join it. Only tracefs-instance hooks can take new pids (their set_event_pid); one
     // discovery refresh per tick serves every session.
-    bool any = std::any_of(all.begin(), all.end(), [](const auto& e) { return e->run && !e->run->hook_exited; });
+    // e->run is only read under the session's op_mutex; a busy session may be starting a run.
+    bool any = std::any_of(all.begin(), all.end(), [](const auto& e) {
+        std::unique_lock op(e->op_mutex, std::try_to_lock);
+        return !op || (e->run && !e->run->hook_exited);
+    });
     if (!any) return;
     auto pods = pods_.refresh();
     if (!pods) return;

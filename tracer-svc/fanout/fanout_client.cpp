@@ -232,8 +232,11 @@ struct CallState {
 
 FanoutClient::FanoutClient(FanoutOptions options) : impl_(std::make_shared<Impl>(options)) {
     if (impl_->options.max_in_flight == 0) impl_->options.max_in_flight = 1;
-    for (size_t i = 0; i < std::max<size_t>(1, options.io_threads); ++i)
-        impl_->threads.emplace_back([impl = impl_.get()] { impl->io.run(); });
+    // One I/O thread: a pooled connection moves between exchanges, and Beast runs a stream's
+    // timeout handler on the executor the stream was made with, so with more threads a timeout
+    // could close a socket another exchange is using (TSan saw it). One thread multiplexes
+    // every node's exchange; the merge runs on the caller's thread.
+    impl_->threads.emplace_back([impl = impl_.get()] { impl->io.run(); });
 }
 
 FanoutClient::~FanoutClient() {

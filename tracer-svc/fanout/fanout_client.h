@@ -30,7 +30,6 @@ struct FanoutOptions {
     std::chrono::milliseconds timeout{5000};  // per node exchange
     size_t max_in_flight = 64;
     size_t max_idle_per_node = 8;             // pooled keep-alive connections per node
-    size_t io_threads = 2;
     size_t max_response = 64 << 20;           // bytes; larger answers fail that node
     // Sent with every node request, e.g. {"User-Agent", ...}.
     std::vector<std::pair<std::string, std::string>> headers;
