@@ -222,7 +222,6 @@ TEST_CASE("64 clients driving sessions leave a consistent state and a tracer-nod
     std::this_thread::sleep_for(2s);
     auto baseline = process_figures(node.pid());
     auto heap_in_use = [&] { return metric_value(node.request("GET", "/metrics").body, kHeapInUse); };
-    auto heap_free = [&] { return metric_value(node.request("GET", "/metrics").body, R"(container_tracer_heap_bytes{state="free"})"); };
     const double baseline_heap = heap_in_use();
     if (kMemoryFiguresMeaningful) REQUIRE(baseline_heap > 0);
 
@@ -309,7 +308,6 @@ TEST_CASE("64 clients driving sessions leave a consistent state and a tracer-nod
                (!kMemoryFiguresMeaningful ||
                 (heap <= baseline_heap + kHeapSlackBytes && now.rss_kib <= baseline.rss_kib + kRssSlackKib));
     }, 15s);
-    WARN(fmt::format("heap free {:.1f} MiB", heap_free() / (1 << 20)));
     WARN(fmt::format("tracer-node: fds {} -> {}, threads {} -> {}, heap in use {:.1f} -> {:.1f} MiB, "
                      "RSS {} KiB -> peak {} KiB -> {} KiB after settling",
                      baseline.fds, now.fds, baseline.threads, now.threads, baseline_heap / (1 << 20), heap / (1 << 20),

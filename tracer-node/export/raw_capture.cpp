@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -33,19 +31,15 @@ constexpr auto kOffCheckInterval = std::chrono::milliseconds(10);
 constexpr std::size_t kMaxFormatBytes = 1 << 20;  // format files are a few KiB
 constexpr std::string_view kKernelSystem = "ftrace";
 
-std::string read_small_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
 Result<std::string> read_tracefs_file(const std::string& path) {
     std::string text;
     if (int err = read_proc_file(path, text, kMaxFormatBytes); err != 0)
         return fail_errno(fmt::format("reading \"{}\"", path), err);
     return text;
 }
+
+// For files whose absence only means "nothing to say" (stats, comm of a gone task): "" then.
+std::string read_small_file(const std::string& path) { return read_tracefs_file(path).value_or(""); }
 
 // The format texts of the events `set_event` lists plus all of the kernel's own "ftrace" system
 // (its records, e.g. markers, may appear in any buffer); empty when set_event lists nothing.
