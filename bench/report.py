@@ -46,11 +46,14 @@ def main():
 
     tools = {s["tool"]: s for s in samples if s["kind"] == "tool"}
     runs = [s for s in samples if s["kind"] == "run"]
+    # A run limited with --tools/--workloads/--overhead-only reports only what it ran.
+    chosen_workloads = meta.get("workloads", "").split() or WORKLOADS
+    chosen_tools = meta.get("tools", "").split() or list(TOOL_NAMES)
     overhead = []
-    for w in WORKLOADS:
+    for w in [w for w in WORKLOADS if w in chosen_workloads]:
         base = summary([r["seconds"] for r in runs if r["workload"] == w and r["tool"] == "untraced"
                         and r["seconds"] is not None])
-        for t in TOOL_NAMES:
+        for t in [t for t in TOOL_NAMES if t in chosen_tools]:
             mine = [r for r in runs if r["workload"] == w and r["tool"] == t]
             row = {"workload": w, "tool": t, "command": TOOL_NAMES[t]}
             pkg = TOOL_PACKAGE.get(t)
@@ -93,7 +96,8 @@ def main():
             api.append({"op": op, "pods": pods, "seconds": lat, "errors": errors})
             if not lat:
                 problems.append(f"API {op} with {pods} pods: no latency ({'; '.join(errors)})")
-    for op in ("GET /v1/pods", "session create", "session start", "session stop", "session delete"):
+    for op in () if meta.get("overhead_only") else (
+            "GET /v1/pods", "session create", "session start", "session stop", "session delete"):
         if not any(a["op"] == op for a in api):
             problems.append(f"API {op}: not measured")
 
@@ -102,7 +106,7 @@ def main():
         if s["kind"] == "rss" and isinstance(s.get("kb"), int):
             rss[s["state"]] = max(rss.get(s["state"], 0), s["kb"])
     for state in ("idle", "exporting"):
-        if state not in rss:
+        if state not in rss and "getppid" in chosen_workloads and "product" in chosen_tools:
             problems.append(f"RSS {state}: not measured")
 
     result = dict(meta)
@@ -148,7 +152,7 @@ def render(r):
             "tool start-up and tear-down are excluded. Runs are interleaved (A B C A B C ...). "
             "The product runs the workload in an `unshare --uts --pid` pod traced by a `trace_syscalls -s "
             "<syscall>` session; the baseline and the other tools run it directly.", ""]
-    for w in WORKLOADS:
+    for w in dict.fromkeys(o["workload"] for o in r["overhead"]):
         rows = [o for o in r["overhead"] if o["workload"] == w]
         out += [f"### {WORKLOAD_TEXT[w].format(**p)}", "",
                 "| tool | median | min-max | IQR | slowdown vs untraced | runs |", "|---|---|---|---|---|---|"]
@@ -186,8 +190,12 @@ def render(r):
             "it, so they also see its own execve (counted in expected) and the dynamic loader's few "
             "newfstatat calls (not counted: delivered slightly above expected for fswalk is expected). "
             "For the fork/exec burst, strace -c and perf trace -s count execve calls; the tracepoint tools "
-            "count enter+exit events of execve in all children.", "",
-            "## API latency", "",
+            "count enter+exit events of execve in all children.", ""]
+    if r.get("overhead_only"):
+        if r["problems"]:
+            out += ["## Problems", ""] + [f"- {p}" for p in r["problems"]] + [""]
+        return "\n".join(out)
+    out += ["## API latency", "",
             "curl's `time_total` against tracer-node (`--use-procfs`) on loopback. Pods are `unshare --uts` "
             "processes (one process each, hostname = pod name); the pod count is ours, the node may also "
             "see other pods on the machine.", "",
@@ -199,8 +207,10 @@ def render(r):
             continue
         out.append(f"| {a['op']} | {a['pods']} | {fmt_s(s['median'])} | {fmt_s(s['min'])}-{fmt_s(s['max'])} | "
                    f"{fmt_s(s['p25'])}-{fmt_s(s['p75'])} | {s['n']} | {len(a['errors'])} |")
-    out += ["", "## tracer-node memory", "", "VmRSS from /proc/<pid>/status (exporting: the highest sample, "
-            "taken every 50 ms while the getppid workload was traced).", "", "| state | VmRSS |", "|---|---|"]
+    out += ["", "## tracer-node memory", "",
+            "VmRSS from /proc/<pid>/status (exporting: the peak, VmHWM, over the getppid workload's traced "
+            "runs; the high-water mark is reset before each run, so nothing samples it).", "",
+            "| state | VmRSS |", "|---|---|"]
     for state, kb in r["rss_kb"].items():
         out.append(f"| {state} | {kb / 1024:.1f} MiB |")
     if r["problems"]:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # bench/run.sh [--quick|--full] [--reps N] [--build DIR] [--node-build DIR] [--out-dir DIR]
+#              [--tools "untraced product ..."] [--workloads "getppid ..."] [--overhead-only]
 #
 # Benchmarks container-tracer on this machine and writes <out-dir>/benchmarks.md and
 # <out-dir>/benchmarks.json (default out-dir: docs/). Needs root (unshare, ftrace).
@@ -9,6 +10,8 @@
 #   * completeness: events expected (the workload's own count) vs delivered vs reported lost
 #   * API latency: GET /v1/pods with 10/100 (1000 with --full) one-process pods, session
 #     create/start/stop/delete; tracer-node RSS idle and while exporting
+# --tools/--workloads: run only these (for quick comparisons; the report covers what ran);
+# --overhead-only: skip the API latency, fan-out and pipeline parts.
 # --quick: tiny N, one repetition; exits non-zero if any benchmark produced no numbers (CTest
 # bench_quick). Every process this script starts is killed by PID on exit; its temp dir and its
 # ftrace instance are removed; its sessions are deleted through the API.
@@ -19,6 +22,7 @@ mode=default
 reps=
 build=${BENCH_BUILD:-$repo/build}
 out_dir=$repo/docs
+only_tools= only_workloads= overhead_only=
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) mode=quick ;;
@@ -27,7 +31,10 @@ while [ $# -gt 0 ]; do
     --build) build=$2; shift ;;
     --node-build) node_build=$2; shift ;;  # tracer-node and trace-hooks from another build dir
     --out-dir) out_dir=$2; shift ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --tools) only_tools=$2; shift ;;
+    --workloads) only_workloads=$2; shift ;;
+    --overhead-only) overhead_only=1 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -201,7 +208,7 @@ run_sample() {  # workload tool rep
   local lpid=$! fd
   pids+=("$lpid")
   exec {fd}< "$fifo"
-  local fail= wpid= id= rss_pid=
+  local fail= wpid= id= measure_rss=
   for _ in $(seq 1500); do  # the workload exists (exec'd, so the tool is attached): up to 30 s
     wpid=$(find_descendant "$lpid" "$exe"); [ -n "$wpid" ] && break
     kill -0 "$lpid" 2>/dev/null || break; sleep 0.02
@@ -218,10 +225,9 @@ run_sample() {  # workload tool rep
     if [ -z "$id" ]; then fail="session not created"
     elif ! api_call PUT "/v1/trace-session/$id" '{"Run": true}' >/dev/null; then fail="session not started"
     fi
-    if [ "$workload" = getppid ]; then  # tracer-node RSS while it exports this run's events
-      ( while kill -0 "$node_pid" 2>/dev/null; do rss_kb "$node_pid"; sleep 0.05; done ) > "$tmp/rss.$seq" &
-      rss_pid=$!; pids+=("$rss_pid")
-    fi
+    # tracer-node's peak RSS while it exports this run's events: the kernel keeps the high-water
+    # mark (VmHWM) once reset here, so nothing samples it (a sampler would take CPU from the run).
+    [ "$workload" = getppid ] && echo 5 > "/proc/$node_pid/clear_refs" && measure_rss=1
   fi
   local t0 t1 line= count=
   t0=$(now)
@@ -242,7 +248,6 @@ run_sample() {  # workload tool rep
   if [ "$tool" = product ] && [ -n "$id" ]; then
     local ts te view
     ts=$(now); api_call PUT "/v1/trace-session/$id" '{"Run": false}' >/dev/null; te=$(now)
-    [ -n "$rss_pid" ] && { kill "$rss_pid" 2>/dev/null; wait "$rss_pid" 2>/dev/null; forget "$rss_pid"; }
     view=$(api_call GET "/v1/trace-session/$id")
     api_call DELETE "/v1/trace-session/$id" >/dev/null
     unit='"events"'; expected=$((2 * ${count:-0}))  # the pod exec'd the workload before the session
@@ -250,8 +255,8 @@ run_sample() {  # workload tool rep
     lost=$(jq -r --arg id "$id" '.[$id].Stats.Lost // "null"' <<<"$view")
     extra=$(jq -c --arg id "$id" --arg stop "$(elapsed "$ts" "$te")" \
       '{stats: .[$id].Stats, stop_seconds: ($stop | tonumber)}' <<<"$view")
-    if [ -n "$rss_pid" ]; then
-      emit "{\"kind\":\"rss\",\"state\":\"exporting\",\"kb\":$(sort -n "$tmp/rss.$seq" | tail -1)}"
+    if [ -n "$measure_rss" ]; then
+      emit "{\"kind\":\"rss\",\"state\":\"exporting\",\"kb\":$(awk '/^VmHWM:/ { print $2 }' "/proc/$node_pid/status")}"
     fi
   elif [ -z "$fail" ]; then
     # Tools that launch the workload also see its own execve.
@@ -270,7 +275,7 @@ run_sample() {  # workload tool rep
     esac
   fi
   [ -d "$tracefs/instances/$instance" ] && rmdir "$tracefs/instances/$instance" 2>/dev/null
-  rm -f "$fifo" "$start" "$out" "$tmp/rss.$seq" "$tmp/rest.$seq"
+  rm -f "$fifo" "$start" "$out" "$tmp/rest.$seq"
   local seconds=null; [ -z "$fail" ] && seconds=$(elapsed "$t0" "$t1")
   emit "$(jq -cn --arg w "$workload" --arg t "$tool" --argjson r "$rep" --argjson s "$seconds" \
     --argjson e "${expected:-null}" --argjson d "${delivered:-null}" --argjson l "${lost:-null}" \
@@ -281,12 +286,13 @@ run_sample() {  # workload tool rep
 }
 run_seq=0
 
-tools=(untraced product)
-for t in strace-c strace-o perf trace-cmd bpftrace; do
+tools=()
+for t in untraced product strace-c strace-o perf trace-cmd bpftrace; do
   base=${t%%-[co]}
-  [ "${tool_status[$base]}" = ok ] && tools+=("$t")
+  [ -n "$only_tools" ] && [[ " $only_tools " != *" $t "* ]] && continue
+  [[ $base = untraced || $base = product || ${tool_status[$base]} = ok ]] && tools+=("$t")
 done
-for workload in getppid fswalk forkexec; do
+for workload in ${only_workloads:-getppid fswalk forkexec}; do
   for rep in $(seq "$reps"); do
     for tool in "${tools[@]}"; do
       run_sample "$workload" "$tool" "$rep"
@@ -304,39 +310,42 @@ api_sample() {  # op pods seconds|error
   emit "$(jq -cn --arg o "$1" --argjson p "$2" --arg v "$3" \
     '{kind:"api", op:$o, pods:$p} + (if ($v | test("^[0-9.]+$")) then {seconds:($v | tonumber)} else {error:$v} end)')"
 }
-prefix=ctbpod$$-
-have=0
-for want in $api_pods; do
-  while [ "$have" -lt "$want" ]; do
-    unshare --uts sh -c "hostname $prefix$have; exec sleep 3600" &
-    pids+=("$!"); have=$((have + 1))
+if [ -z "$overhead_only" ]; then
+  prefix=ctbpod$$-
+  have=0
+  for want in $api_pods; do
+    while [ "$have" -lt "$want" ]; do
+      unshare --uts sh -c "hostname $prefix$have; exec sleep 3600" &
+      pids+=("$!"); have=$((have + 1))
+    done
+    seen=0
+    for _ in $(seq 600); do
+      seen=$(curl -s -m 30 "$api/v1/pods" | jq --arg p "$prefix" '[keys[] | select(startswith($p))] | length')
+      [ "${seen:-0}" -ge "$want" ] && break; sleep 0.1
+    done
+    total=$(curl -s -m 30 "$api/v1/pods" | jq 'length')
+    log "GET /v1/pods: $seen of our $want pods visible ($total pods in all)"
+    for _ in $(seq "$api_reps"); do
+      read -r code secs <<<"$(curl_time GET /v1/pods)"
+      [ "$code" = 200 ] && api_sample "GET /v1/pods" "$want" "$secs" || api_sample "GET /v1/pods" "$want" "HTTP $code"
+    done
+    emit "{\"kind\":\"rss\",\"state\":\"idle, $want pods\",\"kb\":$(rss_kb "$node_pid")}"
   done
-  seen=0
-  for _ in $(seq 600); do
-    seen=$(curl -s -m 30 "$api/v1/pods" | jq --arg p "$prefix" '[keys[] | select(startswith($p))] | length')
-    [ "${seen:-0}" -ge "$want" ] && break; sleep 0.1
+  body=$(jq -cn --arg p "${prefix}0" \
+    '{pod:$p, container:"*", "trace-hook":"trace_syscalls", "trace-arguments":"-s getppid", "trace-user-context":"bench"}')
+  first=${api_pods%% *}
+  for _ in $(seq "$session_reps"); do
+    read -r code secs <<<"$(curl_time POST /v1/trace-session "$body")"
+    id=$(jq -r 'keys[0]' "$tmp/curl.body" 2>/dev/null)
+    [ "$code" = 200 ] && api_sample "session create" "$first" "$secs" || { api_sample "session create" "$first" "HTTP $code"; continue; }
+    for step in "start:PUT:{\"Run\": true}" "stop:PUT:{\"Run\": false}" "delete:DELETE:"; do
+      IFS=: read -r name method data <<<"$step"
+      read -r code secs <<<"$(curl_time "$method" "/v1/trace-session/$id" "$data")"
+      [ "$code" = 200 ] && api_sample "session $name" "$first" "$secs" || api_sample "session $name" "$first" "HTTP $code"
+    done
   done
-  total=$(curl -s -m 30 "$api/v1/pods" | jq 'length')
-  log "GET /v1/pods: $seen of our $want pods visible ($total pods in all)"
-  for _ in $(seq "$api_reps"); do
-    read -r code secs <<<"$(curl_time GET /v1/pods)"
-    [ "$code" = 200 ] && api_sample "GET /v1/pods" "$want" "$secs" || api_sample "GET /v1/pods" "$want" "HTTP $code"
-  done
-  emit "{\"kind\":\"rss\",\"state\":\"idle, $want pods\",\"kb\":$(rss_kb "$node_pid")}"
-done
-body=$(jq -cn --arg p "${prefix}0" \
-  '{pod:$p, container:"*", "trace-hook":"trace_syscalls", "trace-arguments":"-s getppid", "trace-user-context":"bench"}')
-first=${api_pods%% *}
-for _ in $(seq "$session_reps"); do
-  read -r code secs <<<"$(curl_time POST /v1/trace-session "$body")"
-  id=$(jq -r 'keys[0]' "$tmp/curl.body" 2>/dev/null)
-  [ "$code" = 200 ] && api_sample "session create" "$first" "$secs" || { api_sample "session create" "$first" "HTTP $code"; continue; }
-  for step in "start:PUT:{\"Run\": true}" "stop:PUT:{\"Run\": false}" "delete:DELETE:"; do
-    IFS=: read -r name method data <<<"$step"
-    read -r code secs <<<"$(curl_time "$method" "/v1/trace-session/$id" "$data")"
-    [ "$code" = 200 ] && api_sample "session $name" "$first" "$secs" || api_sample "session $name" "$first" "HTTP $code"
-  done
-done
+
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Machine and report.
@@ -345,8 +354,10 @@ jq -n --arg mode "$mode" --argjson reps "$reps" --arg nproc "$(nproc)" \
   --arg cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
   --arg kernel "$(uname -sr)" --argjson mem "$mem_kb" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --arg load0 "$load_start" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" --arg commit "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null)" \
+  --arg tools "$only_tools" --arg workloads "$only_workloads" --argjson overhead_only "${overhead_only:-0}" \
   --arg build "$build" --argjson ng "$n_getppid" --argjson nf "$n_fswalk" --argjson nx "$n_forkexec" \
   '{mode:$mode, reps:$reps, date:$date, commit:$commit, build:$build,
+    tools:$tools, workloads:$workloads, overhead_only:($overhead_only == 1),
     machine:{nproc:($nproc | tonumber), cpu:$cpu, kernel:$kernel, mem_total_kb:$mem, loadavg_at_start:$load0, loadavg_at_end:$load},
     params:{getppid_calls:$ng, fswalk_passes:$nf, fswalk_files:512, forkexec_execs:$nx}}' > "$tmp/meta.json"
 mkdir -p "$out_dir"
@@ -371,6 +382,8 @@ figures() {
     [ "$mode" = quick ] && exit 1
   fi
 }
+
+[ -n "$overhead_only" ] && exit 0
 
 # Fan-out through tracer-svc (bench/svc_fanout: stand-in nodes over real loopback HTTP).
 log "fan-out: GET /v1/pods through tracer-svc with 1, 10, 50, 200 nodes"

@@ -25,6 +25,8 @@ namespace {
 
 constexpr std::size_t kMaxPagesPerPoll = 64;  // ~10k events: bounds one batch's work, memory and latency
 constexpr std::size_t kMaxHeldEvents = 16384;  // merge window bound in events (see poll)
+// A page with less free room than this is full: the next event did not fit.
+constexpr std::size_t kFullPageSlack = 256;
 constexpr int kFinishPasses = 50;                // drain passes waiting for "entries: 0" at the end
 constexpr auto kOffCheckInterval = std::chrono::milliseconds(10);
 
@@ -195,13 +197,19 @@ bool RawCapture::drain_all(std::vector<Page>& into) {
             any = true;
             // Keep only the used part: header + commit bytes (+ 8 for a stored missed-events count).
             std::size_t used = static_cast<std::size_t>(n);
+            bool partial = false;
             if (used >= header && header >= 16) {
                 std::uint64_t commit = 0;
                 std::memcpy(&commit, buf.data() + 8, 8);
                 std::size_t data = static_cast<std::size_t>(commit & ((1ULL << 30) - 1));
                 used = std::min(used, header + data + 8);
+                partial = header + data + kFullPageSlack < subbuf_size_;
             }
             into.push_back({c.cpu, std::string(buf.data(), used)});
+            // A partly filled page is the one the kernel is writing to: reading on would take it
+            // a few events at a time (hundreds of thousands of reads a second under a fast
+            // workload, each one contending with the writer). Its rest waits for the next pass.
+            if (partial) break;
         }
     }
     return any;
