@@ -332,25 +332,27 @@ bool RawCapture::poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wa
         done = (reader_done_ && queue_.empty()) || abort_;
     }
     if (abort_) return false;  // abort() counts what is left
-    decoded_.clear();
+    // Decoded straight behind what the last poll held back.
+    const std::size_t first_new = pending_.size();
     for (const auto& p : pages) {
-        auto counts = decoder_->decode(p.cpu, p.bytes.data(), p.bytes.size(), decoded_);
+        auto counts = decoder_->decode(p.cpu, p.bytes.data(), p.bytes.size(), pending_);
         if (counts.unknown) unparsed_ += counts.unknown;
     }
-    if (decoded_.empty() && pending_.empty()) return !done;
+    const bool decoded_any = pending_.size() > first_new;
+    if (pending_.empty()) return !done;
     // Merge: each CPU's events are already in order; a stable sort by time interleaves them.
     // Sort (timestamp, position) keys, not events: an event is a few strings and a JSON object,
     // and moving each once beats moving it log(n) times; the position keeps equal times in order.
+    // A workload on one CPU gives keys in order already: checking is linear, sorting is not.
     std::uint64_t newest = 0;
-    for (const auto& e : decoded_) newest = std::max(newest, e.timestamp_ns);
-    pending_.insert(pending_.end(), std::make_move_iterator(decoded_.begin()), std::make_move_iterator(decoded_.end()));
+    for (std::size_t i = first_new; i < pending_.size(); ++i) newest = std::max(newest, pending_[i].timestamp_ns);
     order_.clear();
     for (std::uint32_t i = 0; i < pending_.size(); ++i) order_.emplace_back(pending_[i].timestamp_ns, i);
-    std::ranges::sort(order_);
+    if (!std::ranges::is_sorted(order_)) std::ranges::sort(order_);
     // Hold back the newest events a little: an older one may still be on another CPU's page.
     // With nothing new this time, or at the end, everything goes.
     std::size_t emit = pending_.size();
-    if (!done && !decoded_.empty() && newest > options_.merge_window_ns) {
+    if (!done && decoded_any && newest > options_.merge_window_ns) {
         auto limit = newest - options_.merge_window_ns;
         emit = static_cast<std::size_t>(
             std::ranges::upper_bound(order_, limit, {}, &std::pair<std::uint64_t, std::uint32_t>::first) - order_.begin());

@@ -86,7 +86,6 @@ private:
 
     // poll() thread only.
     std::vector<TraceEvent> pending_;  // decoded, merged, held back for the merge window
-    std::vector<TraceEvent> decoded_;
     std::vector<TraceEvent> held_;      // scratch for what pending_ keeps after a poll
     std::vector<std::pair<std::uint64_t, std::uint32_t>> order_;  // (timestamp, pending_ position), sorted
     std::unordered_map<pid_t, std::string> comms_;

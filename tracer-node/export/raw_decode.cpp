@@ -162,7 +162,8 @@ void RawDecoder::fill(const EventInfo& info, int cpu, unsigned long long ts, voi
     switch (info.kind) {
         case EventInfo::Kind::kEnter: {
             e.event = info.name;
-            boost::json::object args;
+            e.fields.reserve(2);  // no rehash as members go in
+            boost::json::object args(info.fields.size());
             for (const auto& f : info.fields) {
                 if (f.offset + f.size > size) break;
                 if (!e.details.empty()) e.details += ", ";
@@ -178,6 +179,7 @@ void RawDecoder::fill(const EventInfo& info, int cpu, unsigned long long ts, voi
         }
         case EventInfo::Kind::kExit: {
             e.event = info.name;
+            e.fields.reserve(2);
             if (info.nr_offset >= 0 && info.nr_offset + 4 <= size) e.fields["nr"] = read_signed(p + info.nr_offset, 4);
             if (info.ret_offset >= 0 && info.ret_offset + info.ret_size <= size) {
                 auto ret = read_signed(p + info.ret_offset, info.ret_size);

@@ -1,7 +1,8 @@
 #include "tracer-node/export/trace_event.h"
 
+#include <charconv>
+
 #include <boost/json/serialize.hpp>
-#include <fmt/format.h>
 
 namespace ct::node {
 
@@ -45,8 +46,8 @@ void append_member(std::string& out, std::string_view member, std::string_view v
 template <typename Int>
 void append_int(std::string& out, Int v) {
     char buf[24];
-    auto r = fmt::format_to_n(buf, sizeof buf, "{}", v);
-    out.append(buf, r.size);
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
 }
 
 void append_value(std::string& out, const boost::json::value& v);
@@ -98,10 +99,14 @@ void EventJsonWriter::append(std::string& out, const TraceEvent& e, const EventO
     out += R"(,"cpu":)";
     append_int(out, static_cast<std::int64_t>(e.cpu));
     // Seconds as ftrace prints them, as text: a double would lose nanoseconds and print "1.8E3".
-    char ts[96];
-    auto r = fmt::format_to_n(ts, sizeof ts, R"(,"timestamp":"{}.{:09}","timestamp_ns":{})",
-                              e.timestamp_ns / 1'000'000'000ULL, e.timestamp_ns % 1'000'000'000ULL, e.timestamp_ns);
-    out.append(ts, r.size);
+    out += R"(,"timestamp":")";
+    append_int(out, e.timestamp_ns / 1'000'000'000ULL);
+    char frac[10] = {'.', '0', '0', '0', '0', '0', '0', '0', '0', '0'};  // ".%09u"
+    auto ns = e.timestamp_ns % 1'000'000'000ULL;
+    for (int i = 9; ns; --i, ns /= 10) frac[i] = static_cast<char>('0' + ns % 10);
+    out.append(frac, sizeof frac);
+    out += R"(","timestamp_ns":)";
+    append_int(out, e.timestamp_ns);
     append_member(out, R"(,"event":)", e.event);
     append_member(out, R"(,"details":)", e.details);
     if (!e.fields.empty()) {

@@ -159,12 +159,14 @@ std::string_view kv_value(std::string_view text, std::string_view key) {
 
 std::optional<ProcessChange> process_change(const TraceEvent& e) {
     constexpr size_t kCommLen = 15;  // TASK_COMM_LEN - 1
-    if (e.event == "sched_process_fork") {
+    // string_view compares lengths first: this runs on every event, nearly all of them neither.
+    std::string_view event = e.event;
+    if (event == "sched_process_fork") {
         pid_t child = 0;
         if (!to_number(kv_value(e.details, "child_pid"), child) || child <= 0) return std::nullopt;
         return ProcessChange{ProcessChange::kFork, child, std::string(kv_value(e.details, "child_comm"))};
     }
-    if (e.event == "sched_process_exec") {
+    if (event == "sched_process_exec") {
         auto file = kv_value(e.details, "filename");
         if (file.empty()) return std::nullopt;
         auto base = file.substr(file.rfind('/') + 1);
