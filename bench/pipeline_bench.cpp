@@ -116,7 +116,9 @@ int main(int argc, char** argv) {
                    run, delivered, lost, workload_s, 2 * calls / workload_s, total_s, delivered / total_s, cpu,
                    cpu / (delivered / 1e6));
         call(port, "DELETE", "/v1/trace-session/" + id);
-        std::filesystem::remove(dir / "events.jsonl");
+        // Truncated, not removed: tracer-node keeps it open (appending), and an unlinked file
+        // would keep growing, until the kernel's dirty-page writeback throttles later runs.
+        std::filesystem::resize_file(dir / "events.jsonl", 0);
     }
     node->stop(std::chrono::milliseconds(10000));
     std::filesystem::remove_all(dir);

@@ -252,6 +252,9 @@ run_sample() {  # workload tool rep
     api_call DELETE "/v1/trace-session/$id" >/dev/null
     unit='"events"'; expected=$((2 * ${count:-0}))  # the pod exec'd the workload before the session
     delivered=$(grep -c "\"session\":\"$id\"" "$tmp/events.jsonl")
+    # Emptied after each run (tracer-node appends, so it writes on from 0): gigabytes of events
+    # would otherwise pile up until the kernel's dirty-page writeback slows the later runs.
+    : > "$tmp/events.jsonl"
     lost=$(jq -r --arg id "$id" '.[$id].Stats.Lost // "null"' <<<"$view")
     extra=$(jq -c --arg id "$id" --arg stop "$(elapsed "$ts" "$te")" \
       '{stats: .[$id].Stats, stop_seconds: ($stop | tonumber)}' <<<"$view")

@@ -33,7 +33,7 @@ constexpr int kMaxRunning = 16;
 constexpr auto kRequestTimeout = 180s;
 // glibc keeps some freed memory in its arenas (tracer-node limits them to 2) and the pod and
 // format caches stay warm: 32 MiB over the start is "returned". A leak per session would not
-// fit — hundreds of sessions are created and deleted (measured: peak ~500 MiB, 37 MiB after).
+// fit — hundreds of sessions are created and deleted (measured: peak 310-350 MiB, 17 MiB after).
 constexpr size_t kRssSlackKib = 32 * 1024;
 // What tracer-node's allocator says is still allocated (container_tracer_heap_bytes): unlike RSS
 // it is not blurred by fragmentation, so a leak of a few KiB per session shows over hundreds.

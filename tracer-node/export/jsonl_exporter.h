@@ -1,5 +1,6 @@
 // JsonLinesExporter: one JSON object per event per line, to stdout or a file (--trace-output).
-// Writes are serialised by a mutex and flushed per batch; the default sink of tracer-node.
+// Writes are serialised by a mutex, whole lines at a time, and flushed per batch; the default
+// sink of tracer-node. export_events may be called from any thread.
 #pragma once
 
 #include <cstdio>
@@ -26,6 +27,7 @@ public:
     void forget_session(const std::string& session_id) override;
 
 private:
+    static constexpr std::size_t kChunkBytes = 256 << 10;  // per write, whole lines
     JsonLinesExporter(std::FILE* file, std::string path, bool owned)
         : file_(file), path_(std::move(path)), owned_(owned) {}
     mutable std::mutex mutex_;

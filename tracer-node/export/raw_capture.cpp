@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::size_t kMaxPagesPerPoll = 64;  // ~10k events: bounds one batch's work, memory and latency
+constexpr std::size_t kMaxPagesPerPoll = 16;  // ~4k events: bounds one batch's work, memory and latency
 constexpr std::size_t kMaxHeldEvents = 16384;  // merge window bound in events (see poll)
 // A page with less free room than this is full: the next event did not fit.
 constexpr std::size_t kFullPageSlack = 256;
@@ -340,15 +340,17 @@ bool RawCapture::poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wa
     }
     const bool decoded_any = pending_.size() > first_new;
     if (pending_.empty()) return !done;
-    // Merge: each CPU's events are already in order; a stable sort by time interleaves them.
-    // Sort (timestamp, position) keys, not events: an event is a few strings and a JSON object,
-    // and moving each once beats moving it log(n) times; the position keeps equal times in order.
-    // A workload on one CPU gives keys in order already: checking is linear, sorting is not.
+    // Merge by (timestamp, position) keys, not events: an event is a few strings and a JSON
+    // object, and moving each once beats moving it log(n) times; the position keeps equal times
+    // in order. What the last poll held back is in order already: only the new events' keys are
+    // sorted (a workload on one CPU gives them in order: checking is linear), then merged in.
     std::uint64_t newest = 0;
     for (std::size_t i = first_new; i < pending_.size(); ++i) newest = std::max(newest, pending_[i].timestamp_ns);
     order_.clear();
     for (std::uint32_t i = 0; i < pending_.size(); ++i) order_.emplace_back(pending_[i].timestamp_ns, i);
-    if (!std::ranges::is_sorted(order_)) std::ranges::sort(order_);
+    const auto new_keys = order_.begin() + static_cast<std::ptrdiff_t>(first_new);
+    if (!std::is_sorted(new_keys, order_.end())) std::sort(new_keys, order_.end());
+    std::inplace_merge(order_.begin(), new_keys, order_.end());
     // Hold back the newest events a little: an older one may still be on another CPU's page.
     // With nothing new this time, or at the end, everything goes.
     std::size_t emit = pending_.size();
