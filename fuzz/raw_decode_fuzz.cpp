@@ -55,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto counts = decoder.decode(cpu, subbuf.data(), subbuf.size(), events);
     if (counts.events != events.size()) __builtin_trap();
     const EventContext context{"fuzz-node", "42", "trace_syscalls", "fuzz"};
-    const EventJsonWriter writer(context);
+    EventJsonWriter writer(context);
     for (const auto& e : events) {
         std::string json;
         writer.append(json, e, nullptr);

@@ -79,3 +79,28 @@ TEST_CASE("the event JSON writer writes what Boost.JSON serialises for the event
         }
     }
 }
+
+TEST_CASE("one event JSON writer reuses repeated members and follows every change", "[export][unit]") {
+    // A batch in the order a capture gives it: owners, tasks and event names repeat, alternate
+    // and change; every line must still be the event's own object.
+    EventContext context{.node = "n", .session_id = "7", .hook = "h", .user_context = ""};
+    Owner a{.pod = "web-0", .pod_namespace = "prod", .container = "nginx"};
+    Owner b{.pod = "web-1", .pod_namespace = "", .container = "nginx \"2\""};
+    std::vector<std::pair<TraceEvent, const Owner*>> batch;
+    const char* names[] = {"sys_enter_read", "sys_exit_read", "sys_enter_read", "sys_exit_read",
+                           "sys_enter_write", "sys_exit_write", "sched_process_exec", "sys_exit_read", ""};
+    const char* comms[] = {"app", "app", "app", "worker", "worker", "app", "", "app\n", "app"};
+    const Owner* owners[] = {&a, &a, &b, &b, nullptr, &a, &a, &b, &b};
+    for (size_t i = 0; i < std::size(names); ++i) {
+        TraceEvent e{.timestamp_ns = 1000 + i, .cpu = 0, .pid = static_cast<pid_t>(10 + i), .comm = comms[i],
+                     .event = names[i], .details = "", .fields = {}};
+        batch.emplace_back(std::move(e), owners[i]);
+    }
+    EventJsonWriter writer(context);
+    for (const auto& [e, o] : batch) {
+        INFO(e.event << " task " << e.comm);
+        std::string out;
+        writer.append(out, e, o);
+        CHECK(out == reference(e, context, o));
+    }
+}

@@ -23,7 +23,7 @@ void JsonLinesExporter::export_events(const EventContext& context, std::span<con
     // batch), and a chunk bounds it (a batch of 10k events would be 3 MB, times every capture
     // thread of a busy node).
     thread_local std::string text;
-    const EventJsonWriter writer(context);
+    EventJsonWriter writer(context);
     text.clear();
     auto write = [&] {
         std::lock_guard lock(mutex_);

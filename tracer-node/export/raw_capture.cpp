@@ -301,20 +301,28 @@ CaptureLoss RawCapture::loss() const {
 }
 
 void RawCapture::set_comm(TraceEvent& e) {
-    auto it = comms_.find(e.pid);
-    if (it == comms_.end()) {
-        std::string comm;
-        if (e.pid == 0) comm = "<idle>";
-        else {
-            // A task names itself: any bytes. Event strings are UTF-8 (the exported JSON must be).
-            comm = to_valid_utf8(trim(read_small_file(fmt::format("{}/{}/comm", options_.procfs_root, e.pid))));
-            if (comm.empty()) comm = "<...>";  // gone already; ftrace prints the same when it can't tell
+    // Runs of events come from one task: the lookup is skipped for the same pid as the last one.
+    if (!last_comm_ || e.pid != last_comm_pid_) {
+        auto it = comms_.find(e.pid);
+        if (it == comms_.end()) {
+            std::string comm;
+            if (e.pid == 0) comm = "<idle>";
+            else {
+                // A task names itself: any bytes. Event strings are UTF-8 (the exported JSON must be).
+                comm = to_valid_utf8(trim(read_small_file(fmt::format("{}/{}/comm", options_.procfs_root, e.pid))));
+                if (comm.empty()) comm = "<...>";  // gone already; ftrace prints the same when it can't tell
+            }
+            it = comms_.emplace(e.pid, std::move(comm)).first;
         }
-        it = comms_.emplace(e.pid, std::move(comm)).first;
+        last_comm_pid_ = e.pid;
+        last_comm_ = &it->second;  // unordered_map values stay put until erased
     }
-    e.comm = it->second;
+    e.comm = *last_comm_;
     // exec renames the task: look it up again for the events after this one.
-    if (e.event.starts_with("sys_exit_execve")) comms_.erase(e.pid);
+    if (e.event.starts_with("sys_exit_execve")) {
+        comms_.erase(e.pid);
+        last_comm_ = nullptr;
+    }
 }
 
 bool RawCapture::poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wait) {

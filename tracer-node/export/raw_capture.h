@@ -89,6 +89,8 @@ private:
     std::vector<TraceEvent> held_;      // scratch for what pending_ keeps after a poll
     std::vector<std::pair<std::uint64_t, std::uint32_t>> order_;  // (timestamp, pending_ position), sorted
     std::unordered_map<pid_t, std::string> comms_;
+    pid_t last_comm_pid_ = 0;
+    const std::string* last_comm_ = nullptr;  // comms_[last_comm_pid_], or null
 };
 
 // Pure: the tracing directory of an instance directory (".../tracing/instances/x" -> ".../tracing").

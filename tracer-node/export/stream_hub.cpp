@@ -155,7 +155,7 @@ void StreamHub::export_events(const EventContext& c, std::span<const EnrichedEve
         chunk.clear();
         in_chunk = 0;
     };
-    const EventJsonWriter writer(c);
+    EventJsonWriter writer(c);
     for (const auto& e : events) {
         writer.append(chunk, e.event, e.owner.get());
         chunk += '\n';

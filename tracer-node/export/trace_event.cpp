@@ -77,6 +77,16 @@ void append_value(std::string& out, const boost::json::value& v) {
 
 }  // namespace
 
+void EventJsonWriter::append_memo(std::string& out, Memo& memo, std::string_view member, std::string_view value) {
+    if (!memo.set || memo.value != value) {
+        memo.value.assign(value);
+        memo.json.clear();
+        append_member(memo.json, member, value);
+        memo.set = true;
+    }
+    out += memo.json;
+}
+
 EventJsonWriter::EventJsonWriter(const EventContext& c) {
     append_member(prefix_, R"({"node":)", c.node);
     append_member(prefix_, R"(,"session":)", c.session_id);
@@ -84,16 +94,16 @@ EventJsonWriter::EventJsonWriter(const EventContext& c) {
     append_member(prefix_, R"(,"context":)", c.user_context);
 }
 
-void EventJsonWriter::append(std::string& out, const TraceEvent& e, const EventOwner* owner) const {
+void EventJsonWriter::append(std::string& out, const TraceEvent& e, const EventOwner* owner) {
     out += prefix_;
     if (owner) {
-        append_member(out, R"(,"pod":)", owner->pod);
-        if (!owner->pod_namespace.empty()) append_member(out, R"(,"namespace":)", owner->pod_namespace);
-        append_member(out, R"(,"container":)", owner->container);
+        append_memo(out, pod_, R"(,"pod":)", owner->pod);
+        if (!owner->pod_namespace.empty()) append_memo(out, namespace_, R"(,"namespace":)", owner->pod_namespace);
+        append_memo(out, container_, R"(,"container":)", owner->container);
     } else {
         out += R"(,"pod":null,"container":null)";
     }
-    append_member(out, R"(,"task":)", e.comm);
+    append_memo(out, task_, R"(,"task":)", e.comm);
     out += R"(,"pid":)";
     append_int(out, static_cast<std::int64_t>(e.pid));
     out += R"(,"cpu":)";
@@ -107,7 +117,10 @@ void EventJsonWriter::append(std::string& out, const TraceEvent& e, const EventO
     out.append(frac, sizeof frac);
     out += R"(","timestamp_ns":)";
     append_int(out, e.timestamp_ns);
-    append_member(out, R"(,"event":)", e.event);
+    Memo& event = events_[0].value == e.event ? events_[0]
+                  : events_[1].value == e.event ? events_[1]
+                                                : events_[next_event_++ & 1];
+    append_memo(out, event, R"(,"event":)", e.event);
     append_member(out, R"(,"details":)", e.details);
     if (!e.fields.empty()) {
         out += R"(,"fields":)";

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <boost/json/object.hpp>
 
@@ -37,16 +38,29 @@ using EventOwner = Owner;
 // Writes events as JSON lines, one object per event (docs/api.md "Exported events"): the
 // session's members come first and are escaped once per writer, not once per event — the hot
 // path of the text exporters (an event costs a few appends, no allocation once `out` has grown).
-// Strings are written as they are: TraceEvent strings are valid UTF-8 (the decoders repair them).
-// Pure; build one per batch of a session's events.
+// The owner, task and event name repeat from event to event: each keeps its last escaped text and
+// reuses it while the value is the same. Strings are written as they are: TraceEvent strings are
+// valid UTF-8 (the decoders repair them).
+// Pure; build one per batch of a session's events and use it on one thread.
 class EventJsonWriter {
 public:
     explicit EventJsonWriter(const EventContext& context);
     // Appends the event's object (no newline) to `out`.
-    void append(std::string& out, const TraceEvent& event, const EventOwner* owner) const;
+    void append(std::string& out, const TraceEvent& event, const EventOwner* owner);
 
 private:
+    // One member's last value and its escaped `"key":"value"` text.
+    struct Memo {
+        bool set = false;
+        std::string value;
+        std::string json;
+    };
+    // Appends member + value escaped, through `memo` when it holds that value already.
+    static void append_memo(std::string& out, Memo& memo, std::string_view member, std::string_view value);
     std::string prefix_;  // {"node":..,"session":..,"hook":..,"context":..
+    Memo pod_, namespace_, container_, task_;
+    Memo events_[2];      // syscall enter and exit names alternate
+    unsigned next_event_ = 0;
 };
 
 }  // namespace ct::node
