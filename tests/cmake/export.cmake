@@ -12,6 +12,7 @@ ct_add_test(export_pipeline_test
   LIBS ct_common)
 add_dependencies(export_pipeline_test tracer-node ftrace-manager getppid_loop)
 
-ct_add_test(capture_budget_test
-  SOURCES integration/capture_budget_test.cpp
+ct_add_test(raw_capture_test
+  SOURCES integration/raw_capture_test.cpp
   LIBS ct_node)
+add_dependencies(raw_capture_test getppid_loop)

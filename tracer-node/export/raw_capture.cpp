@@ -12,6 +12,7 @@
 #include "common/strings.h"
 #include "tracer-node/discovery/procfs_io.h"
 #include "tracer-node/export/text_capture.h"
+#include "tracer-node/export/trace_line_parse.h"
 
 extern "C" {
 #include "tracer-node/export/tracefs_events.h"
@@ -301,6 +302,13 @@ CaptureLoss RawCapture::loss() const {
 }
 
 void RawCapture::set_comm(TraceEvent& e) {
+    // The hook's fork and exec events name new and renamed tasks exactly, and spare a /proc read
+    // per child (which a short-lived one may not outlive). The event's own task is the parent
+    // (fork) or the exec'd process, whose name ftrace already shows as the new one.
+    if (auto change = process_change(e); change && !change->comm.empty()) {
+        comms_.insert_or_assign(change->pid, std::move(change->comm));
+        last_comm_ = nullptr;
+    }
     // Runs of events come from one task: the lookup is skipped for the same pid as the last one.
     if (!last_comm_ || e.pid != last_comm_pid_) {
         auto it = comms_.find(e.pid);

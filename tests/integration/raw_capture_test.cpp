@@ -1,15 +1,24 @@
-// The node-wide raw capture queue (CaptureOptions::queue_budget) on real ftrace: two captures of
-// two instances share one small budget; while nobody decodes, their readers keep draining the
-// kernel buffers into the queue until the budget is full, then drop pages and count their events.
-// Every event is then either delivered or counted, and the budget is whole again. Needs root.
+// RawCapture on real ftrace. Needs root.
+// - The node-wide raw capture queue (CaptureOptions::queue_budget): two captures of two instances
+//   share one small budget; while nobody decodes, their readers keep draining the kernel buffers
+//   into the queue until the budget is full, then drop pages and count their events. Every event
+//   is then either delivered or counted, and the budget is whole again.
+// - Task names: a forked child is named by the fork event, an exec'd one by the exec event, with
+//   no /proc to ask (procfs_root is an empty directory).
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
+#include <filesystem>
 #include <fstream>
 #include <thread>
+
+#include <map>
 
 #include <fmt/format.h>
 
@@ -32,13 +41,21 @@ void write_file(const std::string& path, const std::string& text) {
 
 // A tracefs instance of this test, tracing getppid enter/exit of this process's main thread.
 // Removed on destruction (tracing off first, as rmdir needs no open files and no users).
+// With `follow_children`, also the children this process forks (event-fork) and the fork/exec
+// events that name them, as the trace hooks enable them.
 class Instance {
 public:
-    explicit Instance(int n) : dir_(fmt::format("{}/instances/ctbudget_{}_{}", kTracing, ::getpid(), n)) {
+    explicit Instance(int n, bool follow_children = false)
+        : dir_(fmt::format("{}/instances/ctbudget_{}_{}", kTracing, ::getpid(), n)) {
         REQUIRE(::mkdir(dir_.c_str(), 0755) == 0);
         write_file(dir_ + "/buffer_size_kb", "4096");  // the kernel must not overwrite: we count our drops
         write_file(dir_ + "/set_event_pid", std::to_string(::getpid()));
-        write_file(dir_ + "/set_event", "syscalls:sys_enter_getppid\nsyscalls:sys_exit_getppid\n");
+        std::string events = "syscalls:sys_enter_getppid\nsyscalls:sys_exit_getppid\n";
+        if (follow_children) {
+            write_file(dir_ + "/options/event-fork", "1");
+            events += "sched:sched_process_fork\nsched:sched_process_exec\n";
+        }
+        write_file(dir_ + "/set_event", events);
         write_file(dir_ + "/tracing_on", "1");
     }
     ~Instance() {
@@ -58,14 +75,17 @@ struct Outcome {
     ct::node::CaptureLoss loss;
 };
 
-Outcome drain(RawCapture& capture) {
-    Outcome o;
+// Every event the capture hands out until it ends.
+std::vector<ct::node::TraceEvent> drain_events(RawCapture& capture) {
     std::vector<ct::node::TraceEvent> events;
     for (int i = 0; i < 2000 && capture.poll(events, 50ms); ++i) {
-        o.delivered += events.size();
-        events.clear();
     }
-    o.delivered += events.size();
+    return events;
+}
+
+Outcome drain(RawCapture& capture) {
+    Outcome o;
+    o.delivered = drain_events(capture).size();
     o.loss = capture.loss();
     return o;
 }
@@ -107,4 +127,45 @@ TEST_CASE("captures share one raw queue budget: past it pages are dropped and co
     CHECK(got_a.loss.overrun + got_b.loss.overrun == 0);
     // Everything taken was given back.
     CHECK(budget->used() == 0);
+}
+
+TEST_CASE("raw capture names forked and exec'd tasks from their fork and exec events, without /proc",
+          "[integration][root][export]") {
+    constexpr int kExecCalls = 10;
+    // Nothing under this "procfs": a task not named by an event would be "<...>".
+    auto empty_proc = std::filesystem::temp_directory_path() / fmt::format("ct-noproc-{}", ::getpid());
+    std::filesystem::create_directories(empty_proc);
+    const auto workload = std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path() / "bench/getppid_loop";
+    REQUIRE(std::filesystem::exists(workload));
+    std::string parent_comm;
+    std::getline(std::ifstream("/proc/self/comm"), parent_comm);
+
+    Instance instance(2, /*follow_children=*/true);
+    auto capture = RawCapture::open(instance.dir(), {.procfs_root = empty_proc.string()});
+    REQUIRE(capture);
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ::syscall(SYS_getppid);  // still the parent's name
+        int null = ::open("/dev/null", O_WRONLY);
+        ::dup2(null, STDOUT_FILENO);
+        auto n = std::to_string(kExecCalls);
+        ::execl(workload.c_str(), workload.c_str(), n.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+    instance.stop();
+    auto events = drain_events(**capture);
+    std::filesystem::remove_all(empty_proc);
+
+    std::map<std::string, int> child_getppid_by_comm;
+    for (const auto& e : events)
+        if (e.pid == child && e.event == "sys_enter_getppid") ++child_getppid_by_comm[e.comm];
+    INFO("events: " << events.size());
+    CHECK(child_getppid_by_comm[parent_comm] == 1);
+    CHECK(child_getppid_by_comm["getppid_loop"] == kExecCalls);
+    CHECK(child_getppid_by_comm.size() == 2);  // no "<...>"
 }
