@@ -360,7 +360,7 @@ jq -n --arg mode "$mode" --argjson reps "$reps" --arg nproc "$(nproc)" \
   --arg tools "$only_tools" --arg workloads "$only_workloads" --argjson overhead_only "${overhead_only:-0}" \
   --arg build "$build" --argjson ng "$n_getppid" --argjson nf "$n_fswalk" --argjson nx "$n_forkexec" \
   '{mode:$mode, reps:$reps, date:$date, commit:$commit, build:$build,
-    tools:$tools, workloads:$workloads, overhead_only:($overhead_only == 1),
+    only_tools:$tools, only_workloads:$workloads, overhead_only:($overhead_only == 1),
     machine:{nproc:($nproc | tonumber), cpu:$cpu, kernel:$kernel, mem_total_kb:$mem, loadavg_at_start:$load0, loadavg_at_end:$load},
     params:{getppid_calls:$ng, fswalk_passes:$nf, fswalk_files:512, forkexec_execs:$nx}}' > "$tmp/meta.json"
 mkdir -p "$out_dir"

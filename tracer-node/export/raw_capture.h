@@ -4,9 +4,11 @@
 // Two stages so a slow exporter never makes the kernel overwrite events:
 //   reader thread (owned here): every poll_interval drains every CPU's buffer page by page into
 //     an in-memory queue bounded by the node-wide CaptureOptions::queue_budget; a page that does
-//     not fit is dropped and its events are counted (queue_dropped), never silently lost.
+//     not fit is dropped and its events are counted (queue_dropped), never silently lost. A pass
+//     stops on a CPU at its first partly filled page: the one the kernel is writing to.
 //   poll() (the capture run's thread): decodes queued pages (RawDecoder), merges the CPUs in
-//     timestamp order within merge_window_ns, resolves comm, hands out TraceEvents.
+//     timestamp order within merge_window_ns, resolves comm (from fork/exec events, else /proc),
+//     hands out TraceEvents.
 // End: when the instance's tracing_on reads 0 (the hook is stopping) or hook_exited() is
 // called, the reader drains until every CPU is empty, reads the kernel's loss counters
 // (per_cpu/cpuN/stats overrun / dropped events) and closes its files so the hook can remove
