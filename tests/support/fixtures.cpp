@@ -226,7 +226,7 @@ std::vector<pid_t> Pod::host_pids() const {
     return out;
 }
 
-std::optional<int> Pod::run(const std::string& command, std::chrono::milliseconds timeout) {
+std::optional<Pod::Finished> Pod::run_command(const std::string& command, std::chrono::milliseconds timeout) {
     int i = seq_++;
     auto cmd = fmt::format("{}/cmd.{}", dir_.str(), i);
     {
@@ -235,7 +235,6 @@ std::optional<int> Pod::run(const std::string& command, std::chrono::millisecond
     std::error_code ec;
     fs::rename(cmd + ".tmp", cmd, ec);
     if (ec) return std::nullopt;
-    last_output_ = fmt::format("{}/out.{}", dir_.str(), i);
     auto rc = fmt::format("{}/rc.{}", dir_.str(), i);
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!fs::exists(rc)) {
@@ -243,15 +242,21 @@ std::optional<int> Pod::run(const std::string& command, std::chrono::millisecond
         std::this_thread::sleep_for(10ms);
     }
     auto code = parse_u64(trim(read_file(rc)));
-    return code ? std::optional<int>(static_cast<int>(*code)) : std::nullopt;
+    if (!code) return std::nullopt;
+    return Finished{static_cast<int>(*code), fmt::format("{}/out.{}", dir_.str(), i)};
+}
+
+std::optional<int> Pod::run(const std::string& command, std::chrono::milliseconds timeout) {
+    auto finished = run_command(command, timeout);
+    return finished ? std::optional<int>(finished->code) : std::nullopt;
 }
 
 std::string Pod::exec(const std::string& command, std::chrono::milliseconds timeout) {
-    auto rc = run(command, timeout);
-    if (!rc) FAIL("pod " << name_ << ": \"" << command << "\" timed out");
-    auto out = read_file(last_output_);
+    auto finished = run_command(command, timeout);
+    if (!finished) FAIL("pod " << name_ << ": \"" << command << "\" timed out");
+    auto out = read_file(finished->output_path);
     INFO("pod " << name_ << ": " << command << ": " << out);
-    REQUIRE(*rc == 0);
+    REQUIRE(finished->code == 0);
     return out;
 }
 

@@ -104,11 +104,17 @@ public:
     std::optional<int> run(const std::string& command, std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 private:
+    struct Finished {
+        int code;
+        std::string output_path;  // the command's stdout, in a file
+    };
+    // Both of the above: hands the command to the pod's shell loop and waits for its exit code.
+    std::optional<Finished> run_command(const std::string& command, std::chrono::milliseconds timeout);
+
     std::string name_;
     TempDir dir_;
     Subprocess process_;
     int seq_ = 0;
-    std::string last_output_;  // output file of the last run()
 };
 
 // Path of a built binary under the build tree, e.g. "bench/getppid_loop".

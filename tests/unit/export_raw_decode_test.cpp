@@ -62,6 +62,14 @@ void put(std::vector<char>& d, size_t off, T v) {
     std::memcpy(d.data() + off, &v, sizeof v);
 }
 
+// A zeroed record of `size` bytes with its common fields: common_type at 0, common_pid at 4.
+std::vector<char> record(size_t size, std::uint16_t type, std::int32_t pid = 0) {
+    std::vector<char> r(size, 0);
+    put(r, 0, type);
+    put(r, 4, pid);
+    return r;
+}
+
 }  // namespace
 
 TEST_CASE("raw decoder turns syscall records into the text path's event names and fields", "[unit]") {
@@ -69,19 +77,14 @@ TEST_CASE("raw decoder turns syscall records into the text path's event names an
         kHeaderPage, {{"syscalls", "sys_enter_openat", kEnterOpenat}, {"syscalls", "sys_exit_getppid", kExitGetppid}});
     REQUIRE(decoder);
 
-    std::vector<char> enter(48, 0);
-    put<std::uint16_t>(enter, 0, 782);
-    put<std::int32_t>(enter, 4, 4242);
+    auto enter = record(48, 782, 4242);
     put<std::int32_t>(enter, 8, 257);
     put<std::uint64_t>(enter, 16, 0xffffff9c);
     put<std::uint64_t>(enter, 24, 0x7ffd1234);
-    std::vector<char> exit(24, 0);
-    put<std::uint16_t>(exit, 0, 304);
-    put<std::int32_t>(exit, 4, 4242);
+    auto exit = record(24, 304, 4242);
     put<std::int32_t>(exit, 8, 110);
     put<std::int64_t>(exit, 16, -14);
-    std::vector<char> unknown(8, 0);
-    put<std::uint16_t>(unknown, 0, 9999);
+    auto unknown = record(8, 9999);
 
     PageBuilder page;
     page.add(0, enter);
@@ -140,9 +143,7 @@ TEST_CASE("raw decoder takes formats of several systems and names the one that d
     auto decoder = RawDecoder::from_formats(
         kHeaderPage, {{"syscalls", "sys_exit_getppid", kExitGetppid}, {"sched", "sched_process_fork", fork_format}});
     REQUIRE(decoder);
-    std::vector<char> fork(16, 0);
-    put<std::uint16_t>(fork, 0, 320);
-    put<std::int32_t>(fork, 4, 7);
+    auto fork = record(16, 320, 7);
     put<std::int32_t>(fork, 8, 7);
     put<std::int32_t>(fork, 12, 8);
     PageBuilder page;

@@ -75,7 +75,8 @@ void CaptureRun::run(int nice) {
                 }
                 continue;  // bookkeeping the hook enables for us; users did not ask for it
             }
-            if (auto c = comm_of_.find(e.pid); c != comm_of_.end()) e.comm = c->second;
+            if (!comm_of_.empty())  // most runs see no fork or exec: no lookup per event then
+                if (auto c = comm_of_.find(e.pid); c != comm_of_.end()) e.comm = c->second;
             enriched.push_back({std::move(e), owner_of(e.pid)});
         }
         exporters_->export_events(context_, enriched);

@@ -25,21 +25,21 @@ void JsonLinesExporter::export_events(const EventContext& context, std::span<con
     thread_local std::string text;
     EventJsonWriter writer(context);
     text.clear();
-    auto write = [&] {
+    auto write = [&](bool last) {
         std::lock_guard lock(mutex_);
         std::fwrite(text.data(), 1, text.size(), file_);
         text.clear();
+        if (!last) return;
+        std::fflush(file_);
+        written_[context.session_id] += events.size();
+        total_ += events.size();
     };
     for (const auto& e : events) {
         writer.append(text, e.event, e.owner.get());
         text += '\n';
-        if (text.size() >= kChunkBytes) write();
+        if (text.size() >= kChunkBytes) write(false);
     }
-    std::lock_guard lock(mutex_);
-    std::fwrite(text.data(), 1, text.size(), file_);
-    std::fflush(file_);
-    written_[context.session_id] += events.size();
-    total_ += events.size();
+    write(true);
 }
 
 ExportCounts JsonLinesExporter::session_counts(const std::string& session_id) const {

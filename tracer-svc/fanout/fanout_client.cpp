@@ -44,7 +44,7 @@ struct FanoutClient::Impl : std::enable_shared_from_this<FanoutClient::Impl> {
     FanoutOptions options;
     asio::io_context io;
     asio::executor_work_guard<asio::io_context::executor_type> work;
-    std::vector<std::thread> threads;
+    std::thread thread;  // runs io
 
     std::mutex mu;  // guards idle, in_flight, waiting
     std::map<std::string, std::vector<Conn>> idle;
@@ -236,13 +236,13 @@ FanoutClient::FanoutClient(FanoutOptions options) : impl_(std::make_shared<Impl>
     // timeout handler on the executor the stream was made with, so with more threads a timeout
     // could close a socket another exchange is using (TSan saw it). One thread multiplexes
     // every node's exchange; the merge runs on the caller's thread.
-    impl_->threads.emplace_back([impl = impl_.get()] { impl->io.run(); });
+    impl_->thread = std::thread([impl = impl_.get()] { impl->io.run(); });
 }
 
 FanoutClient::~FanoutClient() {
     impl_->work.reset();
     impl_->io.stop();
-    for (auto& t : impl_->threads) t.join();
+    impl_->thread.join();
 }
 
 const FanoutOptions& FanoutClient::options() const { return impl_->options; }
