@@ -201,10 +201,24 @@ awaitable<void> HttpServer::Impl::session(Stream& stream, const std::string& rem
         Request request = to_request(raw, remote);
         bool keep_alive = raw.keep_alive();
         unsigned version = raw.version();
+        // Waiting for a free handler thread and handling are logged apart: a slow request on a
+        // busy node shows which of the two it was.
+        const auto read_at = std::chrono::steady_clock::now();
+        std::chrono::steady_clock::time_point handled_at;
         auto dispatched = co_await asio::co_spawn(
-            pool, [this, &request]() -> awaitable<Dispatched> { co_return dispatch(request); }, use_awaitable);
+            pool,
+            [this, &request, &handled_at]() -> awaitable<Dispatched> {
+                handled_at = std::chrono::steady_clock::now();
+                co_return dispatch(request);
+            },
+            use_awaitable);
         observe(dispatched.route, request.method, dispatched.response.status);
-        spdlog::debug("{} {} {} -> {}", remote, request.method, request.target, dispatched.response.status);
+        if (spdlog::should_log(spdlog::level::debug)) {
+            using ms = std::chrono::duration<double, std::milli>;
+            const auto done_at = std::chrono::steady_clock::now();
+            spdlog::debug("{} {} {} -> {} in {:.1f} ms (queued {:.1f} ms)", remote, request.method, request.target,
+                          dispatched.response.status, ms(done_at - read_at).count(), ms(handled_at - read_at).count());
+        }
         if (dispatched.response.stream) {
             co_await write_stream(stream, dispatched.response);
             break;

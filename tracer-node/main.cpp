@@ -42,6 +42,7 @@ struct Flags {
     std::string pod_name;
     int hook_start_timeout_ms = 10000;
     int stop_grace_ms = 5000;
+    int drain_limit_ms = 15000;
     int capture_nice = 10;
     size_t capture_queue_mib = ct::node::CaptureOptions::kDefaultQueueBytes >> 20;
     std::string token_file;
@@ -98,6 +99,11 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 600000));
     app.add_option("--stop-grace", f.stop_grace_ms, "ms between SIGINT and SIGKILL when stopping a hook")
         ->envname("TRACER_STOP_GRACE")
+        ->check(CLI::Range(1, 600000));
+    app.add_option("--drain-limit", f.drain_limit_ms,
+                   "ms a stop or delete waits for a session's captured backlog to be exported; the rest is "
+                   "dropped and counted as lost")
+        ->envname("TRACER_DRAIN_LIMIT")
         ->check(CLI::Range(1, 600000));
     app.add_option("--capture-nice", f.capture_nice,
                    "nice value of the threads that decode and export events (0 = same as the traced workloads)")
@@ -209,6 +215,7 @@ int main(int argc, char** argv) {
                                        .procfs_root = f.procfs,
                                        .hook_start_timeout = std::chrono::milliseconds(f.hook_start_timeout_ms),
                                        .stop_grace = std::chrono::milliseconds(f.stop_grace_ms),
+                                       .drain_limit = std::chrono::milliseconds(f.drain_limit_ms),
                                        .max_sessions = f.max_sessions,
                                        .capture_nice = f.capture_nice,
                                        .capture_queue = std::make_shared<ct::node::ByteBudget>(f.capture_queue_mib << 20),

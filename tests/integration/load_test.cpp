@@ -287,14 +287,21 @@ TEST_CASE("64 clients driving sessions leave a consistent state and a tracer-nod
         CHECK(all.at(id).at("Running") == running);
     }
 
-    // Clean up one by one ("all" would also --clear other tests' instances on this host).
-    // A running session's DELETE drains its backlog first: allow it as long as any request.
-    for (const auto& [id, running] : expected) {
-        auto deleted = ct::http::send(
-            {.port = node.port(), .method = "DELETE", .target = "/v1/trace-session/" + id, .timeout = kRequestTimeout});
-        INFO("DELETE " << id << ": " << (deleted ? deleted->body : deleted.error().message));
-        CHECK((deleted && deleted->status == 200));
-    }
+    // Clean up each session by its id ("all" would also --clear other tests' instances on this
+    // host), all at once: a running session's DELETE first exports its backlog (up to the node's
+    // --drain-limit), and one after the other they would add up.
+    Problems cleanup;
+    std::vector<std::thread> deleters;
+    for (const auto& [id, running] : expected)
+        deleters.emplace_back([&, id] {
+            auto deleted = ct::http::send({.port = node.port(), .method = "DELETE",
+                                           .target = "/v1/trace-session/" + id, .timeout = kRequestTimeout});
+            if (!deleted || deleted->status != 200)
+                cleanup.add(fmt::format("DELETE {}: {}", id, deleted ? deleted->body : deleted.error().message));
+        });
+    for (auto& t : deleters) t.join();
+    INFO(cleanup.describe());
+    CHECK(cleanup.count() == 0);
     CHECK(node.get_json("/v1/trace-session/all").as_object().empty());
     CHECK(wait_until([&] { return child_pids(node.pid()).empty(); }, 10s));
     CHECK(leftover_instances(node.log()).empty());

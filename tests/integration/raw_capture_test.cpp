@@ -5,6 +5,8 @@
 //   is then either delivered or counted, and the budget is whole again.
 // - Task names: a forked child is named by the fork event, an exec'd one by the exec event, with
 //   no /proc to ask (procfs_root is an empty directory).
+// - A stop's drain limit (CaptureRun::wait_finished): a backlog that exports slower than the limit
+//   is cut there, and every event is still either delivered or counted.
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
@@ -22,6 +24,7 @@
 
 #include <fmt/format.h>
 
+#include "tracer-node/export/capture_run.h"
 #include "tracer-node/export/raw_capture.h"
 
 using namespace std::chrono_literals;
@@ -168,4 +171,46 @@ TEST_CASE("raw capture names forked and exec'd tasks from their fork and exec ev
     CHECK(child_getppid_by_comm[parent_comm] == 1);
     CHECK(child_getppid_by_comm["getppid_loop"] == kExecCalls);
     CHECK(child_getppid_by_comm.size() == 2);  // no "<...>"
+}
+
+namespace {
+
+// Takes its time over every batch, as the exporters of a node too busy to decode would.
+class SlowExporter : public ct::node::Exporter {
+public:
+    std::string name() const override { return "slow"; }
+    void export_events(const ct::node::EventContext&, std::span<const ct::node::EnrichedEvent> events) override {
+        std::this_thread::sleep_for(50ms);
+        exported += events.size();
+    }
+    std::atomic<std::uint64_t> exported{0};
+};
+
+}  // namespace
+
+TEST_CASE("a stop's drain ends at its limit while the backlog still flows, and the rest is dropped and counted",
+          "[integration][root][export]") {
+    // 200k events, at most 16 pages (~2k events) a batch at 50 ms each: about 5 s to export, far
+    // past the limit below, while events keep flowing (no stall).
+    constexpr int kCalls = 100'000;
+    Instance instance(3);
+    auto source = RawCapture::open(instance.dir(), {});
+    REQUIRE(source);
+    auto slow = std::make_shared<SlowExporter>();
+    auto exporters = std::make_shared<ct::node::ExporterSet>();
+    exporters->add(slow);
+    ct::node::CaptureRun run(std::move(*source), {"node", "1", "test", ""}, {}, exporters);
+    for (int i = 0; i < kCalls; ++i) ::syscall(SYS_getppid);
+    instance.stop();
+    run.hook_exited();
+
+    CHECK_FALSE(run.wait_finished(/*stall=*/10s, /*limit=*/500ms));
+    run.abort();
+    auto stats = run.stats();
+    INFO("delivered " << stats.delivered << ", queue_dropped " << stats.loss.queue_dropped << ", lost "
+                      << stats.loss.total());
+    CHECK(stats.delivered == slow->exported);
+    CHECK(stats.delivered > 0);
+    CHECK(stats.loss.queue_dropped > 0);
+    CHECK(stats.delivered + stats.loss.total() == 2u * kCalls);
 }

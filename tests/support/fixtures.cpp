@@ -102,6 +102,13 @@ TracerNode::TracerNode(NodeOptions o) : dir_("ct-node") {
 
 TracerNode::~TracerNode() {
     if (process_.running()) process_.stop(10s, SIGTERM);
+    // CT_TEST_KEEP_LOGS=<dir>: keep each tracer-node's log there (its own dir goes with the test).
+    if (const char* keep = std::getenv("CT_TEST_KEEP_LOGS"); keep && *keep) {
+        std::error_code ec;
+        fs::create_directories(keep, ec);
+        fs::copy_file(log_path_, fs::path(keep) / fmt::format("tracer-node-{}.log", process_.pid()),
+                      fs::copy_options::overwrite_existing, ec);
+    }
 }
 
 std::string TracerNode::log() const { return read_file(log_path_); }

@@ -98,14 +98,17 @@ void CaptureRun::run(int nice) {
 
 void CaptureRun::hook_exited() { hook_exited_ = true; }
 
-bool CaptureRun::wait_finished(std::chrono::milliseconds timeout) {
-    // The timeout bounds a stall, not the whole drain: a backlog of millions of events may take
-    // longer to export, and cutting it short would lose them. Wait while events keep flowing.
+bool CaptureRun::wait_finished(std::chrono::milliseconds stall, std::chrono::milliseconds limit) {
+    // A backlog of millions of events may take longer than one stall to export, and cutting it
+    // short would lose them: wait while events keep flowing, up to `limit` in all (a stop must
+    // answer in bounded time even on a node too busy to decode).
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = Clock::now() + limit;
     std::unique_lock lock(done_mutex_);
     auto last = delivered_.load();
-    while (!done_cv_.wait_for(lock, timeout, [this] { return finished_.load(); })) {
-        auto now = delivered_.load();
-        if (now == last) return false;
+    while (!done_cv_.wait_until(lock, std::min(Clock::now() + stall, deadline), [this] { return finished_.load(); })) {
+        const auto now = delivered_.load();
+        if (now == last || Clock::now() >= deadline) return false;
         last = now;
     }
     return true;

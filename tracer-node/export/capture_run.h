@@ -38,9 +38,10 @@ public:
 
     // The hook exited: deliver what remains, then end by itself.
     void hook_exited();
-    // Waits for the source to end on its own; true when it did. False once `timeout` passes
-    // without any event delivered (a stall), however long the whole drain takes.
-    bool wait_finished(std::chrono::milliseconds timeout);
+    // Waits for the source to end on its own; true when it did. False once `stall` passes
+    // without any event delivered, or once the whole wait reaches `limit` while events still
+    // flow (a backlog the node cannot export in time). On false, abort() drops and counts the rest.
+    bool wait_finished(std::chrono::milliseconds stall, std::chrono::milliseconds limit);
     // Ends now, dropping unread data; joins.
     void abort();
     bool finished() const { return finished_; }

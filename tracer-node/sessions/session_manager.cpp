@@ -348,11 +348,9 @@ void SessionManager::finish_run_locked(Entry& e, RunEnd end) {
     auto& run = *e.run;
     run.hook->stop(options_.stop_grace);  // no-op when already exited
     run.capture->hook_exited();
-    if (!run.capture->wait_finished(options_.drain_timeout)) {
-        spdlog::warn("session {}: capture did not drain within {} ms; dropping the rest", e.id,
-                     options_.drain_timeout.count());
-        run.capture->abort();
-    }
+    if (!run.capture->wait_finished(options_.drain_timeout, options_.drain_limit))
+        spdlog::warn("session {}: capture did not drain (no progress for {} ms, or {} ms in all); dropping and "
+                     "counting the rest", e.id, options_.drain_timeout.count(), options_.drain_limit.count());
     run.capture->abort();  // joins the capture thread
     remove_instance_dir(run.hook->trace_path());
     auto stats = run.capture->stats();

@@ -32,7 +32,8 @@ struct SessionManagerOptions {
     std::string procfs_root = "/proc";
     std::chrono::milliseconds hook_start_timeout{10000};
     std::chrono::milliseconds stop_grace{5000};      // SIGINT -> SIGKILL
-    std::chrono::milliseconds drain_timeout{3000};   // capture drain after the hook exited
+    std::chrono::milliseconds drain_timeout{3000};   // capture drain after the hook exited: longest stall
+    std::chrono::milliseconds drain_limit{15000};    // ... and longest in all; the rest is dropped, counted
     size_t max_sessions = 1024;
     int capture_nice = 10;  // CaptureRun threads: yield the CPU to traced workloads under load
     // Raw pages waiting for decoding, shared by every session's capture (CaptureOptions); null:
