@@ -29,6 +29,7 @@ struct Flags {
     std::string nodes_dns;
     std::string dns_server;
     unsigned node_timeout_ms = 5000;
+    unsigned node_session_timeout_ms = 60000;
     unsigned max_in_flight = 64;
     std::string kube_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
     std::string kube_api;
@@ -69,6 +70,9 @@ int main(int argc, char** argv) {
         ->envname("TRACE_KUBE_DNS_SERVER");
     app.add_option("--node-timeout", f.node_timeout_ms, "per-node request timeout, milliseconds")
         ->envname("TRACE_KUBE_NODE_TIMEOUT")->check(CLI::Range(1u, 3600000u));
+    app.add_option("--node-session-timeout", f.node_session_timeout_ms,
+                   "per-node timeout of PUT and DELETE of trace sessions (a node starts or stops hooks), milliseconds")
+        ->envname("TRACE_KUBE_NODE_SESSION_TIMEOUT")->check(CLI::Range(1u, 3600000u));
     app.add_option("--max-in-flight", f.max_in_flight, "node requests in flight at once")
         ->envname("TRACE_KUBE_MAX_IN_FLIGHT")->check(CLI::Range(1u, 100000u));
     app.add_option("--kube-credentials", f.kube_dir, "service-account directory (token, ca.crt)")
@@ -161,7 +165,8 @@ int main(int argc, char** argv) {
                                   .tls_server_name = f.node_tls_server_name});
     ct::svc::NodeDirectory directory(std::move(source), std::chrono::seconds(f.poll),
                                      [&fanout](const std::vector<ct::svc::NodeAddress>& nodes) { fanout.retain(nodes); });
-    ct::svc::SvcApi api(directory, fanout);
+    ct::svc::SvcApi api(directory, fanout,
+                        {.session_change_timeout = std::chrono::milliseconds(f.node_session_timeout_ms)});
     auto router = std::make_shared<ct::http::Router>(api.router());
     ct::http::HttpServer server(
         {.listen = *listen, .handler_threads = 64, .tls_cert = f.tls_cert, .tls_key = f.tls_key},

@@ -146,6 +146,54 @@ TEST_CASE("svc sends PUT and DELETE of an id only to the node that owns it", "[i
     CHECK(c.node2.metrics().find("method=\"DELETE\"") != std::string::npos);
 }
 
+TEST_CASE("svc waits for a node's slow hook stop past --node-timeout, up to --node-session-timeout",
+          "[integration][root][svc]") {
+    Cluster c;
+    // Short enough that a stop (kFakeHookStopSeconds) outlasts it; reads still answer in time.
+    Svc svc({"--nodes", c.nodes_flag(), "--node-timeout", "700"});
+    Svc impatient({"--nodes", c.nodes_flag(), "--node-timeout", "700", "--node-session-timeout", "1000"});
+    REQUIRE(svc.started());
+    REQUIRE(impatient.started());
+    REQUIRE(wait_status(svc.port(), "/readyz"));
+    REQUIRE(wait_status(impatient.port(), "/readyz"));
+    auto created = svc.send("POST", "/v1/trace-session", session_body("pod-a1", "hook_a"));
+    REQUIRE(created);
+    REQUIRE(created->status == 200);
+    std::string id(json_of(*created).begin()->key());
+    auto target = "/v1/trace-session/" + id;
+    auto running = [&] {
+        auto r = call(c.node1.port(), "GET", target);
+        REQUIRE(r);
+        REQUIRE(r->status == 200);
+        return json_of(*r).at(id).at("Running").as_bool();
+    };
+
+    // The session-change timeout (default 60 s) covers the node's stop.
+    REQUIRE(svc.send("PUT", target, R"({"Run": true})")->status == 200);
+    CHECK(running());
+    auto stopped = call(svc.port(), "PUT", target, R"({"Run": false})", 30s);
+    REQUIRE(stopped);
+    CHECK(stopped->status == 200);
+    CHECK_FALSE(running());
+
+    // Set shorter than the stop, it is what fails the node: by name, as a timeout.
+    REQUIRE(call(c.node1.port(), "PUT", target, R"({"Run": true})")->status == 200);
+    REQUIRE(impatient.get(target)->status == 200);  // now it knows the owner: the PUT goes only there
+    auto cut = call(impatient.port(), "PUT", target, R"({"Run": false})", 30s);
+    REQUIRE(cut);
+    CHECK(cut->status == 502);
+    CHECK(cut->body.find(c.node1.key()) != std::string::npos);
+    CHECK(cut->body.find("timed out after 1000 ms") != std::string::npos);
+    // The node finishes the stop by itself.
+    bool ended = false;
+    for (int i = 0; i < 100 && !ended; ++i) {
+        ended = !running();
+        if (!ended) std::this_thread::sleep_for(100ms);
+    }
+    CHECK(ended);
+    REQUIRE(svc.send("DELETE", target)->status == 200);
+}
+
 TEST_CASE("svc rejects bad input locally like tracer-node", "[integration][root][svc]") {
     Cluster c;
     Svc svc({"--nodes", c.nodes_flag()});

@@ -80,16 +80,20 @@ inline bool wait_status(unsigned short port, const std::string& path, int status
     return false;
 }
 
-// A hook manager script offering `hooks` (whitespace separated) at <root>/<dir>/manager.
+// A hook manager script offering `hooks` (whitespace separated) at <root>/<dir>/manager. Each
+// hook run gives /dev/null as its trace file and takes kFakeHookStopSeconds to end after SIGINT,
+// as a hook draining a large backlog would.
+inline constexpr int kFakeHookStopSeconds = 3;
 inline void make_fake_hooks(const fs::path& root, const std::string& dir, const std::string& hooks) {
     write_file(root / dir / "manager", fmt::format(R"(#!/bin/sh
 case "$1" in
   --get-all) echo "{}" ;;
   --describe) echo "fake hook $2"; echo "for tracer-svc tests" ;;
   --clear) ;;
+  --run) trap 'sleep {}; exit 0' INT; echo /dev/null; while true; do sleep 0.1; done ;;
   *) echo "unsupported: $*" >&2; exit 1 ;;
 esac
-)", hooks), true);
+)", hooks, kFakeHookStopSeconds), true);
 }
 
 // A real tracer-node in its own PID namespace with its own /proc, with `pods` (hostnames of

@@ -169,8 +169,8 @@ void RawCapture::abort() {
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
     // Count what was read but will never be handed out (the reader is gone: its kbuffer is free).
-    std::uint64_t discarded = pending_.size();
-    pending_.clear();
+    std::uint64_t discarded = held_.size();
+    held_.clear();
     std::lock_guard lock(mutex_);
     for (const auto& p : queue_) discarded += decoder_->count(p.bytes.data(), p.bytes.size());
     queue_.clear();
@@ -348,48 +348,55 @@ bool RawCapture::poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wa
         done = (reader_done_ && queue_.empty()) || abort_;
     }
     if (abort_) return false;  // abort() counts what is left
-    // Decoded straight behind what the last poll held back.
-    const std::size_t first_new = pending_.size();
+    fresh_.clear();
     for (const auto& p : pages) {
-        auto counts = decoder_->decode(p.cpu, p.bytes.data(), p.bytes.size(), pending_);
+        auto counts = decoder_->decode(p.cpu, p.bytes.data(), p.bytes.size(), fresh_);
         if (counts.unknown) unparsed_ += counts.unknown;
     }
-    const bool decoded_any = pending_.size() > first_new;
-    if (pending_.empty()) return !done;
-    // Merge by (timestamp, position) keys, not events: an event is a few strings and a JSON
-    // object, and moving each once beats moving it log(n) times; the position keeps equal times
-    // in order. What the last poll held back is in order already: only the new events' keys are
-    // sorted (a workload on one CPU gives them in order: checking is linear), then merged in.
+    const bool decoded_any = !fresh_.empty();
     std::uint64_t newest = 0;
-    for (std::size_t i = first_new; i < pending_.size(); ++i) newest = std::max(newest, pending_[i].timestamp_ns);
-    order_.clear();
-    for (std::uint32_t i = 0; i < pending_.size(); ++i) order_.emplace_back(pending_[i].timestamp_ns, i);
-    const auto new_keys = order_.begin() + static_cast<std::ptrdiff_t>(first_new);
-    if (!std::is_sorted(new_keys, order_.end())) std::sort(new_keys, order_.end());
-    std::inplace_merge(order_.begin(), new_keys, order_.end());
+    for (const auto& e : fresh_) newest = std::max(newest, e.timestamp_ns);
+    if (decoded_any) hold_fresh();
+    if (held_.empty()) return !done;
     // Hold back the newest events a little: an older one may still be on another CPU's page.
     // With nothing new this time, or at the end, everything goes.
-    std::size_t emit = pending_.size();
+    std::size_t emit = held_.size();
     if (!done && decoded_any && newest > options_.merge_window_ns) {
-        auto limit = newest - options_.merge_window_ns;
-        emit = static_cast<std::size_t>(
-            std::ranges::upper_bound(order_, limit, {}, &std::pair<std::uint64_t, std::uint32_t>::first) - order_.begin());
+        auto oldest_kept = std::ranges::upper_bound(held_, newest - options_.merge_window_ns, {}, &TraceEvent::timestamp_ns);
+        emit = static_cast<std::size_t>(oldest_kept - held_.begin());
         // A fast workload puts more than a batch into the window (20 ms at millions of events
         // a second): hold back at most kMaxHeldEvents, so a session's memory does not scale
         // with its event rate. That still covers the skew between CPUs, which is one reader
         // pass over the buffers (about poll_interval) worth of events.
-        if (pending_.size() - emit > kMaxHeldEvents) emit = pending_.size() - kMaxHeldEvents;
+        if (held_.size() - emit > kMaxHeldEvents) emit = held_.size() - kMaxHeldEvents;
     }
-    out.reserve(out.size() + emit);
+    if (out.empty()) out.reserve(emit);  // not on a filled one: reserving exactly each time would be quadratic
     for (std::size_t k = 0; k < emit; ++k) {
-        auto& e = pending_[order_[k].second];
-        set_comm(e);
-        out.push_back(std::move(e));
+        set_comm(held_.front());
+        out.push_back(std::move(held_.front()));
+        held_.pop_front();
     }
-    held_.clear();
-    for (std::size_t k = emit; k < order_.size(); ++k) held_.push_back(std::move(pending_[order_[k].second]));
-    pending_.swap(held_);
     return true;
+}
+
+void RawCapture::hold_fresh() {
+    // Sort this poll's events by (timestamp, decode position): equal times keep their order. A
+    // workload on one CPU gives them in order already (checking is linear).
+    order_.clear();
+    for (std::uint32_t i = 0; i < fresh_.size(); ++i) order_.emplace_back(fresh_[i].timestamp_ns, i);
+    if (!std::ranges::is_sorted(order_)) std::ranges::sort(order_);
+    // Held events newer than the oldest fresh one (pages of another CPU, read earlier) are taken
+    // out and merged back with the fresh ones; held ones go first on equal times (read first).
+    auto overlap = std::ranges::upper_bound(held_, order_.front().first, {}, &TraceEvent::timestamp_ns);
+    tail_.assign(std::make_move_iterator(overlap), std::make_move_iterator(held_.end()));
+    held_.erase(overlap, held_.end());
+    std::size_t t = 0;
+    for (const auto& [timestamp, i] : order_) {
+        for (; t < tail_.size() && tail_[t].timestamp_ns <= timestamp; ++t) held_.push_back(std::move(tail_[t]));
+        held_.push_back(std::move(fresh_[i]));
+    }
+    for (; t < tail_.size(); ++t) held_.push_back(std::move(tail_[t]));
+    tail_.clear();
 }
 
 }  // namespace ct::node

@@ -65,6 +65,8 @@ private:
     bool drain_all(std::vector<Page>& into);  // one pass over the CPUs; true when it read anything
     void finish_reader();
     void set_comm(TraceEvent& e);
+    // Moves fresh_ into held_, keeping held_ in (timestamp, arrival) order.
+    void hold_fresh();
 
     std::string instance_dir_;
     CaptureOptions options_;
@@ -87,9 +89,12 @@ private:
     std::thread thread_;
 
     // poll() thread only.
-    std::vector<TraceEvent> pending_;  // decoded, merged, held back for the merge window
-    std::vector<TraceEvent> held_;      // scratch for what pending_ keeps after a poll
-    std::vector<std::pair<std::uint64_t, std::uint32_t>> order_;  // (timestamp, pending_ position), sorted
+    // Decoded and held back for the merge window, in (timestamp, arrival) order: each event is
+    // moved in once and out once, whatever the window holds.
+    std::deque<TraceEvent> held_;
+    std::vector<TraceEvent> fresh_;  // this poll's decoded events
+    std::vector<TraceEvent> tail_;   // held events newer than the oldest fresh one, while merging
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> order_;  // (timestamp, fresh_ position), sorted
     std::unordered_map<pid_t, std::string> comms_;
     pid_t last_comm_pid_ = 0;
     const std::string* last_comm_ = nullptr;  // comms_[last_comm_pid_], or null

@@ -48,7 +48,8 @@ Status check_session_spec(const std::string& body) {
     return {};
 }
 
-SvcApi::SvcApi(NodeDirectory& directory, FanoutClient& fanout) : directory_(directory), fanout_(fanout) {}
+SvcApi::SvcApi(NodeDirectory& directory, FanoutClient& fanout, SvcApiOptions options)
+    : directory_(directory), fanout_(fanout), options_(options) {}
 
 http::Router SvcApi::router() {
     http::Router r;
@@ -172,8 +173,8 @@ Response SvcApi::put_session(const std::string& text, const Request& request) {
     if (!*id) return error_response(400, "PUT needs one trace session id, not \"all\"");
     if (auto ok = check_run_body(request.body); !ok) return error_response(ok.error());
     auto nodes = directory_.nodes();
-    return fan({"PUT", target_for_id(text), request.body}, targets_for(text, *nodes), false, MergeDepth::kTopLevel,
-               false);
+    return fan({"PUT", target_for_id(text), request.body, options_.session_change_timeout}, targets_for(text, *nodes),
+               false, MergeDepth::kTopLevel, false);
 }
 
 Response SvcApi::delete_session(const std::string& text) {
@@ -181,7 +182,8 @@ Response SvcApi::delete_session(const std::string& text) {
     if (!id) return error_response(id.error());
     auto nodes = directory_.nodes();
     auto targets = *id ? targets_for(text, *nodes) : *nodes;
-    auto res = fan({"DELETE", target_for_id(text), ""}, targets, false, MergeDepth::kTopLevel, false);
+    auto res = fan({"DELETE", target_for_id(text), "", options_.session_change_timeout}, targets, false,
+                   MergeDepth::kTopLevel, false);
     if (res.status == 200) {
         std::lock_guard lock(mu_);
         if (*id) owners_.erase(text);

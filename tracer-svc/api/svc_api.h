@@ -29,9 +29,16 @@ Status check_run_body(const std::string& body);
 // A JSON object -> ok; kInvalidArgument otherwise.
 Status check_session_spec(const std::string& body);
 
+struct SvcApiOptions {
+    // Per node, for PUT and DELETE of sessions: they start and stop trace hooks, and a node may
+    // take up to its --hook-start-timeout, or its --stop-grace plus --drain-limit, to answer.
+    // Everything else has the fan-out's own (short) timeout.
+    std::chrono::milliseconds session_change_timeout{60000};
+};
+
 class SvcApi {
 public:
-    SvcApi(NodeDirectory& directory, FanoutClient& fanout);
+    SvcApi(NodeDirectory& directory, FanoutClient& fanout, SvcApiOptions options = {});
 
     http::Router router();
     void observe(const std::string& route, const std::string& method, int status);
@@ -53,6 +60,7 @@ private:
 
     NodeDirectory& directory_;
     FanoutClient& fanout_;
+    SvcApiOptions options_;
 
     mutable std::mutex mu_;  // guards owners_, requests_, node_failures_
     std::unordered_map<std::string, std::string> owners_;  // session id -> node key

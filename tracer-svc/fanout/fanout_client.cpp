@@ -108,7 +108,7 @@ std::string describe_error(const boost::system::error_code& ec, const char* step
 asio::awaitable<NodeReply> exchange(std::shared_ptr<FanoutClient::Impl> impl, NodeAddress node, Call call) {
     NodeReply reply;
     reply.node = node.key;
-    const auto timeout = impl->options.timeout;
+    const auto timeout = call.timeout.count() > 0 ? call.timeout : impl->options.timeout;
     const auto deadline = Clock::now() + timeout;
     auto ex = co_await asio::this_coro::executor;
 

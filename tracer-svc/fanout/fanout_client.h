@@ -1,6 +1,6 @@
 // FanoutClient: sends one request to many tracer-nodes at once (Boost.Beast, C++20 coroutines on
 // its own io threads). Per node: keep-alive connections are pooled and reused; every exchange has
-// a deadline (connect + write + read) of `timeout` from the moment it starts; a connection that
+// a deadline (connect + write + read) of `timeout` (or the call's own) from the moment it starts; a connection that
 // turns out to be closed by the node while idle is retried once on a fresh one. At most
 // `max_in_flight` exchanges run at a time across all calls; the rest wait their turn.
 // With options.tls set, nodes are spoken to over HTTPS: each new connection takes the source's
@@ -46,6 +46,9 @@ struct Call {
     std::string method = "GET";
     std::string target;  // "/v1/pods"
     std::string body;    // forwarded as is
+    // Per node exchange; zero = FanoutOptions::timeout. For requests a node may legitimately take
+    // long over (starting and stopping trace hooks).
+    std::chrono::milliseconds timeout{0};
 };
 
 class FanoutClient {
