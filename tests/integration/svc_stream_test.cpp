@@ -47,7 +47,9 @@ StreamRead read_all(unsigned short port, const std::string& target, pid_t worklo
 TEST_CASE("tracer-svc relays a running session's live stream from its node", "[integration][root][svc]") {
     TempDir dir;
     auto start_file = (dir.path() / "start").string();
-    TracerNodeProc node((dir.path() / "events.jsonl").string());
+    // Every event must arrive (Lost 0 below): under a sanitizer, exporting even these 40k events
+    // after the stop takes seconds, so the stop may wait longer than the default --drain-limit.
+    TracerNodeProc node((dir.path() / "events.jsonl").string(), {"--drain-limit", "120000"});
     Svc svc({"--nodes", fmt::format("127.0.0.1:{}", node.port()), "--poll", "1"});
     REQUIRE(svc.started());
     auto pod_name = "ctx-svcstream-" + random_suffix();
@@ -103,7 +105,7 @@ TEST_CASE("tracer-svc relays a running session's live stream from its node", "[i
     auto exited = pod.wait_for(std::chrono::seconds(120));
     REQUIRE(exited);
     CHECK(exited->ok());
-    auto stop = svc.send("PUT", target, R"({"Run": false})");
+    auto stop = ct::svctest::call(svc.port(), "PUT", target, R"({"Run": false})", std::chrono::seconds(120));  // drains first
     REQUIRE(stop);
     CHECK(stop->status == 200);
     reader.join();
