@@ -354,9 +354,7 @@ bool RawCapture::poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wa
         if (counts.unknown) unparsed_ += counts.unknown;
     }
     const bool decoded_any = !fresh_.empty();
-    std::uint64_t newest = 0;
-    for (const auto& e : fresh_) newest = std::max(newest, e.timestamp_ns);
-    if (decoded_any) hold_fresh();
+    const std::uint64_t newest = decoded_any ? hold_fresh() : 0;
     if (held_.empty()) return !done;
     // Hold back the newest events a little: an older one may still be on another CPU's page.
     // With nothing new this time, or at the end, everything goes.
@@ -366,8 +364,9 @@ bool RawCapture::poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wa
         emit = static_cast<std::size_t>(oldest_kept - held_.begin());
         // A fast workload puts more than a batch into the window (20 ms at millions of events
         // a second): hold back at most kMaxHeldEvents, so a session's memory does not scale
-        // with its event rate. That still covers the skew between CPUs, which is one reader
-        // pass over the buffers (about poll_interval) worth of events.
+        // with its event rate. When several CPUs run at full speed and the reader falls behind,
+        // their skew in the queue can exceed that: their events then come out a few ms out of
+        // order (each CPU's own stay in order; docs/api.md).
         if (held_.size() - emit > kMaxHeldEvents) emit = held_.size() - kMaxHeldEvents;
     }
     if (out.empty()) out.reserve(emit);  // not on a filled one: reserving exactly each time would be quadratic
@@ -379,7 +378,7 @@ bool RawCapture::poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wa
     return true;
 }
 
-void RawCapture::hold_fresh() {
+std::uint64_t RawCapture::hold_fresh() {
     // Sort this poll's events by (timestamp, decode position): equal times keep their order. A
     // workload on one CPU gives them in order already (checking is linear).
     order_.clear();
@@ -397,6 +396,7 @@ void RawCapture::hold_fresh() {
     }
     for (; t < tail_.size(); ++t) held_.push_back(std::move(tail_[t]));
     tail_.clear();
+    return order_.back().first;
 }
 
 }  // namespace ct::node

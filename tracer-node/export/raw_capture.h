@@ -65,8 +65,9 @@ private:
     bool drain_all(std::vector<Page>& into);  // one pass over the CPUs; true when it read anything
     void finish_reader();
     void set_comm(TraceEvent& e);
-    // Moves fresh_ into held_, keeping held_ in (timestamp, arrival) order.
-    void hold_fresh();
+    // Moves fresh_ (not empty) into held_, keeping held_ in (timestamp, arrival) order. Returns
+    // the newest fresh timestamp.
+    std::uint64_t hold_fresh();
 
     std::string instance_dir_;
     CaptureOptions options_;
