@@ -30,7 +30,7 @@ using error_code = boost::system::error_code;
 
 namespace {
 
-constexpr size_t kFirstRead = 2048;  // a small node answer comes whole in the first read
+constexpr size_t kFirstRead = 8192;  // a node answer of some 30 pods comes whole in the first read
 
 // A node's answer as it is parsed: the status, and where the body lies in the buffer the answer
 // was read into (so it needs no copy) — unless it came in pieces (chunked), then a copy. Framing

@@ -5,6 +5,7 @@
 #include <bit>
 #include <cstdint>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <unordered_map>
 #include <unordered_set>
@@ -165,12 +166,27 @@ public:
     explicit Reader(std::string_view s) : s_(s) {}
 
     size_t space(size_t i) const {
+        if (i < s_.size() && s_[i] > ' ') return i;  // compact JSON has none
         while (i < s_.size() && (s_[i] == ' ' || s_[i] == '\t' || s_[i] == '\n' || s_[i] == '\r')) ++i;
         return i;
     }
     // s[i] == '"'.
     size_t string(size_t i) const {
         size_t j = i + 1;
+        // Eight bytes at a time: the lowest byte that is '"', '\\', < 0x20 or >= 0x80 ends the run
+        // (the "has a zero byte" trick flags the lowest such byte exactly).
+        constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+        auto zero_byte = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+        for (; j + 8 <= s_.size(); j += 8) {
+            uint64_t x;
+            std::memcpy(&x, s_.data() + j, 8);
+            uint64_t stop = zero_byte(x ^ (kOnes * '"')) | zero_byte(x ^ (kOnes * '\\')) |
+                            ((x - kOnes * 0x20) & ~x & kHigh) | (x & kHigh);
+            if (stop) {
+                j += static_cast<size_t>(std::countr_zero(stop)) / 8;
+                break;
+            }
+        }
         while (j < s_.size() && kPlain[static_cast<unsigned char>(s_[j])]) ++j;
         return j < s_.size() && s_[j] == '"' ? j + 1 : kStop;
     }
@@ -257,29 +273,38 @@ private:
     std::string_view s_;
 };
 
-// `text` as a JSON string.
-void append_string(std::string& out, std::string_view text) {
-    bool plain = std::none_of(text.begin(), text.end(),
-                              [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\'; });
-    if (!plain) {
-        out += json::serialize(json::string_view(text.data(), text.size()));
-        return;
-    }
+// `text`, which needs no escapes, as a JSON string.
+void append_plain(std::string& out, std::string_view text) {
     out += '"';
     out += text;
     out += '"';
 }
 
-// True when `keys` holds a value twice (kept short: a node's pods, a pod's containers).
-bool has_duplicates(std::vector<std::string_view>& keys) {
+bool needs_escapes(std::string_view text) {
+    return std::any_of(text.begin(), text.end(),
+                       [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\'; });
+}
+
+// `text` as a JSON string.
+void append_string(std::string& out, std::string_view text) {
+    if (needs_escapes(text)) {
+        out += json::serialize(json::string_view(text.data(), text.size()));
+        return;
+    }
+    append_plain(out, text);
+}
+
+// True when `keys` holds a value twice: pairwise for a few, else a table of hashes.
+bool has_duplicates(const std::vector<std::string_view>& keys) {
     if (keys.size() <= 8) {
         for (size_t i = 0; i < keys.size(); ++i)
             for (size_t j = i + 1; j < keys.size(); ++j)
                 if (keys[i] == keys[j]) return true;
         return false;
     }
-    std::sort(keys.begin(), keys.end());
-    return std::adjacent_find(keys.begin(), keys.end()) != keys.end();
+    std::vector<size_t> all(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) all[i] = i;
+    return !duplicated(keys, all).empty();
 }
 
 }  // namespace raw
@@ -365,6 +390,8 @@ void MapMerge::parse(Slot& slot) {
         if (scan_pods(body, pods_)) {
             slot.pods = pods_.size() - slot.first_pod;
             slot.usable = true;
+            // Nodes tend to run alike numbers of pods: room for all after the first.
+            if (slot.first_pod == 0) pods_.reserve(slots_.size() * (slot.pods + 1));
             return;
         }
         pods_.resize(slot.first_pod);
@@ -392,15 +419,17 @@ std::string MapMerge::merge_pods() {
         const RawPod* raw = nullptr;      // read in place, or
         json::value* value = nullptr;     // parsed
         std::string_view pod, ns, node_name;
+        bool plain = false;               // every piece of its key needs no escapes
     };
     std::vector<Entry> entries;
     size_t bytes = 2;
     for (size_t i = 0; i < slots_.size(); ++i) {
         auto& slot = slots_[i];
         const std::string& node = slot.reply.node;
+        const bool plain_node = !raw::needs_escapes(node);  // read-in-place strings need none
         for (size_t k = slot.first_pod; k < slot.first_pod + slot.pods; ++k) {
             const auto& p = pods_[k];
-            entries.push_back({i, &p, nullptr, p.pod, p.ns, p.node.data() ? p.node : std::string_view(node)});
+            entries.push_back({i, &p, nullptr, p.pod, p.ns, p.node.data() ? p.node : std::string_view(node), plain_node});
         }
         bytes += slot.reply.body.size() + slot.pods * (node.size() + 16);
         if (!slot.map) continue;
@@ -455,10 +484,11 @@ std::string MapMerge::merge_pods() {
     out.reserve(bytes);
     out += '{';
     for (size_t i = 0; i < entries.size(); ++i) {
-        if (i > 0) out += ',';
-        raw::append_string(out, keys[i]);
-        out += ':';
         const auto& e = entries[i];
+        if (i > 0) out += ',';
+        if (e.plain) raw::append_plain(out, keys[i]);
+        else raw::append_string(out, keys[i]);
+        out += ':';
         if (e.value) {
             out += json::serialize(*e.value);
             continue;
@@ -468,7 +498,8 @@ std::string MapMerge::merge_pods() {
         for (const auto& [brace, empty] : e.raw->add_node) {
             out.append(body, at, brace - at);
             out += empty ? "\"Node\":" : ",\"Node\":";
-            raw::append_string(out, slots_[e.slot].reply.node);
+            if (e.plain) raw::append_plain(out, slots_[e.slot].reply.node);
+            else raw::append_string(out, slots_[e.slot].reply.node);
             at = brace;
         }
         out.append(body, at, e.raw->end - at);
