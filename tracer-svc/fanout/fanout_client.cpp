@@ -337,7 +337,7 @@ void FanoutClient::Impl::connected(Exchange& ex) {
             return fail(ex, "TLS handshake failed: " + http::describe_handshake_error(ec, ex.conn->tls->native_handle()));
         }
         connects++;
-        write(ex);
+        write_now(ex);  // TLS: builds the request and writes it asynchronously
     });
 }
 
