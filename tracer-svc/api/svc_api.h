@@ -2,7 +2,8 @@
 // Validates what is cheap locally (ids, JSON bodies) before asking any node, sends each request to
 // every node of the directory (PUT/DELETE of an id only to its owner when known), merges the
 // answers (merge.h) and names failed nodes in X-Tracer-Failed-Nodes and the log. A session's live
-// stream is relayed from its owning node (stream_proxy.h).
+// stream and its recording (trace.dat, trace.json) are relayed from its owning node
+// (stream_proxy.h); the cluster's trace.json merges every node's (trace_merge.h).
 // Handlers run on the HTTP server's pool threads, concurrently; all state here is guarded.
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <unordered_map>
 
 #include "common/router.h"
+#include "tracer-svc/api/stream_proxy.h"
 #include "tracer-svc/fanout/fanout_client.h"
 #include "tracer-svc/nodes/node_directory.h"
 
@@ -54,6 +56,10 @@ private:
     http::Response put_session(const std::string& id, const http::Request& request);
     http::Response delete_session(const std::string& id);
     http::Response stream_session(const std::string& id);
+    http::Response export_dat(const std::string& id);
+    http::Response export_json(const std::string& id, const std::string& query);
+    http::Response relay_from_owner(const std::string& id, const std::string& suffix);
+    StreamProxyOptions proxy_options() const;
     http::Response metrics();
     // The owner when known and still in the directory, else every node.
     std::vector<NodeAddress> targets_for(const std::string& id, const std::vector<NodeAddress>& nodes) const;
