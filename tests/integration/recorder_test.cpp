@@ -38,7 +38,7 @@ std::uint64_t events_in(const Recording& r) {
 }
 
 // Drains a stream into one string.
-std::string drain(http::ChunkStream& s) {
+std::string drain(ct::http::ChunkStream& s) {
     std::string out;
     while (auto piece = s.next(std::chrono::milliseconds(10))) out += *piece;
     return out;
@@ -61,7 +61,7 @@ TEST_CASE("the recorder keeps a session within its limit and counts exactly what
     REQUIRE(tap);
     // Random return values: pages that compress little, so the limit is reached.
     std::mt19937_64 rng(7);
-    const int kPairs = 120'000;
+    const int kPairs = 300'000;
     auto pages = getppid_pages(4242, kPairs, 1'000'000'000, [&](int) { return static_cast<std::int64_t>(rng()); });
     for (std::size_t i = 0; i < pages.size(); ++i) (*tap)(static_cast<int>(i % 2), pages[i]);
     auto snap = rec->snapshot("77");

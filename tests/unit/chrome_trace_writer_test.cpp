@@ -2,6 +2,8 @@
 // back here with Boost.JSON (the integration test loads real output with trace_engine).
 #include <catch2/catch.hpp>
 
+#include <map>
+
 #include <boost/json.hpp>
 
 #include "tracer-node/record/chrome_trace_writer.h"
