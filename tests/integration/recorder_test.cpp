@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <atomic>
 #include <random>
+#include <thread>
 
 #include <boost/json.hpp>
 
@@ -210,4 +212,48 @@ TEST_CASE("a recording exports as trace.json with one complete event per syscall
             named = true;
         }
     CHECK(named);
+}
+
+TEST_CASE("recorder taps and exports concurrently", "[record]") {
+    // The tap and task notes run on a capture thread while HTTP threads take snapshots, stream
+    // them and read stats (TSan runs this: make test-tsan).
+    TempDir tmp;
+    auto inst = fake_tracefs_instance(tmp.str() + "/tracing", 2);
+    auto rec = open_recorder(tmp.str() + "/rec", 1 << 20);
+    auto tap = rec->start_run(kContext, inst);
+    REQUIRE(tap);
+    auto pages = getppid_pages(4242, 20'000, 1'000'000, [](int i) { return i * 7919; });
+    std::atomic<bool> done{false};
+    std::thread capture([&] {
+        TraceEvent e;
+        e.comm = "loop";
+        std::vector<EnrichedEvent> batch(1);
+        for (std::size_t i = 0; i < pages.size(); ++i) {
+            (*tap)(static_cast<int>(i % 2), pages[i]);
+            batch[0].event.pid = static_cast<pid_t>(4242 + i % 3);
+            batch[0].event.comm = "loop";
+            rec->export_events(kContext, batch);
+        }
+        rec->on_run_stop(kContext);
+        done = true;
+    });
+    std::uint64_t snapshots = 0;
+    while (!done) {
+        auto snap = rec->snapshot("77");
+        REQUIRE(snap);
+        auto stream = trace_dat_stream(*snap, "test");
+        REQUIRE(stream);
+        drain(**stream);
+        (void)rec->session_counts("77");
+        (void)rec->total_counts();
+        ++snapshots;
+    }
+    capture.join();
+    CHECK(snapshots > 0);
+    auto counts = rec->session_counts("77");
+    auto snap = rec->snapshot("77");
+    REQUIRE(snap);
+    CHECK(counts.exported == 40'000);
+    CHECK(events_in(*snap) + counts.dropped == 40'000);
+    CHECK(snap->runs.at(0).tasks.size() == 3);
 }
