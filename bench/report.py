@@ -122,6 +122,7 @@ def main():
                         "record_dir_bytes_per_event": rec("dir_bytes") / events,
                         "jsonl_bytes_per_event": rec("jsonl_bytes") / max(1, sum(r["delivered"] or 0 for r in prod)),
                         "dat_mb_per_s": rec("dat_bytes") / 1e6 / max(1e-9, rec("dat_seconds")),
+                        "dat_events_per_s": events / max(1e-9, rec("dat_seconds")),
                         "json_mb_per_s": rec("json_bytes") / 1e6 / max(1e-9, rec("json_seconds")),
                         "json_events_per_s": events / max(1e-9, rec("json_seconds"))})
         tc = [r for r in runs if r["workload"] == w and r["tool"] == "trace-cmd" and r.get("record")]
@@ -247,7 +248,8 @@ def render(r):
               if "trace_cmd_file_bytes_per_event" in x else "-")
         out.append(f"| {x['workload']} | {f('events', '{}')} | {f('record_bytes_per_event', '{:.2f}')} "
                    f"({f('record_dir_bytes_per_event', '{:.2f}')}) | {f('jsonl_bytes_per_event', '{:.0f}')} | {tc} | "
-                   f"{f('dat_mb_per_s', '{:.0f} MB/s')} | {f('json_mb_per_s', '{:.0f} MB/s')} "
+                   f"{f('dat_mb_per_s', '{:.1f} MB/s')} ({f('dat_events_per_s', '{:,.0f}')} events/s) | "
+                   f"{f('json_mb_per_s', '{:.0f} MB/s')} "
                    f"({f('json_events_per_s', '{:,.0f}')} events/s) | {slow} |")
     out.append("")
     if r.get("overhead_only"):

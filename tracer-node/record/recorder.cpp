@@ -171,6 +171,9 @@ Result<std::shared_ptr<Recorder>> Recorder::open(RecorderOptions options) {
         s->id = *id;
         s->dir = entry.path().string();
         s->damage = std::move(scanned.damage);
+        // Numbers go on after everything on disk, also what a damaged recording left unread.
+        s->last_run = scanned.last_run;
+        s->next_segment = scanned.last_segment + 1;
         if (!s->damage.empty()) spdlog::error("recording of trace session {} is damaged: {}", s->id, s->damage);
         for (auto& sr : scanned.runs) {
             auto run = std::make_shared<Run>();
@@ -203,11 +206,12 @@ Recorder::Recorder(RecorderOptions options)
       segment_bytes_(std::clamp<std::uint64_t>(options_.session_limit / 16, 64 << 10, 16 << 20)) {}
 
 Recorder::~Recorder() {
-    std::lock_guard lock(mutex_);
-    for (auto& [id, s] : sessions_) {
-        std::lock_guard session_lock(s->mu);
-        close_run(*s);
-    }
+    // Runs still open (their captures ended without on_run_stop): their pending chunks go to disk.
+    for (const auto& id : sessions())
+        if (auto s = find(id)) {
+            std::lock_guard lock(s->mu);
+            close_run(*s);
+        }
 }
 
 std::shared_ptr<Recorder::Session> Recorder::find(const std::string& session_id) const {
@@ -348,7 +352,8 @@ void Recorder::flush_cpu(Session& s, Run& run, std::uint32_t cpu) {
     if (int err = write_all(s.segment_fd.get(), {header, s.frame}); err != 0) {
         // A partial append would make the rest of the segment unreadable: start a new one.
         s.segment_fd.reset();
-        if (::ftruncate(::open(seg.path.c_str(), O_WRONLY | O_CLOEXEC), static_cast<off_t>(seg.bytes)) != 0) {}
+        if (::truncate(seg.path.c_str(), static_cast<off_t>(seg.bytes)) != 0)
+            spdlog::warn("session {}: cutting a failed append off \"{}\": {}", s.id, seg.path, std::strerror(errno));
         return failed(Error{Errc::kIo, fmt::format("writing \"{}\": {}", seg.path, std::strerror(err))});
     }
     seg.chunks.push_back({seg.bytes + kChunkHeaderSize, h});

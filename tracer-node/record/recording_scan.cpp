@@ -149,13 +149,19 @@ ScannedSession scan_session_dir(const std::string& dir) {
             runs.emplace(*n, entry.path());
             continue;
         }
-        out.damage = fmt::format("\"{}\": not a file of a recording", entry.path().string());
-        return out;
+        if (out.damage.empty()) out.damage = fmt::format("\"{}\": not a file of a recording", entry.path().string());
     }
     if (ec) {
         out.damage = fmt::format("listing \"{}\": {}", dir, ec.message());
         return out;
     }
+    for (const auto& [number, path] : runs) {
+        out.last_run = std::max(out.last_run, number);
+        for (const auto& entry : fs::directory_iterator(path, ec))
+            if (auto seq = parse_segment_name(entry.path().filename().string()))
+                out.last_segment = std::max(out.last_segment, *seq);
+    }
+    if (!out.damage.empty()) return out;
     for (const auto& [number, path] : runs) {
         if (auto problem = scan_run(path, number, out); !problem.empty()) {
             out.damage = std::move(problem);

@@ -37,6 +37,8 @@ struct ScannedSession {
     std::vector<ScannedRun> runs;          // by run number
     std::vector<ScannedSegment> segments;  // by sequence number
     std::string damage;                    // "" when everything read back
+    // The highest run and segment numbers on disk, read or not (new ones must not reuse them).
+    std::uint64_t last_run = 0, last_segment = 0;
 };
 
 ScannedSession scan_session_dir(const std::string& dir);
