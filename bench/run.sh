@@ -147,6 +147,18 @@ node_pid=$!
 for _ in $(seq 200); do curl -sf -m 2 "$api/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf -m 2 "$api/readyz" >/dev/null || { log "tracer-node did not become ready"; cat "$tmp/node.log" >&2; exit 1; }
 log "tracer-node pid $node_pid on port $port"
+# A second tracer-node with recording off (--record-limit 0), for what recording adds to the
+# traced workload's slowdown (tool product-norec).
+norec_pid= norec_api=
+if [ -z "$only_tools" ] || [[ " $only_tools " == *" product-norec "* ]]; then
+  for _ in $(seq 50); do norec_port=$((20000 + RANDOM % 30000)); port_free "$norec_port" && [ "$norec_port" != "$port" ] && break; done
+  "$node_bin" --address "127.0.0.1:$norec_port" --use-procfs --trace-hooks "$hooks" --record-limit 0 \
+    --trace-output "$tmp/events.jsonl" --state-dir "$tmp/state-norec" > "$tmp/node-norec.log" 2>&1 &
+  norec_pid=$!
+  pids+=("$norec_pid")
+  norec_api=http://127.0.0.1:$norec_port
+  for _ in $(seq 200); do curl -sf -m 2 "$norec_api/readyz" >/dev/null && break; sleep 0.1; done
+fi
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 sleep 1
@@ -174,8 +186,8 @@ find_descendant() {
     }'
 }
 
-api_call() {  # method path [body]: prints the body, exits non-zero on non-2xx
-  curl -sf -m 60 -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} "$api$2"
+api_call() {  # method path [body]: prints the body, exits non-zero on non-2xx (node: $node_api, else $api)
+  curl -sf -m 60 -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} "${node_api:-$api}$2"
 }
 
 run_sample() {  # workload tool rep
@@ -191,7 +203,8 @@ run_sample() {  # workload tool rep
   local launch=() pod=ctbench$$-$seq
   case $tool in
     untraced)  launch=("${cmd[@]}") ;;
-    product)   launch=(unshare --uts --pid --fork --kill-child --mount-proc sh -c "hostname $pod; exec ${cmd[*]}") ;;
+    product|product-norec)
+               launch=(unshare --uts --pid --fork --kill-child --mount-proc sh -c "hostname $pod; exec ${cmd[*]}") ;;
     strace-c)  launch=(strace -f -c -o "$out" "${cmd[@]}") ;;
     strace-o)  launch=(strace -f -o /dev/null "${cmd[@]}") ;;
     perf)      launch=(perf trace -s -o "$out" -- "${cmd[@]}") ;;
@@ -208,13 +221,14 @@ run_sample() {  # workload tool rep
   local lpid=$! fd
   pids+=("$lpid")
   exec {fd}< "$fifo"
-  local fail= wpid= id= measure_rss=
+  local fail= wpid= id= measure_rss= node_api=$api
+  [ "$tool" = product-norec ] && node_api=$norec_api
   for _ in $(seq 1500); do  # the workload exists (exec'd, so the tool is attached): up to 30 s
     wpid=$(find_descendant "$lpid" "$exe"); [ -n "$wpid" ] && break
     kill -0 "$lpid" 2>/dev/null || break; sleep 0.02
   done
   [ -n "$wpid" ] || fail="workload did not start: $(head -c 200 "$err")"
-  if [ -z "$fail" ] && [ "$tool" = product ]; then
+  if [ -z "$fail" ] && [[ $tool = product* ]]; then
     local body
     body=$(jq -cn --arg p "$pod" --arg a "-s $syscall" \
       '{pod:$p, container:"*", "trace-hook":"trace_syscalls", "trace-arguments":$a, "trace-user-context":"bench"}')
@@ -227,7 +241,7 @@ run_sample() {  # workload tool rep
     fi
     # tracer-node's peak RSS while it exports this run's events: the kernel keeps the high-water
     # mark (VmHWM) once reset here, so nothing samples it (a sampler would take CPU from the run).
-    [ "$workload" = getppid ] && echo 5 > "/proc/$node_pid/clear_refs" && measure_rss=1
+    [ "$workload" = getppid ] && [ "$tool" = product ] && echo 5 > "/proc/$node_pid/clear_refs" && measure_rss=1
   fi
   local t0 t1 line= count=
   t0=$(now)
@@ -245,10 +259,23 @@ run_sample() {  # workload tool rep
   forget "$lpid"
   [ -z "$fail" ] && [ "$rc" -ne 0 ] && fail="exit status $rc: $(head -c 200 "$err")"
   local expected=null delivered=null lost=null unit=null extra='{}'
-  if [ "$tool" = product ] && [ -n "$id" ]; then
-    local ts te view
+  if [[ $tool = product* ]] && [ -n "$id" ]; then
+    local ts te view record='{}'
     ts=$(now); api_call PUT "/v1/trace-session/$id" '{"Run": false}' >/dev/null; te=$(now)
     view=$(api_call GET "/v1/trace-session/$id")
+    if [ "$tool" = product ]; then
+      # What the recording costs on disk next to the JSON-lines output, and how fast it exports.
+      local rec_dir=$tmp/state/recordings/session-$id xs xe js je
+      xs=$(now); curl -sf -m 600 -o "$tmp/export.dat" "$api/v1/trace-session/$id/trace.dat"; xe=$(now)
+      js=$(now); curl -sf -m 600 -o "$tmp/export.json" "$api/v1/trace-session/$id/trace.json"; je=$(now)
+      record=$(jq -cn --argjson seg "$(find "$rec_dir" -name '*.ctrec' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')" \
+        --argjson all "$(du -sb "$rec_dir" 2>/dev/null | cut -f1)" --argjson jl "$(stat -c %s "$tmp/events.jsonl")" \
+        --argjson db "$(stat -c %s "$tmp/export.dat" 2>/dev/null || echo 0)" --arg ds "$(elapsed "$xs" "$xe")" \
+        --argjson jb "$(stat -c %s "$tmp/export.json" 2>/dev/null || echo 0)" --arg jsec "$(elapsed "$js" "$je")" \
+        '{record:{segment_bytes:$seg, dir_bytes:$all, jsonl_bytes:$jl, dat_bytes:$db, dat_seconds:($ds|tonumber),
+                  json_bytes:$jb, json_seconds:($jsec|tonumber)}}')
+      rm -f "$tmp/export.dat" "$tmp/export.json"
+    fi
     api_call DELETE "/v1/trace-session/$id" >/dev/null
     unit='"events"'; expected=$((2 * ${count:-0}))  # the pod exec'd the workload before the session
     delivered=$(grep -c "\"session\":\"$id\"" "$tmp/events.jsonl")
@@ -256,8 +283,8 @@ run_sample() {  # workload tool rep
     # would otherwise pile up until the kernel's dirty-page writeback slows the later runs.
     : > "$tmp/events.jsonl"
     lost=$(jq -r --arg id "$id" '.[$id].Stats.Lost // "null"' <<<"$view")
-    extra=$(jq -c --arg id "$id" --arg stop "$(elapsed "$ts" "$te")" \
-      '{stats: .[$id].Stats, stop_seconds: ($stop | tonumber)}' <<<"$view")
+    extra=$(jq -c --arg id "$id" --arg stop "$(elapsed "$ts" "$te")" --argjson rec "$record" \
+      '{stats: .[$id].Stats, stop_seconds: ($stop | tonumber)} + $rec' <<<"$view")
     if [ -n "$measure_rss" ]; then
       emit "{\"kind\":\"rss\",\"state\":\"exporting\",\"kb\":$(awk '/^VmHWM:/ { print $2 }' "/proc/$node_pid/status")}"
     fi
@@ -272,6 +299,10 @@ run_sample() {  # workload tool rep
                 lost=$(grep -oE 'LOST [0-9]+' "$out" "$err" | awk '{ l += $2 } END { print l + 0 }') ;;
       trace-cmd) unit='"events"'; expected=$((2 * count))
                 delivered=$(trace-cmd report -i "$out" 2>/dev/null | grep -c 'sys_e')
+                # Its file on disk: whole, and the trace data alone (flyrecord sections).
+                extra=$(jq -cn --argjson all "$(stat -c %s "$out")" \
+                  --argjson data "$(trace-cmd dump --summary -i "$out" 2>/dev/null | grep -oE '[0-9]+ bytes flyrecord data' | awk '{ s += $1 } END { print s + 0 }')" \
+                  '{record:{file_bytes:$all, data_bytes:$data}}')
                 lost=$(trace-cmd report -i "$out" --stat 2>/dev/null | awk '/^overrun:/ { l += $2 } END { print l + 0 }') ;;
       bpftrace) unit='"events"'; expected=$((2 * count))
                 delivered=$(awk '/^@(enter|exit):/ { c += $2 } END { print c + 0 }' "$tmp/rest.$seq") ;;
@@ -290,10 +321,10 @@ run_sample() {  # workload tool rep
 run_seq=0
 
 tools=()
-for t in untraced product strace-c strace-o perf trace-cmd bpftrace; do
+for t in untraced product product-norec strace-c strace-o perf trace-cmd bpftrace; do
   base=${t%%-[co]}
   [ -n "$only_tools" ] && [[ " $only_tools " != *" $t "* ]] && continue
-  [[ $base = untraced || $base = product || ${tool_status[$base]} = ok ]] && tools+=("$t")
+  [[ $base = untraced || $base = product* || ${tool_status[$base]} = ok ]] && tools+=("$t")
 done
 for workload in ${only_workloads:-getppid fswalk forkexec}; do
   for rep in $(seq "$reps"); do

@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <set>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -23,6 +24,7 @@
 #include "tracer-node/export/otlp_exporter.h"
 #include "tracer-node/export/stream_hub.h"
 #include "tracer-node/hooks/hook_registry.h"
+#include "tracer-node/record/recorder.h"
 #include "tracer-node/sessions/session_manager.h"
 
 namespace {
@@ -52,6 +54,8 @@ struct Flags {
     std::string tls_key;
     std::string otlp_endpoint;
     std::string state_dir = "/var/lib/container-tracer";
+    std::string record_dir;  // "" = <state_dir>/recordings
+    size_t record_limit_mib = 256;
     // Limits (defaults as in the components' options).
     size_t max_sessions = 1024;
     size_t max_streams = 256;
@@ -138,6 +142,14 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(size_t{64}, size_t{1} << 30));
     app.add_option("--state-dir", f.state_dir, "where trace sessions are kept across restarts (created if missing)")
         ->envname("TRACE_KUBE_STATE_DIR");
+    app.add_option("--record-dir", f.record_dir,
+                   "where sessions' ftrace pages are recorded for trace.dat / trace.json (default: "
+                   "<state-dir>/recordings)")
+        ->envname("TRACER_RECORD_DIR");
+    app.add_option("--record-limit", f.record_limit_mib,
+                   "MiB of recorded pages kept per session (oldest go first); 0 turns recording off")
+        ->envname("TRACER_RECORD_LIMIT")
+        ->check(CLI::Range(size_t{0}, size_t{1} << 30));
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -215,6 +227,17 @@ int main(int argc, char** argv) {
     if (otlp) exporters->add(std::make_shared<ct::node::OtlpExporter>(
                   ct::node::OtlpExporterOptions{.endpoint = *otlp, .node_name = f.node_name}));
 
+    // Recording: every ftrace session's pages, for trace.dat and trace.json.
+    std::shared_ptr<ct::node::record::Recorder> recorder;
+    if (f.record_limit_mib > 0) {
+        auto opened = ct::node::record::Recorder::open(
+            {.dir = f.record_dir.empty() ? (std::filesystem::path(f.state_dir) / "recordings").string() : f.record_dir,
+             .session_limit = static_cast<std::uint64_t>(f.record_limit_mib) << 20,
+             .procfs_root = f.procfs});
+        if (!opened) return usage_error("--record-dir: " + opened.error().message);
+        recorder = std::move(*opened);
+        exporters->add(recorder);
+    }
     // Sessions and API.
     ct::node::NodeMetrics metrics;
     ct::node::SessionManager sessions({.node_name = f.node_name,
@@ -227,12 +250,23 @@ int main(int argc, char** argv) {
                                        .max_sessions = f.max_sessions,
                                        .capture_nice = f.capture_nice,
                                        .capture_queue = std::make_shared<ct::node::ByteBudget>(f.capture_queue_mib << 20),
-                                       .state = state->get()},
+                                       .state = state->get(),
+                                       .page_tap_for = recorder ? [recorder](const ct::node::EventContext& context,
+                                                                             const std::string& instance_dir) {
+                                           auto tap = recorder->start_run(context, instance_dir);
+                                           if (!tap) {
+                                               spdlog::error("session {}: not recording this run: {}",
+                                                             context.session_id, tap.error().message);
+                                               return ct::node::record::PageTap{};
+                                           }
+                                           return std::move(*tap);
+                                       } : decltype(ct::node::SessionManagerOptions::page_tap_for){}},
                                       pods, hooks, exporters);
     ct::node::NodeApi api(pods, hooks, sessions, metrics);
     api.set_stream_hub(stream_hub);
     api.set_exporters(exporters);
     api.set_node_name(f.node_name);
+    api.set_recorder(recorder);
     auto router = std::make_shared<ct::http::Router>(api.router());
     ct::http::HttpServer server(
         {.listen = *listen,
@@ -251,6 +285,12 @@ int main(int argc, char** argv) {
         });
     // Before serving: clients never see a half-restored set of sessions.
     sessions.restore();
+    if (recorder) {
+        // Recordings of sessions deleted while the agent was down have no session to export them.
+        std::set<std::string> ids;
+        for (const auto& view : sessions.list()) ids.insert(std::to_string(view.id));
+        recorder->prune(ids);
+    }
     auto port = server.start();
     if (!port) {
         spdlog::critical("{}", port.error().message);

@@ -314,14 +314,16 @@ Status SessionManager::start_locked(Entry& e) {
     run->record = RunRecord{.hook_pid = run->hook->pid(),
                             .hook_start_time = hook_stat ? hook_stat->start_time : 0,
                             .instance_dir = ftrace::instance_dir_of(run->hook->trace_path())};
-    auto source = open_capture(run->hook->trace_path(),
-                               {.procfs_root = options_.procfs_root, .queue_budget = options_.capture_queue});
+    EventContext context{options_.node_name, std::to_string(e.id), e.spec.hook, e.spec.context};
+    CaptureOptions capture{.procfs_root = options_.procfs_root, .queue_budget = options_.capture_queue};
+    if (options_.page_tap_for && !run->record.instance_dir.empty())
+        capture.page_tap = options_.page_tap_for(context, run->record.instance_dir);
+    auto source = open_capture(run->hook->trace_path(), capture);
     if (!source) {
         run->hook->stop(options_.stop_grace);
         remove_instance_dir(run->hook->trace_path());
         return fail_start(Error::wrap(source.error(), fmt::format("trace hook {}", e.spec.hook)));
     }
-    EventContext context{options_.node_name, std::to_string(e.id), e.spec.hook, e.spec.context};
     OwnerLookup owners = [this](pid_t tid) -> std::optional<EventOwner> {
         auto owner = pods_.owner_of(tid);
         if (!owner) return std::nullopt;

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,10 @@ struct SessionManagerOptions {
     // each capture has its own default budget.
     std::shared_ptr<ByteBudget> capture_queue;
     StateStore* state = nullptr;  // not owned, outlives the manager; null: sessions live in memory only
+    // Called when a run starts capturing an ftrace instance, under the session's op mutex: the
+    // page tap for its capture (CaptureOptions::page_tap), e.g. the recorder's
+    // (record/recorder.h); an empty function for none. Null: no tap.
+    std::function<decltype(CaptureOptions::page_tap)(const EventContext&, const std::string& instance_dir)> page_tap_for;
 };
 
 class SessionManager {

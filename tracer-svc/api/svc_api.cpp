@@ -8,6 +8,7 @@
 #include "common/http_server.h"
 #include "common/strings.h"
 #include "tracer-svc/api/stream_proxy.h"
+#include "tracer-svc/api/trace_merge.h"
 
 namespace ct::svc {
 
@@ -78,6 +79,10 @@ http::Router SvcApi::router() {
           [this](const Request&, const http::PathParams& p) { return delete_session(p.at("id")); });
     r.add("GET", "/v1/trace-session/{id}/trace",
           [this](const Request&, const http::PathParams& p) { return stream_session(p.at("id")); });
+    r.add("GET", "/v1/trace-session/{id}/trace.dat",
+          [this](const Request&, const http::PathParams& p) { return export_dat(p.at("id")); });
+    r.add("GET", "/v1/trace-session/{id}/trace.json",
+          [this](const Request& q, const http::PathParams& p) { return export_json(p.at("id"), q.query); });
     r.add("GET", "/healthz", [](const Request&, const http::PathParams&) {
         return json_response(json::object{{"status", "ok"}});
     });
@@ -144,26 +149,68 @@ Response SvcApi::get_session(const std::string& text) {
     return fan({"GET", target_for_id(text), ""}, *directory_.nodes(), MergeKind::kSessions, true);
 }
 
-// The owning node's live stream, relayed. The owner is learnt from earlier answers, or by asking
-// every node for the session first.
+// The owning node's live stream, relayed.
 Response SvcApi::stream_session(const std::string& text) {
     auto id = check_session_id(text);
     if (!id) return error_response(id.error());
     if (!*id) return error_response(400, "streaming needs one trace session id, not \"all\"");
-    if (owner_of(text).empty()) {
-        auto found = get_session(text);
+    return relay_from_owner(text, "/trace");
+}
+
+// The owning node's answer to GET /v1/trace-session/<id><suffix>, relayed as it streams. The owner
+// is learnt from earlier answers, or by asking every node for the session first.
+Response SvcApi::relay_from_owner(const std::string& id, const std::string& suffix) {
+    if (owner_of(id).empty()) {
+        auto found = get_session(id);
         if (found.status != 200) return found;  // 404 (no node has it) or the nodes' failure
     }
     auto nodes = directory_.nodes();
-    auto targets = targets_for(text, *nodes);
+    auto targets = targets_for(id, *nodes);
     if (targets.size() != 1)
-        return error_response(404, fmt::format("trace session {} is not on any node of the directory", text));
+        return error_response(404, fmt::format("trace session {} is not on any node of the directory", id));
+    return open_stream_proxy(targets.front(), target_for_id(id) + suffix, proxy_options());
+}
+
+StreamProxyOptions SvcApi::proxy_options() const {
     const auto& fo = fanout_.options();
-    return open_stream_proxy(targets.front(), target_for_id(text) + "/trace",
-                             {.header_timeout = fo.timeout,
-                              .headers = fanout_.node_headers(),
-                              .tls = fo.tls ? fo.tls->current() : nullptr,
-                              .tls_server_name = fo.tls_server_name});
+    return {.header_timeout = fo.timeout,
+            .headers = fanout_.node_headers(),
+            .tls = fo.tls ? fo.tls->current() : nullptr,
+            .tls_server_name = fo.tls_server_name};
+}
+
+// A session's recording as trace.dat, from its node (docs/viewers.md).
+Response SvcApi::export_dat(const std::string& text) {
+    auto id = check_session_id(text);
+    if (!id) return error_response(id.error());
+    if (!*id) return error_response(400, "trace.dat needs one trace session id, not \"all\"");
+    auto res = relay_from_owner(text, "/trace.dat");
+    if (res.stream) res.content_type = "application/octet-stream";
+    return res;
+}
+
+// A session's recording as Chrome trace JSON from its node; "all": every node's sessions merged
+// on one clock (trace_merge.h).
+Response SvcApi::export_json(const std::string& text, const std::string& query) {
+    auto id = check_session_id(text);
+    if (!id) return error_response(id.error());
+    if (*id) {
+        auto res = relay_from_owner(text, query.empty() ? "/trace.json" : "/trace.json?" + query);
+        if (res.stream) res.content_type = "application/json";
+        return res;
+    }
+    if (!query.empty())
+        return error_response(400, "the cluster's trace.json takes no query parameters (it is always on CLOCK_REALTIME)");
+    if (!directory_.ready())
+        return error_response(503, fmt::format("no node directory yet ({}): {}", directory_.describe(),
+                                               directory_.last_error()));
+    auto nodes = directory_.nodes();
+    Response res;
+    res.content_type = "application/json";
+    res.headers.emplace_back("Content-Disposition", "attachment; filename=\"cluster.json\"");
+    res.headers.emplace_back(kAskedNodesHeader, std::to_string(nodes->size()));
+    res.stream = merged_trace_json(*nodes, proxy_options());
+    return res;
 }
 
 Response SvcApi::post_session(const Request& request) {

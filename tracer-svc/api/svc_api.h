@@ -2,8 +2,9 @@
 // Validates what is cheap locally (ids, JSON bodies) before asking any node, sends each request to
 // every node of the directory (PUT/DELETE of an id only to its owner when known), merges the
 // answers (merge.h) and names failed nodes in X-Tracer-Failed-Nodes and the log. A session's live
-// stream is relayed from its owning node (stream_proxy.h). /readyz answers from the cached
-// Reachability, which fan-outs and probe() (the node directory's poll) keep fresh.
+// stream and its recording (trace.dat, trace.json) are relayed from its owning node
+// (stream_proxy.h); the cluster's trace.json merges every node's (trace_merge.h). /readyz answers
+// from the cached Reachability, which fan-outs and probe() (the node directory's poll) keep fresh.
 // Handlers run on the HTTP server's pool threads, concurrently; all state here is guarded.
 #pragma once
 
@@ -14,6 +15,7 @@
 
 #include "common/router.h"
 #include "tracer-svc/api/svc_metrics.h"
+#include "tracer-svc/api/stream_proxy.h"
 #include "tracer-svc/fanout/fanout_client.h"
 #include "tracer-svc/fanout/reachability.h"
 #include "tracer-svc/nodes/node_directory.h"
@@ -61,6 +63,10 @@ private:
     http::Response put_session(const std::string& id, const http::Request& request);
     http::Response delete_session(const std::string& id);
     http::Response stream_session(const std::string& id);
+    http::Response export_dat(const std::string& id);
+    http::Response export_json(const std::string& id, const std::string& query);
+    http::Response relay_from_owner(const std::string& id, const std::string& suffix);
+    StreamProxyOptions proxy_options() const;
     http::Response metrics();
     http::Response readyz() const;
     // The owner when known and still in the directory, else every node.
