@@ -29,6 +29,12 @@ struct ClientRequest {
     // tls_server_name (default: host) — see expect_peer_name() in common/tls_context.h.
     std::shared_ptr<boost::asio::ssl::context> tls;
     std::string tls_server_name;
+    // Bounds connecting (and the TLS handshake) on their own, within `timeout`, so a caller with a
+    // long `timeout` (a stream) still learns quickly that nobody answers. 0: only `timeout`.
+    std::chrono::milliseconds connect_timeout{0};
+    // stream() only: the status line and headers must arrive within this, within `timeout`.
+    // 0: only `timeout`.
+    std::chrono::milliseconds header_timeout{0};
 };
 
 struct ClientResponse {
