@@ -1,5 +1,6 @@
 // The commands ctrace ships (docs/cli.md), one Command each, and shipped_commands().
 #include <cstdio>
+#include <functional>
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
@@ -113,57 +114,56 @@ private:
     std::string format_ = "table";
 };
 
-// --- hooks ---
+// --- hooks, sessions: one answer as a table or as the API's JSON ---
 
-class HooksCommand : public Command {
+class ListCommand : public Command {
 public:
-    std::string name() const override { return "hooks"; }
+    using ToTable = std::function<Result<std::string>(const json::value&)>;
+    ListCommand(std::string name, std::string description, std::string route, std::string action, ToTable to_table)
+        : name_(std::move(name)), description_(std::move(description)), route_(std::move(route)),
+          action_(std::move(action)), to_table_(std::move(to_table)) {}
+
+    std::string name() const override { return name_; }
     void define(CLI::App& c, const std::string& program) override {
-        c.description("List the trace hooks the server offers (GET /v1/trace-hooks).");
+        c.description(fmt::format("{} (GET {}).", description_, route_));
         add_format(c, format_, kTableFormats);
-        c.footer(fmt::format("Examples:\n  {0} hooks\n  {0} hooks -o json", program));
+        c.footer(fmt::format("Examples:\n  {0} {1}\n  {0} {1} -o json", program, name_));
     }
     int run(Context& context) override {
-        auto answer = get(context, "/v1/trace-hooks");
-        if (!answer) return report("listing trace hooks", answer.error());
+        auto answer = get(context, route_);
+        if (!answer) return report(action_, answer.error());
         if (format_ == "json") return write_result(context, json::serialize(*answer) + "\n");
-        auto hooks = parse_hooks(*answer);
-        if (!hooks) return report("listing trace hooks", hooks.error());
-        return write_result(context, hooks_table(*hooks));
+        auto table = to_table_(*answer);
+        if (!table) return report(action_, table.error());
+        return write_result(context, *table);
     }
     std::vector<std::string> complete(const std::string& option, const Context&) const override {
         return option == "--output" ? kTableFormats : std::vector<std::string>{};
     }
 
 private:
+    std::string name_, description_, route_, action_;
+    ToTable to_table_;
     std::string format_ = "table";
 };
 
-// --- sessions ---
+std::unique_ptr<Command> hooks_command() {
+    return std::make_unique<ListCommand>("hooks", "List the trace hooks the server offers", "/v1/trace-hooks",
+                                         "listing trace hooks", [](const json::value& answer) -> Result<std::string> {
+                                             auto hooks = parse_hooks(answer);
+                                             if (!hooks) return std::unexpected(hooks.error());
+                                             return hooks_table(*hooks);
+                                         });
+}
 
-class SessionsCommand : public Command {
-public:
-    std::string name() const override { return "sessions"; }
-    void define(CLI::App& c, const std::string& program) override {
-        c.description("List the trace sessions on the server (GET /v1/trace-session/all).");
-        add_format(c, format_, kTableFormats);
-        c.footer(fmt::format("Examples:\n  {0} sessions\n  {0} sessions -o json", program));
-    }
-    int run(Context& context) override {
-        auto answer = get(context, "/v1/trace-session/all");
-        if (!answer) return report("listing trace sessions", answer.error());
-        if (format_ == "json") return write_result(context, json::serialize(*answer) + "\n");
-        auto sessions = parse_sessions(*answer);
-        if (!sessions) return report("listing trace sessions", sessions.error());
-        return write_result(context, sessions_table(*sessions));
-    }
-    std::vector<std::string> complete(const std::string& option, const Context&) const override {
-        return option == "--output" ? kTableFormats : std::vector<std::string>{};
-    }
-
-private:
-    std::string format_ = "table";
-};
+std::unique_ptr<Command> sessions_command() {
+    return std::make_unique<ListCommand>("sessions", "List the trace sessions on the server", "/v1/trace-session/all",
+                                         "listing trace sessions", [](const json::value& answer) -> Result<std::string> {
+                                             auto sessions = parse_sessions(answer);
+                                             if (!sessions) return std::unexpected(sessions.error());
+                                             return sessions_table(*sessions);
+                                         });
+}
 
 // --- trace / detach: what a new session traces ---
 
@@ -411,8 +411,8 @@ int report(const std::string& context, const Error& error) {
 Registry shipped_commands() {
     Registry r;
     r.add(std::make_unique<PodsCommand>());
-    r.add(std::make_unique<HooksCommand>());
-    r.add(std::make_unique<SessionsCommand>());
+    r.add(hooks_command());
+    r.add(sessions_command());
     r.add(std::make_unique<TraceCommand>());
     r.add(std::make_unique<DetachCommand>());
     r.add(std::make_unique<AttachCommand>());

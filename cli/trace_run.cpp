@@ -1,12 +1,10 @@
 #include "cli/trace_run.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -20,7 +18,6 @@
 #include "cli/model.h"
 #include "cli/render.h"
 #include "cli/signals.h"
-#include "common/strings.h"
 
 namespace ct::cli {
 
@@ -38,6 +35,7 @@ constexpr auto kWakeEvery = 250ms;
 enum class Mode { kTrace, kDetach, kAttach };
 
 enum class End {
+    kStartFailed,
     kSignal,           // SIGINT / SIGTERM / SIGHUP
     kTimeout,
     kContainersEnded,
@@ -55,8 +53,7 @@ public:
     TraceRun(const ApiClient& api, Output& out, Mode mode, StreamSettings settings)
         : api_(api), out_(out), mode_(mode), settings_(std::move(settings)) {}
 
-    int trace(const SessionSpec& spec);
-    int detach(const SessionSpec& spec);
+    int trace(const SessionSpec& spec);  // also detach (Mode::kDetach)
     int attach(const std::string& id);
 
 private:
@@ -263,6 +260,7 @@ void TraceRun::join_streams(std::optional<Clock::duration> grace) {
 
 std::string describe(End end, const StreamSettings& settings, const Output& out) {
     switch (end) {
+        case End::kStartFailed: return "the session did not start";
         case End::kSignal: return "interrupted";
         case End::kTimeout: return "timeout " + settings.timeout_text + " reached";
         case End::kContainersEnded: return "the traced containers ended";
@@ -300,23 +298,27 @@ int TraceRun::finish(End end, bool drain) {
     for (size_t i = 0; i < sessions_.size(); ++i) {
         const auto& s = sessions_[i];
         if (!stopped[i]) continue;
-        if (!stream_results_[i]) {
-            say(fmt::format("streaming session {}: {}", s.id, stream_results_[i].error().message));
-            failed = true;
-        }
+        bool running = true;
         if (auto r = api_.call("GET", session_route(s.id)))
             if (auto got = parse_sessions(*r); got && got->size() == 1) {
                 const auto& now = got->front();
+                running = now.running;
                 if (now.delivered) delivered += *now.delivered, have_stats = true;
                 if (now.lost) lost += *now.lost;
                 if (now.stream_dropped) dropped += *now.stream_dropped;
-                if (!now.error.empty()) {
+                if (!now.error.empty() && end != End::kStartFailed) {  // a failed start was reported already
                     std::string lines;
                     for (const auto& l : now.error) lines += (lines.empty() ? "" : " | ") + l;
                     say(fmt::format("session {} ended with an error: {}", s.id, lines));
                     failed = true;
                 }
             }
+        // A stream refused with 404 because its session had already stopped says nothing new.
+        const auto& streamed = stream_results_[i];
+        if (!streamed && !(streamed.error().code == Errc::kNotFound && !running)) {
+            say(fmt::format("streaming session {}: {}", s.id, streamed.error().message));
+            failed = true;
+        }
         if (!keep)
             if (auto r = api_.call("DELETE", session_route(s.id)); !r && r.error().code != Errc::kNotFound) {
                 say(fmt::format("deleting session {}: {}; delete it with `ctrace delete {}`", s.id, r.error().message, s.id));
@@ -343,7 +345,7 @@ int TraceRun::trace(const SessionSpec& spec) {
                       created.error());
     if (auto started = start(); !started) {
         report("", started.error());
-        finish(End::kSignal, false);
+        finish(End::kStartFailed, false);
         return kExitFailed;
     }
     if (interrupted()) return finish(End::kSignal, false);

@@ -17,6 +17,7 @@
 
 #include "common/subprocess.h"
 #include "tests/integration/svc_fixture.h"
+#include "tests/integration/tls_fixture.h"
 #include "tests/support/fixtures.h"
 
 using namespace ct;
@@ -433,6 +434,12 @@ TEST_CASE("ctrace: 401, 404 and bad usage are one clear line", "[integration][ro
                              " answered 404: ");
     check_one_line_error(run({"trace", "cli-auth-pod", "--hook", "no_such_hook"}), "answered 404");
     check_one_line_error(run({"attach", "123"}), "looking up trace session 123: ");
+    // The server refuses the start: that line, then the cleanup's summary.
+    auto refused = run({"trace", "cli-auth-pod", "--args", "--no-such-flag"});
+    INFO(refused.err);
+    CHECK(refused.status.code == 1);
+    CHECK(std::regex_search(refused.err, std::regex(R"(^ctrace: starting session \d+: \S+ answered 400: .*no-such-flag.*\n)"
+                                                    R"(ctrace: the session did not start; deleted session \d+ .*\n$)")));
 
     // Usage: exit 2, one line.
     check_one_line_error(run({"trace"}), "pods is required", 2);
@@ -608,4 +615,55 @@ TEST_CASE("kubectl ctrace: kubectl finds the plugin, runs it and completes it", 
     CHECK(commands.out == "trace\n:4\n");
     auto pod_names = run({"__complete", "ctrace", "--server", server_of(node.port()), "trace", "cli-kube"});
     CHECK(pod_names.out == "cli-kubectl-pod\n:4\n");
+}
+
+TEST_CASE("ctrace over HTTPS: --cacert verifies the server, a token, a whole trace streamed over TLS",
+          "[integration][root][cli][tls]") {
+    TempDir dir("ct-cli-tls");
+    const auto& d = dir.path();
+    tlstest::make_ca(d, "ca");
+    tlstest::make_ca(d, "other-ca");
+    tlstest::make_cert(d, "ca", "server", 10);
+    std::ofstream(d / "token") << "tls-secret\n";
+    auto p = [&](const std::string& f) { return (d / f).string(); };
+    unsigned short port = free_port();
+    auto node = Subprocess::spawn({.argv = {built("tracer-node/tracer-node"), "--address", fmt::format("127.0.0.1:{}", port),
+                                            "--use-procfs", "--trace-hooks", CT_HOOKS_DIR, "--trace-output",
+                                            p("events.jsonl"), "--token-file", p("token"), "--tls-cert", p("server.pem"),
+                                            "--tls-key", p("server.key"), "--state-dir", p("state"), "--node-name", "tls-node"},
+                                   .capture_stdout = false,
+                                   .capture_stderr = false});
+    REQUIRE(node);
+    Pod pod("cli-tls-pod");
+    std::string server = fmt::format("https://127.0.0.1:{}", port);
+    std::vector<std::string> good = {kCtrace, "--server", server, "--cacert", p("ca.pem"), "--token-file", p("token")};
+    auto with = [](std::vector<std::string> base, std::vector<std::string> more) {
+        base.insert(base.end(), more.begin(), more.end());
+        return base;
+    };
+    RunOutput hooks;
+    for (int i = 0; i < 100; ++i) {
+        hooks = ctrace(with(good, {"hooks"}));
+        if (hooks.status.ok()) break;
+        std::this_thread::sleep_for(100ms);
+    }
+    INFO(hooks.err);
+    REQUIRE(hooks.status.ok());
+    CHECK_THAT(hooks.out, Catch::Contains("trace_syscalls"));
+
+    check_one_line_error(ctrace({kCtrace, "--server", server, "--cacert", p("other-ca.pem"), "--token-file", p("token"), "hooks"}),
+                         "TLS handshake failed: certificate verify failed");
+    // No --cacert: the system's CAs, which do not know this one.
+    check_one_line_error(ctrace({kCtrace, "--server", server, "--token-file", p("token"), "hooks"}),
+                         "certificate verify failed");
+    check_one_line_error(ctrace({kCtrace, "--server", server, "--cacert", p("missing.pem"), "hooks"}), "--cacert: CA file");
+
+    auto traced = ctrace(with(good, {"trace", "cli-tls-pod", "--args", "-s getppid", "--timeout", "1500ms"}));
+    INFO(traced.err);
+    CHECK(traced.status.ok());
+    CHECK_THAT(traced.err, Catch::Contains("streaming session"));
+    CHECK_THAT(traced.err, Catch::Contains("timeout 1500ms reached; deleted session"));
+    auto sessions = ctrace(with(good, {"sessions", "-o", "json"}));
+    CHECK(sessions.out == "{}\n");
+    node->stop(10s, SIGTERM);
 }
