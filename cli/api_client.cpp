@@ -6,8 +6,8 @@
 #include "cli/table.h"
 #include "common/http_auth.h"
 #include "common/http_client.h"
-#include "common/tls_context.h"
 #include "common/strings.h"
+#include "common/tls_context.h"
 
 namespace ct::cli {
 
@@ -87,15 +87,19 @@ ApiClient::Prepared ApiClient::prepare(std::string_view method, std::string_view
 
 namespace {
 
-// "no answer from <server>: connect failed: Connection refused" from the HTTP client's
-// "<method> <host>:<port><target>: connect failed: Connection refused".
+// The HTTP client's "<method> <host>:<port><target>: connect failed: Connection refused" as
+// "cannot reach <server>: connect failed: Connection refused" (or "did not answer within ...").
+// `limit` is the request's timeout; connecting has its own, kConnectTimeout.
 Error transport_error(const Error& e, const std::string& prefix, const ServerUrl& server, std::chrono::milliseconds limit) {
     std::string_view what = e.message;
     if (what.starts_with(prefix)) what.remove_prefix(prefix.size());
-    if (e.code == Errc::kTimeout)
-        return Error{e.code, fmt::format("{} did not answer within {} s ({})", server.text,
-                                         std::chrono::duration_cast<std::chrono::seconds>(limit).count(), what)};
-    return Error{e.code, fmt::format("cannot reach {}: {}", server.text, what)};
+    bool connecting = what.starts_with("connect ") || what.starts_with("resolve ") || what.starts_with("TLS handshake");
+    if (e.code == Errc::kTimeout) {
+        auto waited = std::chrono::duration_cast<std::chrono::seconds>(connecting ? kConnectTimeout : limit);
+        return Error{e.code, fmt::format("{} did not answer within {} s ({})", server.text, waited.count(), what)};
+    }
+    if (connecting) return Error{e.code, fmt::format("cannot reach {}: {}", server.text, what)};
+    return Error{e.code, fmt::format("{} broke off the exchange: {}", server.text, what)};
 }
 
 Error status_error(int status, const std::string& body, const ServerUrl& server, bool have_token) {
@@ -111,10 +115,7 @@ Result<json::value> ApiClient::call(std::string_view method, std::string_view ro
     auto p = prepare(method, route);
     p.request.body = std::move(body);
     auto r = http::send(p.request);
-    if (!r) {
-        bool connecting = r.error().message.find("connect failed") != std::string::npos;
-        return std::unexpected(transport_error(r.error(), p.prefix, server_, connecting ? kConnectTimeout : p.request.timeout));
-    }
+    if (!r) return std::unexpected(transport_error(r.error(), p.prefix, server_, p.request.timeout));
     if (r->status < 200 || r->status > 299) return std::unexpected(status_error(r->status, r->body, server_, !token_.empty()));
     boost::system::error_code ec;
     auto v = json::parse(r->body, ec);
@@ -154,10 +155,7 @@ Status ApiClient::stream(std::string_view route, const StreamHandlers& handlers)
         return true;
     };
     auto r = http::stream(p.request, on_data, on_headers);
-    if (!r) {
-        bool connecting = r.error().message.find("connect failed") != std::string::npos;
-        return std::unexpected(transport_error(r.error(), p.prefix, server_, connecting ? kConnectTimeout : kReadTimeout));
-    }
+    if (!r) return std::unexpected(transport_error(r.error(), p.prefix, server_, kReadTimeout));
     if (status != 200) return std::unexpected(status_error(status, error_body, server_, !token_.empty()));
     if (!stopped && !pending.empty()) handlers.on_lines(pending + "\n");
     return {};

@@ -150,18 +150,19 @@ void check_no_session_left(TracerNode& node, const std::string& instance) {
     CHECK_FALSE(instance_exists(instance));
 }
 
-// A hook manager with a hook that takes `seconds` to print its trace path (a slow start), and
-// one that ends by itself with an error after half a second.
+// A hook manager with a hook that takes `seconds` to print its trace path (a slow start), one
+// that takes 3 s to stop, and one that ends by itself with an error after half a second.
 fs::path slow_hooks(const TempDir& dir, int seconds) {
     auto root = dir.path() / "hooks";
     svctest::write_file(root / "slow" / "manager", fmt::format(R"(#!/bin/sh
 case "$1" in
-  --get-all) echo "slow_hook crash_hook" ;;
+  --get-all) echo "slow_hook slow_stop_hook crash_hook" ;;
   --describe) echo "test hook $2" ;;
   --clear) ;;
   --run)
     case "$2" in
       slow_hook) sleep {}; echo /dev/null; trap 'exit 0' INT; while true; do sleep 0.1; done ;;
+      slow_stop_hook) trap 'sleep 3; exit 0' INT; echo /dev/null; while true; do sleep 0.1; done ;;
       crash_hook) echo /dev/null; sleep 0.5; echo "boom: the hook crashed" >&2; exit 3 ;;
     esac ;;
 esac
@@ -214,19 +215,15 @@ TEST_CASE("ctrace trace: Ctrl-C mid-stream still prints every captured event, de
     check_no_session_left(node, instance);
 }
 
-TEST_CASE("ctrace trace: SIGTERM, twice, deletes the session without waiting for events, exits 0",
-          "[integration][root][cli]") {
+TEST_CASE("ctrace trace: SIGTERM deletes the session, exits 0", "[integration][root][cli]") {
     TracerNode node;
     Pod pod("cli-sigterm-pod");
     Background run(with_server(node.port(), {"trace", "cli-sigterm-pod", "--args", "-s getppid"}));
     auto id = run.wait_streaming();
     auto instance = instance_of(node, id);
     pod.exec(loop_command(100));
-    for (int i = 0; i < 500 && run.out().find("getppid_loop") == std::string::npos; ++i) std::this_thread::sleep_for(20ms);
-    REQUIRE(run.process().send_signal(SIGTERM));
     REQUIRE(run.process().send_signal(SIGTERM));
     CHECK(run.wait().code == 0);
-    CHECK_THAT(run.err(), Catch::Contains("not waiting for more events"));
     // Columns: the header, then the loop's rows.
     CHECK(run.out().starts_with("TIME "));
     CHECK_THAT(run.out(), Catch::Contains("getppid_loop"));
@@ -275,6 +272,23 @@ TEST_CASE("ctrace trace: the server going away ends it with a line naming the se
     CHECK(std::count(err.begin(), err.end(), '\n') == 2);  // "streaming ..." and the failure
     CHECK_THAT(err, Catch::Contains(fmt::format("stopping session {}: cannot reach", id)));
     CHECK_THAT(err, Catch::Contains(fmt::format("`ctrace delete {}` once the server answers", id)));
+}
+
+TEST_CASE("ctrace trace: a second signal stops waiting for events, the session is still deleted",
+          "[integration][root][cli]") {
+    TempDir dir("ct-cli-hooks");
+    TracerNode node({.hooks_dir = slow_hooks(dir, 0).string()});
+    Pod pod("cli-twice-pod");
+    Background run(with_server(node.port(), {"trace", "cli-twice-pod", "--hook", "slow_stop_hook"}));
+    run.wait_streaming();
+    // The hook takes 3 s to stop: the second signal comes while ctrace waits for that.
+    REQUIRE(run.process().send_signal(SIGTERM));
+    for (int i = 0; i < 500 && run.err().find("stopping;") == std::string::npos; ++i) std::this_thread::sleep_for(10ms);
+    REQUIRE(run.process().send_signal(SIGTERM));
+    CHECK(run.wait().code == 0);
+    CHECK_THAT(run.err(), Catch::Contains("not waiting for more events"));
+    CHECK_THAT(run.err(), Catch::Contains("interrupted; deleted session"));
+    CHECK(node.get_json("/v1/trace-session/all").as_object().empty());
 }
 
 TEST_CASE("ctrace trace: a signal while the session starts deletes it once the start returns", "[integration][root][cli]") {
