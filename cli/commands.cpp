@@ -1,4 +1,5 @@
 // The commands ctrace ships (docs/cli.md), one Command each, and shipped_commands().
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 

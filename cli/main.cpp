@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     app.footer(fmt::format("Examples:\n"
                            "  {0} pods\n"
                            "  {0} trace 'default/web-*' --args '-s openat' --timeout 30s\n"
-                           "  kubectl -n tracing port-forward svc/container-tracer-svc 8080 &\n"
+                           "  kubectl -n tracing port-forward svc/tracer-container-tracer-svc 8080 &   # release \"tracer\"\n"
                            "  CTRACE_SERVER=http://127.0.0.1:8080 {0} sessions\n"
                            "Run `{0} <command> --help` for a command's options. Exit status: 0 done, 1 failed, 2 bad "
                            "usage.",
@@ -72,7 +72,11 @@ int main(int argc, char** argv) {
     }
 
     if (kubectl_completion) {
-        // kubectl runs `kubectl_complete-ctrace <words>`: every argument is a word of the command line.
+        // kubectl runs `kubectl_complete-ctrace <words>`: every argument is a word of the command
+        // line. No CLI11 parse here, so the environment's defaults are applied by hand.
+        conn.server = env_or("CTRACE_SERVER", conn.server);
+        conn.token_file = env_or("CTRACE_TOKEN_FILE", conn.token_file);
+        conn.cacert = env_or("CTRACE_CACERT", conn.cacert);
         std::vector<std::string> words(argv + 1, argv + argc);
         if (words.empty()) words.push_back("");
         std::string text = complete_command_line(context, words, CompletionFormat::kCobra);

@@ -681,3 +681,18 @@ TEST_CASE("ctrace over HTTPS: --cacert verifies the server, a token, a whole tra
     CHECK(sessions.out == "{}\n");
     node->stop(10s, SIGTERM);
 }
+
+TEST_CASE("http client: a stream's headers are bounded on their own, its body is not", "[integration][cli]") {
+    // What ctrace's streams rely on (common/http_client.h): a long `timeout`, a short header_timeout.
+    svctest::HangingNode silent;
+    auto start = std::chrono::steady_clock::now();
+    auto r = http::stream({.port = silent.port(), .target = "/v1/trace-session/1/trace", .timeout = 1h,
+                           .connect_timeout = 1s, .header_timeout = 500ms},
+                          [](std::string_view) { return true; });
+    auto took = std::chrono::steady_clock::now() - start;
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::kTimeout);
+    CHECK_THAT(r.error().message, Catch::Contains("read header failed"));
+    CHECK(took >= 400ms);
+    CHECK(took < 5s);
+}
