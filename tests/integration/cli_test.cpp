@@ -131,6 +131,10 @@ size_t count_events(const std::vector<json::object>& events, const std::string& 
     }));
 }
 
+// Exact counts need every event: under a sanitizer, exporting the 40k events after the stop
+// takes longer than tracer-node's default --drain-limit (as in svc_stream_test).
+NodeOptions exact_node() { return {.extra_args = {"--drain-limit", "120000"}}; }
+
 std::string loop_command(long n) { return fmt::format("{} {}", built("bench/getppid_loop"), n); }
 
 // The ftrace instance a running session writes to (from its Output's trace path).
@@ -174,7 +178,7 @@ esac
 
 TEST_CASE("ctrace trace -o json --timeout prints exactly the container's getppid calls and deletes its session",
           "[integration][root][cli]") {
-    TracerNode node;
+    TracerNode node(exact_node());
     Pod pod("cli-trace-pod");
     Background run(with_server(node.port(), {"trace", "cli-trace-*", "--args", "-s getppid", "-o", "json", "--timeout", "8s"}));
     auto id = run.wait_streaming();
@@ -199,7 +203,7 @@ TEST_CASE("ctrace trace -o json --timeout prints exactly the container's getppid
 
 TEST_CASE("ctrace trace: Ctrl-C mid-stream still prints every captured event, deletes the session, exits 0",
           "[integration][root][cli]") {
-    TracerNode node;
+    TracerNode node(exact_node());
     Pod pod("cli-sigint-pod");
     Background run(with_server(node.port(), {"trace", "cli-sigint-pod", "--args=-s getppid", "-o", "json"}));
     auto id = run.wait_streaming();
@@ -208,6 +212,7 @@ TEST_CASE("ctrace trace: Ctrl-C mid-stream still prints every captured event, de
     // At once: most events are still on their way (kernel buffers, capture queue, stream).
     REQUIRE(run.process().send_signal(SIGINT));
     auto status = run.wait();
+    INFO("stderr: " << run.err());
     CHECK(status.code == 0);
     auto events = json_lines(run.out());
     CHECK(count_events(events, "sys_enter_getppid", "getppid_loop") == kCalls);
@@ -490,7 +495,7 @@ TEST_CASE("ctrace --help: every command has help with examples", "[integration][
 }
 
 TEST_CASE("ctrace through tracer-svc: pods and a trace with exactly the container's calls", "[integration][root][cli][svc]") {
-    TracerNode node;
+    TracerNode node(exact_node());
     svctest::Svc svc({"--nodes", fmt::format("127.0.0.1:{}", node.port()), "--poll", "1"});
     REQUIRE(svc.started());
     REQUIRE(svctest::wait_status(svc.port(), "/readyz"));
@@ -506,6 +511,7 @@ TEST_CASE("ctrace through tracer-svc: pods and a trace with exactly the containe
     auto instance = instance_of(node, id);
     pod.exec(loop_command(kCalls));
     CHECK(run.wait().code == 0);
+    INFO("stderr: " << run.err());
     auto events = json_lines(run.out());
     CHECK(count_events(events, "sys_enter_getppid", "getppid_loop") == kCalls);
     CHECK_THAT(run.err(), Catch::Contains("deleted session " + id + " (node test-node)"));
