@@ -51,11 +51,11 @@ test-asan: deps
 	cd $(ASAN_BUILD) && ctest --output-on-failure --timeout 600 -E '$(ASAN_EXCLUDE)' $(CTEST_ARGS)
 
 # The tests that drive threads (HTTP server and client, fan-out, sessions, streams, pod index,
-# token rotation, the shared capture queue, load) under TSan, building only what they need.
+# token rotation, the shared capture queue, load, ctrace's stream and signal threads) under TSan, building only what they need.
 TSAN_TARGETS ?= tracer-node tracer-svc ftrace-manager getppid_loop sanitizer_canary \
                 discovery_unit_test node_integration_test svc_integration_test svc_stream_test \
-                load_test fault_test node_tls_test auth_tls_test raw_capture_test recorder_test
-TSAN_TESTS ?= sanitizer_launcher|recorder taps and exports concurrently|share one raw queue budget|drain ends at its limit|svc waits for a node|run concurrently|concurrent requests|PUT is idempotent|svc merges|svc sends PUT|killed node is named|DNS mode|relays a running session|64 clients|stream readers that disconnect|FanoutClient|svc with 200 nodes|svc /readyz|token rotation without restarts|token auth over real HTTP
+                load_test fault_test node_tls_test auth_tls_test raw_capture_test recorder_test ctrace cli_integration_test
+TSAN_TESTS ?= sanitizer_launcher|recorder taps and exports concurrently|share one raw queue budget|drain ends at its limit|svc waits for a node|run concurrently|concurrent requests|PUT is idempotent|svc merges|svc sends PUT|killed node is named|DNS mode|relays a running session|64 clients|stream readers that disconnect|FanoutClient|svc with 200 nodes|svc /readyz|token rotation without restarts|token auth over real HTTP|SIGTERM deletes the session|a second signal stops waiting|the reader leaving ends ctrace|the server going away
 test-tsan: deps
 	@cmake --preset tsan -B $(TSAN_BUILD) $(CCACHE) >/dev/null
 	@cmake --build $(TSAN_BUILD) -j$(JOBS) --target $(TSAN_TARGETS)

@@ -94,33 +94,43 @@ void copy_headers(const bhttp::response_header<>& in, ClientResponse& out) {
     }
 }
 
-// Connects (HTTPS: handshakes, verifying the server's name), writes the request, then hands the
-// stream — a tcp_stream or an ssl_stream over one — to `exchange(io, stream)` to read the answer.
+// The earlier of `deadline` and `bound` from now (bound 0: `deadline`).
+Clock::time_point bounded(Clock::time_point deadline, std::chrono::milliseconds bound) {
+    return bound.count() > 0 ? std::min(deadline, Clock::now() + bound) : deadline;
+}
+
+// Connects (HTTPS: handshakes, verifying the server's name) within r.connect_timeout, writes the
+// request, then hands the stream — a tcp_stream or an ssl_stream over one — to
+// `exchange(io, stream)` to read the answer. A tcp_stream's expiry covers every later operation
+// until set again, so it goes back to `deadline` once connected.
 template <class Exchange>
 Result<ClientResponse> with_connection(const ClientRequest& r, Clock::time_point deadline, Exchange&& exchange) {
     asio::io_context io;
     const char* step = "connect";
+    auto connect_deadline = bounded(deadline, r.connect_timeout);
     if (!r.tls) {
         beast::tcp_stream stream(io);
-        auto ec = connect(io, stream, r, deadline, step);
+        auto ec = connect(io, stream, r, connect_deadline, step);
+        stream.expires_at(deadline);
         if (!ec) ec = write_request(io, stream, r, deadline, step);
         if (ec) return std::unexpected(net_error(r, step, ec));
         return exchange(io, stream);
     }
     beast::ssl_stream<beast::tcp_stream> stream(io, *r.tls);
-    auto ec = connect(io, beast::get_lowest_layer(stream), r, deadline, step);
+    auto ec = connect(io, beast::get_lowest_layer(stream), r, connect_deadline, step);
     if (ec) return std::unexpected(net_error(r, step, ec));
     if (auto named = expect_peer_name(stream.native_handle(), r.tls_server_name.empty() ? r.host : r.tls_server_name);
         !named)
         return std::unexpected(named.error());
     bool done = false;
     stream.async_handshake(asio::ssl::stream_base::client, [&](boost::system::error_code e) { ec = e, done = true; });
-    run_until(io, done, deadline + std::chrono::milliseconds(50));
+    run_until(io, done, connect_deadline + std::chrono::milliseconds(50));
     if (!done) ec = beast::error::timeout;
     if (ec)
         return std::unexpected(Error{Errc::kUnavailable,
                                      fmt::format("{} {}:{}{}: TLS handshake failed: {}", r.method, r.host, r.port, r.target,
                                                  describe_handshake_error(ec, stream.native_handle()))});
+    beast::get_lowest_layer(stream).expires_at(deadline);
     if ((ec = write_request(io, stream, r, deadline, step))) return std::unexpected(net_error(r, step, ec));
     return exchange(io, stream);
 }
@@ -155,10 +165,13 @@ Result<ClientResponse> stream(const ClientRequest& r, const std::function<bool(s
         parser.body_limit(std::numeric_limits<std::uint64_t>::max());
         boost::system::error_code ec;
         bool done = false;
+        auto header_deadline = bounded(deadline, r.header_timeout);
+        beast::get_lowest_layer(stream).expires_at(header_deadline);
         bhttp::async_read_header(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e, done = true; });
-        run_until(io, done, deadline + std::chrono::milliseconds(50));
+        run_until(io, done, header_deadline + std::chrono::milliseconds(50));
         if (!done) ec = beast::error::timeout;
         if (ec) return std::unexpected(net_error(r, "read header", ec));
+        beast::get_lowest_layer(stream).expires_at(deadline);
         ClientResponse out;
         copy_headers(parser.get().base(), out);
         if (on_headers && !on_headers(out)) return out;

@@ -30,6 +30,12 @@ struct ClientRequest {
     std::shared_ptr<boost::asio::ssl::context> tls;
     std::string tls_server_name;
     size_t max_response = 0;  // body bytes send() accepts; more is kUnavailable. 0 = no limit
+    // Bounds connecting (and the TLS handshake) on their own, within `timeout`, so a caller with a
+    // long `timeout` (a stream) still learns quickly that nobody answers. 0: only `timeout`.
+    std::chrono::milliseconds connect_timeout{0};
+    // stream() only: the status line and headers must arrive within this, within `timeout`.
+    // 0: only `timeout`.
+    std::chrono::milliseconds header_timeout{0};
 };
 
 struct ClientResponse {

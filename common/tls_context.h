@@ -50,6 +50,9 @@ private:
 // Client context trusting only the CA certificates in `ca_file` (PEM, one or more), peer
 // verification on. Errors: kInvalidArgument naming the file and OpenSSL's reason.
 Result<std::shared_ptr<boost::asio::ssl::context>> make_client_context(const std::string& ca_file);
+// Client context trusting the system's CA store (OpenSSL's default paths), peer verification on:
+// for servers with a publicly issued certificate. Errors: kInvalidArgument with OpenSSL's reason.
+Result<std::shared_ptr<boost::asio::ssl::context>> make_system_client_context();
 
 // Makes the connection `ssl` (not yet handshaken) accept only a certificate for `host`: an IP
 // address must be in the certificate's IP SANs, a name in its DNS SANs (and is sent as SNI).
