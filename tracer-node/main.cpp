@@ -23,6 +23,7 @@
 #include "tracer-node/export/otlp_exporter.h"
 #include "tracer-node/export/stream_hub.h"
 #include "tracer-node/hooks/hook_registry.h"
+#include "tracer-node/sessions/node_deps.h"
 #include "tracer-node/sessions/session_manager.h"
 
 namespace {
@@ -215,20 +216,25 @@ int main(int argc, char** argv) {
     if (otlp) exporters->add(std::make_shared<ct::node::OtlpExporter>(
                   ct::node::OtlpExporterOptions{.endpoint = *otlp, .node_name = f.node_name}));
 
-    // Sessions and API.
+    // Sessions and API: the real discovery, hooks and captures behind the sessions' interfaces.
     ct::node::NodeMetrics metrics;
+    ct::node::PodDbSource pod_source(pods, f.procfs);
+    ct::node::RegistryHookLauncher hook_launcher(hooks);
+    ct::node::EventCaptureFactory captures(
+        {.procfs_root = f.procfs,
+         .capture_nice = f.capture_nice,
+         .capture_queue = std::make_shared<ct::node::ByteBudget>(f.capture_queue_mib << 20)},
+        pod_source, exporters);
     ct::node::SessionManager sessions({.node_name = f.node_name,
                                        .procfs_root = f.procfs,
                                        .sysfs_root = f.sysfs,
                                        .instance_prefix = *instance_prefix,
                                        .hook_start_timeout = std::chrono::milliseconds(f.hook_start_timeout_ms),
                                        .stop_grace = std::chrono::milliseconds(f.stop_grace_ms),
-                                       .drain_limit = std::chrono::milliseconds(f.drain_limit_ms),
+                                       .drain = {.limit = std::chrono::milliseconds(f.drain_limit_ms)},
                                        .max_sessions = f.max_sessions,
-                                       .capture_nice = f.capture_nice,
-                                       .capture_queue = std::make_shared<ct::node::ByteBudget>(f.capture_queue_mib << 20),
                                        .state = state->get()},
-                                      pods, hooks, exporters);
+                                      pod_source, hook_launcher, captures, exporters);
     ct::node::NodeApi api(pods, hooks, sessions, metrics);
     api.set_stream_hub(stream_hub);
     api.set_exporters(exporters);
@@ -258,9 +264,11 @@ int main(int argc, char** argv) {
     auto first = pods.refresh();
     if (!first) spdlog::warn("first discovery failed: {}", first.error().message);
     api.set_ready(true);
-    spdlog::info("tracer-node {} serving {} on {}:{} (discovery: {}, hooks: {}, {} hooks, token {})", f.node_name,
-                 f.tls_cert.empty() ? "HTTP" : "HTTPS", listen->host.empty() ? "*" : listen->host, *port,
-                 pods.describe(), f.hooks_dir, hooks.hooks()->size(), f.token_file.empty() ? "off" : "required");
+    spdlog::info("tracer-node {} serving {} on {}:{} (discovery: {}, hooks: {}, {} hooks, token {}, events to {}, "
+                 "state in {})",
+                 f.node_name, f.tls_cert.empty() ? "HTTP" : "HTTPS", listen->host.empty() ? "*" : listen->host, *port,
+                 pods.describe(), f.hooks_dir, hooks.hooks()->size(), f.token_file.empty() ? "off" : "required",
+                 f.trace_output == "-" ? "stdout" : f.trace_output, f.state_dir);
 
     int sig = 0;
     sigwait(&stop_signals, &sig);
