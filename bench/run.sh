@@ -388,11 +388,13 @@ figures() {
 
 [ -n "$overhead_only" ] && exit 0
 
-# Fan-out through tracer-svc (bench/svc_fanout: stand-in nodes over real loopback HTTP).
-log "fan-out: GET /v1/pods through tracer-svc with 1, 10, 50, 200 nodes"
-fanout_requests=$([ "$mode" = quick ] && echo 10 || echo 200)
-figures fanout "Fan-out latency through tracer-svc ($fanout_requests requests per size)" "" "^ *200 " \
-  "$build/bench/svc_fanout" "$fanout_requests"
+# Fan-out through tracer-svc (bench/svc_fanout: stand-in nodes over real loopback HTTP, beside a
+# bare epoll client doing the same fan-out: the floor).
+log "fan-out: GET /v1/pods through tracer-svc with 200 and 1000 nodes, beside the floor"
+if [ "$mode" = quick ]; then fanout_args=(--quick); else fanout_args=(--sizes 1,200,1000 200); fi
+figures fanout "Fan-out latency through tracer-svc against the floor" \
+  "Each row interleaves requests through tracer-svc (kept-alive client) with bare fan-out rounds to the same stand-in nodes, so both see the same load; x med / x p99 = tracer-svc over the floor; svc CPU/node = tracer-svc's CPU time per node exchange." \
+  "^ *200 |" "$build/bench/svc_fanout" "${fanout_args[@]}"
 
 # Full pipeline throughput (bench/pipeline_bench: raw capture -> decode -> JSON-lines file).
 log "pipeline: getppid at full speed through raw capture into a JSON-lines file"

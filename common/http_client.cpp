@@ -132,7 +132,7 @@ Result<ClientResponse> send(const ClientRequest& r) {
     return with_connection(r, deadline, [&](asio::io_context& io, auto& stream) -> Result<ClientResponse> {
         beast::flat_buffer buffer;
         bhttp::response_parser<bhttp::string_body> parser;
-        parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+        parser.body_limit(r.max_response > 0 ? r.max_response : std::numeric_limits<std::uint64_t>::max());
         boost::system::error_code ec;
         bool done = false;
         bhttp::async_read(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e, done = true; });

@@ -29,6 +29,7 @@ struct ClientRequest {
     // tls_server_name (default: host) — see expect_peer_name() in common/tls_context.h.
     std::shared_ptr<boost::asio::ssl::context> tls;
     std::string tls_server_name;
+    size_t max_response = 0;  // body bytes send() accepts; more is kUnavailable. 0 = no limit
 };
 
 struct ClientResponse {

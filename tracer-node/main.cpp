@@ -238,6 +238,7 @@ int main(int argc, char** argv) {
     ct::node::NodeApi api(pods, hooks, sessions, metrics);
     api.set_stream_hub(stream_hub);
     api.set_exporters(exporters);
+    api.set_node_name(f.node_name);
     auto router = std::make_shared<ct::http::Router>(api.router());
     ct::http::HttpServer server(
         {.listen = *listen,

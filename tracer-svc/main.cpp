@@ -30,7 +30,7 @@ struct Flags {
     std::string dns_server;
     unsigned node_timeout_ms = 5000;
     unsigned node_session_timeout_ms = 60000;
-    unsigned max_in_flight = 64;
+    unsigned max_in_flight = 4096;
     std::string kube_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
     std::string kube_api;
     std::string token_file;
@@ -68,12 +68,14 @@ int main(int argc, char** argv) {
     nodes_opt->excludes(dns_opt);
     app.add_option("--dns-server", f.dns_server, "DNS server host:port for --nodes-dns (default: system resolver)")
         ->envname("TRACE_KUBE_DNS_SERVER");
-    app.add_option("--node-timeout", f.node_timeout_ms, "per-node request timeout, milliseconds")
+    app.add_option("--node-timeout", f.node_timeout_ms,
+                   "milliseconds every node has to answer a request (the answer comes by then, naming the nodes that did not)")
         ->envname("TRACE_KUBE_NODE_TIMEOUT")->check(CLI::Range(1u, 3600000u));
     app.add_option("--node-session-timeout", f.node_session_timeout_ms,
                    "per-node timeout of PUT and DELETE of trace sessions (a node starts or stops hooks), milliseconds")
         ->envname("TRACE_KUBE_NODE_SESSION_TIMEOUT")->check(CLI::Range(1u, 3600000u));
-    app.add_option("--max-in-flight", f.max_in_flight, "node requests in flight at once")
+    app.add_option("--max-in-flight", f.max_in_flight,
+                   "node requests in flight at once (each holds a connection); more wait for a free one")
         ->envname("TRACE_KUBE_MAX_IN_FLIGHT")->check(CLI::Range(1u, 100000u));
     app.add_option("--kube-credentials", f.kube_dir, "service-account directory (token, ca.crt)")
         ->envname("TRACE_KUBE_CREDENTIALS");
@@ -167,6 +169,7 @@ int main(int argc, char** argv) {
                                      [&fanout](const std::vector<ct::svc::NodeAddress>& nodes) { fanout.retain(nodes); });
     ct::svc::SvcApi api(directory, fanout,
                         {.session_change_timeout = std::chrono::milliseconds(f.node_session_timeout_ms)});
+    directory.set_on_poll([&api] { api.probe(); });
     auto router = std::make_shared<ct::http::Router>(api.router());
     ct::http::HttpServer server(
         {.listen = *listen, .handler_threads = 64, .tls_cert = f.tls_cert, .tls_key = f.tls_key},

@@ -1,11 +1,12 @@
 # tracer-svc: pure merge/validation/discovery parsing (unit) and the real svc against real
-# tracer-node processes, a real dnsmasq and a local HTTPS "Kubernetes API" (integration).
+# tracer-node processes, hundreds of in-process stand-in nodes, a real dnsmasq and a local HTTPS
+# "Kubernetes API" (integration).
 ct_add_test(svc_unit_test
   SOURCES unit/svc_merge_test.cpp unit/svc_discovery_test.cpp
   LIBS ct_svc)
 
 ct_add_test(svc_integration_test
-  SOURCES integration/svc_cluster_test.cpp integration/svc_dns_test.cpp
+  SOURCES integration/svc_cluster_test.cpp integration/svc_dns_test.cpp integration/svc_fanout_test.cpp
   LIBS ct_svc)
 add_dependencies(svc_integration_test tracer-svc tracer-node)
 

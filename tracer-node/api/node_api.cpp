@@ -53,7 +53,7 @@ Response NodeApi::get_pods() {
     auto pods = pods_.refresh();
     // A runtime that does not answer is this node's failure to list: 500, with its reason.
     if (!pods) return error_response(500, "listing pods: " + pods.error().message);
-    return json_response(render_pods(*pods));
+    return json_response(render_pods(*pods, node_name_));
 }
 
 Response NodeApi::get_hooks() {

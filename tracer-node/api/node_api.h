@@ -26,6 +26,8 @@ public:
     // it the route answers 404), and the exporters whose counts /metrics shows.
     void set_stream_hub(std::shared_ptr<StreamHub> hub) { stream_hub_ = std::move(hub); }
     void set_exporters(std::shared_ptr<const ExporterSet> exporters) { exporters_ = std::move(exporters); }
+    // Named as "Node" in every container of GET /v1/pods (before serving; "" leaves it out).
+    void set_node_name(std::string name) { node_name_ = std::move(name); }
     // Ready once discovery and the hooks have loaded once.
     void set_ready(bool ready) { ready_ = ready; }
 
@@ -43,6 +45,7 @@ private:
     SessionManager& sessions_;
     NodeMetrics& metrics_;
     std::atomic<bool> ready_{false};
+    std::string node_name_;
     std::shared_ptr<StreamHub> stream_hub_;
     std::shared_ptr<const ExporterSet> exporters_;
 };

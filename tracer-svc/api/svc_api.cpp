@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "common/http_server.h"
@@ -20,6 +21,15 @@ using http::Response;
 namespace {
 
 constexpr size_t kMaxRememberedOwners = 100000;  // ids are hints; past this we start afresh
+constexpr size_t kReasonsShown = 3;               // of the failed nodes, in /readyz
+
+// The first few reasons, and how many more there were.
+std::string summary(const std::vector<std::string>& reasons) {
+    std::string out;
+    for (size_t i = 0; i < reasons.size() && i < kReasonsShown; ++i) out += (i ? "; " : "") + reasons[i];
+    if (reasons.size() > kReasonsShown) out += fmt::format(" (and {} more)", reasons.size() - kReasonsShown);
+    return out;
+}
 
 std::string target_for_id(const std::string& id) { return "/v1/trace-session/" + id; }
 
@@ -45,15 +55,15 @@ Status check_session_spec(const std::string& body) {
 }
 
 SvcApi::SvcApi(NodeDirectory& directory, FanoutClient& fanout, SvcApiOptions options)
-    : directory_(directory), fanout_(fanout), options_(options) {}
+    : directory_(directory), fanout_(fanout), options_(options), reachability_(directory.poll()) {}
 
 http::Router SvcApi::router() {
     http::Router r;
     r.add("GET", "/v1/pods", [this](const Request&, const http::PathParams&) {
-        return fan({"GET", "/v1/pods", ""}, *directory_.nodes(), true, MergeDepth::kNested, false);
+        return fan({"GET", "/v1/pods", ""}, *directory_.nodes(), MergeKind::kPods, false);
     });
     r.add("GET", "/v1/trace-hooks", [this](const Request&, const http::PathParams&) {
-        return fan({"GET", "/v1/trace-hooks", ""}, *directory_.nodes(), true, MergeDepth::kNested, false);
+        return fan({"GET", "/v1/trace-hooks", ""}, *directory_.nodes(), MergeKind::kHooks, false);
     });
     r.add("POST", "/v1/trace-session", [this](const Request& q, const http::PathParams&) { return post_session(q); });
     r.add("GET", "/v1/trace-session/{id}",
@@ -67,44 +77,38 @@ http::Router SvcApi::router() {
     r.add("GET", "/healthz", [](const Request&, const http::PathParams&) {
         return json_response(json::object{{"status", "ok"}});
     });
-    r.add("GET", "/readyz", [this](const Request&, const http::PathParams&) {
-        if (directory_.ready())
-            return json_response(json::object{{"status", "ready"}, {"nodes", directory_.nodes()->size()}});
-        auto why = directory_.last_error();
-        return error_response(503, fmt::format("not ready: the node directory ({}) has not been listed yet{}{}",
-                                               directory_.describe(), why.empty() ? "" : ": ", why));
-    });
+    r.add("GET", "/readyz", [this](const Request&, const http::PathParams&) { return readyz(); });
     r.add("GET", "/metrics", [this](const Request&, const http::PathParams&) { return metrics(); });
     return r;
 }
 
-Response SvcApi::fan(const Call& call, const std::vector<NodeAddress>& nodes, bool maps, MergeDepth depth,
+Response SvcApi::fan(const Call& call, const std::vector<NodeAddress>& nodes, std::optional<MergeKind> maps,
                      bool remember_owners) {
     if (!directory_.ready())
         return error_response(503, fmt::format("no node directory yet ({}): {}", directory_.describe(),
                                                directory_.last_error()));
-    auto replies = fanout_.send(nodes, call);
-    auto merged = maps ? merge_maps(replies, depth) : merge_empty(replies);
-    std::string failed_keys;
-    {
+    Merged merged;
+    if (maps) {
+        // Each reply is parsed as it arrives (on the fan-out's thread), while the others still come.
+        MapMerge merge(*maps, nodes.size());
+        fanout_.send(nodes, call, [&merge](size_t i, NodeReply reply) { merge.add(i, std::move(reply)); });
+        merged = merge.finish();
+    } else {
+        merged = merge_empty(fanout_.send(nodes, call));
+    }
+    for (const auto& node : merged.failed_nodes) metrics_.count_node_failure(node);
+    reachability_.record(nodes.size(), nodes.size() - merged.failed_nodes.size(),
+                         nodes.size() == directory_.nodes()->size(), summary(merged.failed));
+    if (remember_owners) {
         std::lock_guard lock(mu_);
-        for (const auto& r : replies) {
-            if (!r.failed()) continue;
-            failed_keys += (failed_keys.empty() ? "" : ", ") + r.node;
-            node_failures_[r.node]++;
-        }
-        if (remember_owners) {
-            if (owners_.size() > kMaxRememberedOwners) owners_.clear();
-            for (const auto& [id, node] : merged.owners) owners_[id] = node;
-        }
+        if (owners_.size() > kMaxRememberedOwners) owners_.clear();
+        for (const auto& [id, node] : merged.owners) owners_[id] = node;
     }
     if (!merged.failed.empty()) {
-        std::string reasons;
-        for (const auto& f : merged.failed) reasons += (reasons.empty() ? "" : "; ") + f;
         spdlog::warn("{} {}: {} of {} nodes failed: {}", call.method, call.target, merged.failed.size(), nodes.size(),
-                     reasons);
+                     fmt::join(merged.failed, "; "));
+        merged.response.headers.emplace_back(kFailedNodesHeader, fmt::format("{}", fmt::join(merged.failed_nodes, ", ")));
     }
-    if (!failed_keys.empty()) merged.response.headers.emplace_back(kFailedNodesHeader, failed_keys);
     merged.response.headers.emplace_back(kAskedNodesHeader, std::to_string(nodes.size()));
     return std::move(merged.response);
 }
@@ -133,7 +137,7 @@ Response SvcApi::get_session(const std::string& text) {
     auto id = check_session_id(text);
     if (!id) return error_response(id.error());
     // Every node: cheap, and it also finds sessions created behind our back.
-    return fan({"GET", target_for_id(text), ""}, *directory_.nodes(), true, MergeDepth::kTopLevel, true);
+    return fan({"GET", target_for_id(text), ""}, *directory_.nodes(), MergeKind::kSessions, true);
 }
 
 // The owning node's live stream, relayed. The owner is learnt from earlier answers, or by asking
@@ -160,7 +164,7 @@ Response SvcApi::stream_session(const std::string& text) {
 
 Response SvcApi::post_session(const Request& request) {
     if (auto ok = check_session_spec(request.body); !ok) return error_response(ok.error());
-    return fan({"POST", "/v1/trace-session", request.body}, *directory_.nodes(), true, MergeDepth::kTopLevel, true);
+    return fan({"POST", "/v1/trace-session", request.body}, *directory_.nodes(), MergeKind::kSessions, true);
 }
 
 Response SvcApi::put_session(const std::string& text, const Request& request) {
@@ -170,7 +174,7 @@ Response SvcApi::put_session(const std::string& text, const Request& request) {
     if (auto ok = check_run_body(request.body); !ok) return error_response(ok.error());
     auto nodes = directory_.nodes();
     return fan({"PUT", target_for_id(text), request.body, options_.session_change_timeout}, targets_for(text, *nodes),
-               false, MergeDepth::kTopLevel, false);
+               std::nullopt, false);
 }
 
 Response SvcApi::delete_session(const std::string& text) {
@@ -178,8 +182,8 @@ Response SvcApi::delete_session(const std::string& text) {
     if (!id) return error_response(id.error());
     auto nodes = directory_.nodes();
     auto targets = *id ? targets_for(text, *nodes) : *nodes;
-    auto res = fan({"DELETE", target_for_id(text), "", options_.session_change_timeout}, targets, false,
-                   MergeDepth::kTopLevel, false);
+    auto res = fan({"DELETE", target_for_id(text), "", options_.session_change_timeout}, targets, std::nullopt,
+                   false);
     if (res.status == 200) {
         std::lock_guard lock(mu_);
         if (*id) owners_.erase(text);
@@ -189,45 +193,48 @@ Response SvcApi::delete_session(const std::string& text) {
 }
 
 void SvcApi::observe(const std::string& route, const std::string& method, int status) {
-    std::lock_guard lock(mu_);
-    requests_[fmt::format("{}|{}|{}", route, http::metric_method(method), status)]++;
+    metrics_.observe_request(route, method, status);
+}
+
+void SvcApi::probe() {
+    if (!directory_.ready() || !reachability_.stale()) return;
+    auto nodes = directory_.nodes();
+    if (nodes->empty()) return;
+    auto replies = fanout_.send(*nodes, {"GET", "/readyz", ""});
+    std::vector<std::string> failed;
+    for (const auto& r : replies)
+        if (r.failed()) failed.push_back(fmt::format("{}: {}", r.node, reply_reason(r)));
+    reachability_.record(nodes->size(), nodes->size() - failed.size(), true, summary(failed));
+}
+
+Response SvcApi::readyz() const {
+    if (!directory_.ready()) {
+        auto why = directory_.last_error();
+        return error_response(503, fmt::format("not ready: the node directory ({}) has not been listed yet{}{}",
+                                               directory_.describe(), why.empty() ? "" : ": ", why));
+    }
+    const size_t listed = directory_.nodes()->size();
+    // Listed: the answer also says how many nodes (tests wait for the directory by it).
+    auto not_ready = [listed](const std::string& why) {
+        Response res;
+        res.status = 503;
+        res.body = json::serialize(json::object{{"error", to_valid_utf8("not ready: " + why)}, {"nodes", listed}});
+        return res;
+    };
+    if (listed == 0) return not_ready(fmt::format("the node directory ({}) lists no tracer-node", directory_.describe()));
+    auto state = reachability_.state();
+    if (!state.known) return not_ready(fmt::format("none of the {} tracer-nodes has been asked yet", listed));
+    if (!state.answering) {
+        auto age = std::chrono::duration_cast<std::chrono::seconds>(Reachability::Clock::now() - state.at);
+        return not_ready(fmt::format("none of the {} tracer-nodes asked {} s ago answered: {}", state.asked,
+                                     age.count(), state.why));
+    }
+    return json_response(json::object{{"status", "ready"}, {"nodes", listed}});
 }
 
 Response SvcApi::metrics() {
-    std::string out;
-    auto nodes = directory_.nodes();
-    auto stats = fanout_.stats();
-    out += "# HELP tracer_svc_nodes Tracer nodes in the directory\n# TYPE tracer_svc_nodes gauge\n";
-    out += fmt::format("tracer_svc_nodes {}\n", nodes->size());
-    out += "# HELP tracer_svc_node_connects_total TCP connections opened to nodes\n"
-           "# TYPE tracer_svc_node_connects_total counter\n";
-    out += fmt::format("tracer_svc_node_connects_total {}\n", stats.connects);
-    out += "# HELP tracer_svc_node_reused_total Node exchanges on a kept-alive connection\n"
-           "# TYPE tracer_svc_node_reused_total counter\n";
-    out += fmt::format("tracer_svc_node_reused_total {}\n", stats.reused);
-    std::lock_guard lock(mu_);
-    out += "# HELP tracer_svc_node_failures_total Node exchanges that failed or timed out\n"
-           "# TYPE tracer_svc_node_failures_total counter\n";
-    for (const auto& [node, n] : node_failures_) out += fmt::format("tracer_svc_node_failures_total{{node=\"{}\"}} {}\n", node, n);
-    out += "# HELP tracer_svc_http_requests_total HTTP requests served\n# TYPE tracer_svc_http_requests_total counter\n";
-    for (const auto& [key, n] : requests_) {
-        auto parts = split_any(key, "|");
-        if (parts.size() != 3) continue;
-        out += fmt::format("tracer_svc_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{}\"}} {}\n", parts[0],
-                           parts[1], parts[2], n);
-    }
-    // Requests the server refused by a limit (reported with route "limit:<kind>"), by limit.
-    std::map<std::string, uint64_t> limits{{"body", 0}, {"header", 0}, {"connections", 0}};
-    for (const auto& [key, n] : requests_) {
-        if (!key.starts_with(http::kLimitRoutePrefix)) continue;
-        auto start = http::kLimitRoutePrefix.size();
-        limits[key.substr(start, key.find('|') - start)] += n;
-    }
-    out += "# HELP tracer_svc_limit_rejections_total Requests refused because a configured limit was reached\n"
-           "# TYPE tracer_svc_limit_rejections_total counter\n";
-    for (const auto& [kind, n] : limits) out += fmt::format("tracer_svc_limit_rejections_total{{limit=\"{}\"}} {}\n", kind, n);
     Response res;
-    res.body = std::move(out);
+    res.body = metrics_.serialize(directory_.nodes()->size(), fanout_.stats());
     res.content_type = "text/plain; version=0.0.4";
     return res;
 }

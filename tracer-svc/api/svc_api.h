@@ -2,18 +2,20 @@
 // Validates what is cheap locally (ids, JSON bodies) before asking any node, sends each request to
 // every node of the directory (PUT/DELETE of an id only to its owner when known), merges the
 // answers (merge.h) and names failed nodes in X-Tracer-Failed-Nodes and the log. A session's live
-// stream is relayed from its owning node (stream_proxy.h).
+// stream is relayed from its owning node (stream_proxy.h). /readyz answers from the cached
+// Reachability, which fan-outs and probe() (the node directory's poll) keep fresh.
 // Handlers run on the HTTP server's pool threads, concurrently; all state here is guarded.
 #pragma once
 
 #include <atomic>
-#include <map>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "common/router.h"
+#include "tracer-svc/api/svc_metrics.h"
 #include "tracer-svc/fanout/fanout_client.h"
+#include "tracer-svc/fanout/reachability.h"
 #include "tracer-svc/nodes/node_directory.h"
 
 namespace ct::svc {
@@ -42,12 +44,17 @@ public:
 
     http::Router router();
     void observe(const std::string& route, const std::string& method, int status);
+    // Asks every node's /readyz unless a fan-out to the whole directory ended within the poll
+    // interval, so /readyz stays fresh while nobody calls. Blocks up to the fan-out's timeout;
+    // for the node directory's poll thread (NodeDirectory::set_on_poll).
+    void probe();
 
     // The node that owns a session id, "" when unknown (for tests and logs).
     std::string owner_of(const std::string& id) const;
 
 private:
-    http::Response fan(const Call& call, const std::vector<NodeAddress>& nodes, bool maps, MergeDepth depth,
+    // `maps` unset: the nodes answer {} (PUT, DELETE).
+    http::Response fan(const Call& call, const std::vector<NodeAddress>& nodes, std::optional<MergeKind> maps,
                        bool remember_owners);
     http::Response get_session(const std::string& id);
     http::Response post_session(const http::Request& request);
@@ -55,17 +62,18 @@ private:
     http::Response delete_session(const std::string& id);
     http::Response stream_session(const std::string& id);
     http::Response metrics();
+    http::Response readyz() const;
     // The owner when known and still in the directory, else every node.
     std::vector<NodeAddress> targets_for(const std::string& id, const std::vector<NodeAddress>& nodes) const;
 
     NodeDirectory& directory_;
     FanoutClient& fanout_;
     SvcApiOptions options_;
+    SvcMetrics metrics_;
+    Reachability reachability_;
 
-    mutable std::mutex mu_;  // guards owners_, requests_, node_failures_
+    mutable std::mutex mu_;  // guards owners_
     std::unordered_map<std::string, std::string> owners_;  // session id -> node key
-    std::map<std::string, uint64_t> requests_;              // "route|method|status" -> count
-    std::map<std::string, uint64_t> node_failures_;         // node key -> count
 };
 
 }  // namespace ct::svc
