@@ -19,10 +19,9 @@ constexpr const char* kSeedSession = "{\n\t\"pod\": \"jaeger*\",\n\t\"container\
                                      "\"trace_syscalls\",\n\t\"trace-arguments\": \"\",\n\t\"trace-user-context\": "
                                      "\"test\"\n}\n";
 
-// The error both tiers give for a POST body (they must agree), or "" when both accept it.
-std::string post_error(const std::string& body) {
-    auto node = node::parse_session_spec(body);
-    auto svc = svc::check_session_spec(body);
+// The error both tiers give for `body` (they must agree, word for word), or "" when both accept it.
+template <class NodeResult, class SvcResult>
+std::string error_of_both(const std::string& body, const NodeResult& node, const SvcResult& svc) {
     INFO(body);
     REQUIRE(static_cast<bool>(node) == static_cast<bool>(svc));
     if (node) return "";
@@ -31,14 +30,12 @@ std::string post_error(const std::string& body) {
     return node.error().message;
 }
 
+std::string post_error(const std::string& body) {
+    return error_of_both(body, node::parse_session_spec(body), svc::check_session_spec(body));
+}
+
 std::string put_error(const std::string& body) {
-    auto node = node::parse_run_request(body);
-    auto svc = svc::check_run_body(body);
-    INFO(body);
-    REQUIRE(static_cast<bool>(node) == static_cast<bool>(svc));
-    if (node) return "";
-    CHECK(svc.error().message == node.error().message);
-    return node.error().message;
+    return error_of_both(body, node::parse_run_request(body), svc::check_run_body(body));
 }
 
 std::string spec_body(const std::string& pod, const std::string& extra = "") {
