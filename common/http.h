@@ -60,8 +60,4 @@ Response json_response(const boost::json::value& value, int status = 200);
 // client sending made-up methods cannot grow the metrics without bound.
 std::string metric_method(std::string_view method);
 
-// Parses a JSON request body that must be an object. kInvalidArgument naming the problem
-// ("request body is not valid JSON: ...", "request body must be a JSON object").
-Result<boost::json::object> parse_json_object(const std::string& body);
-
 }  // namespace ct::http

@@ -25,6 +25,7 @@
 #include "tracer-node/export/stream_hub.h"
 #include "tracer-node/hooks/hook_registry.h"
 #include "tracer-node/record/recorder.h"
+#include "tracer-node/sessions/node_deps.h"
 #include "tracer-node/sessions/session_manager.h"
 
 namespace {
@@ -238,30 +239,33 @@ int main(int argc, char** argv) {
         recorder = std::move(*opened);
         exporters->add(recorder);
     }
-    // Sessions and API.
+    // Sessions and API: the real discovery, hooks and captures behind the sessions' interfaces.
     ct::node::NodeMetrics metrics;
+    ct::node::PodDbSource pod_source(pods, f.procfs);
+    ct::node::RegistryHookLauncher hook_launcher(hooks);
+    ct::node::EventCaptureFactory captures(
+        {.procfs_root = f.procfs,
+         .capture_nice = f.capture_nice,
+         .capture_queue = std::make_shared<ct::node::ByteBudget>(f.capture_queue_mib << 20),
+         .page_tap_for = recorder ? [recorder](const ct::node::EventContext& context, const std::string& instance_dir) {
+             auto tap = recorder->start_run(context, instance_dir);
+             if (!tap) {
+                 spdlog::error("session {}: not recording this run: {}", context.session_id, tap.error().message);
+                 return ct::node::record::PageTap{};
+             }
+             return std::move(*tap);
+         } : decltype(ct::node::EventCaptureOptions::page_tap_for){}},
+        pod_source, exporters);
     ct::node::SessionManager sessions({.node_name = f.node_name,
                                        .procfs_root = f.procfs,
                                        .sysfs_root = f.sysfs,
                                        .instance_prefix = *instance_prefix,
                                        .hook_start_timeout = std::chrono::milliseconds(f.hook_start_timeout_ms),
                                        .stop_grace = std::chrono::milliseconds(f.stop_grace_ms),
-                                       .drain_limit = std::chrono::milliseconds(f.drain_limit_ms),
+                                       .drain = {.limit = std::chrono::milliseconds(f.drain_limit_ms)},
                                        .max_sessions = f.max_sessions,
-                                       .capture_nice = f.capture_nice,
-                                       .capture_queue = std::make_shared<ct::node::ByteBudget>(f.capture_queue_mib << 20),
-                                       .state = state->get(),
-                                       .page_tap_for = recorder ? [recorder](const ct::node::EventContext& context,
-                                                                             const std::string& instance_dir) {
-                                           auto tap = recorder->start_run(context, instance_dir);
-                                           if (!tap) {
-                                               spdlog::error("session {}: not recording this run: {}",
-                                                             context.session_id, tap.error().message);
-                                               return ct::node::record::PageTap{};
-                                           }
-                                           return std::move(*tap);
-                                       } : decltype(ct::node::SessionManagerOptions::page_tap_for){}},
-                                      pods, hooks, exporters);
+                                       .state = state->get()},
+                                      pod_source, hook_launcher, captures, exporters);
     ct::node::NodeApi api(pods, hooks, sessions, metrics);
     api.set_stream_hub(stream_hub);
     api.set_exporters(exporters);
@@ -299,9 +303,11 @@ int main(int argc, char** argv) {
     auto first = pods.refresh();
     if (!first) spdlog::warn("first discovery failed: {}", first.error().message);
     api.set_ready(true);
-    spdlog::info("tracer-node {} serving {} on {}:{} (discovery: {}, hooks: {}, {} hooks, token {})", f.node_name,
-                 f.tls_cert.empty() ? "HTTP" : "HTTPS", listen->host.empty() ? "*" : listen->host, *port,
-                 pods.describe(), f.hooks_dir, hooks.hooks()->size(), f.token_file.empty() ? "off" : "required");
+    spdlog::info("tracer-node {} serving {} on {}:{} (discovery: {}, hooks: {}, {} hooks, token {}, events to {}, "
+                 "state in {})",
+                 f.node_name, f.tls_cert.empty() ? "HTTP" : "HTTPS", listen->host.empty() ? "*" : listen->host, *port,
+                 pods.describe(), f.hooks_dir, hooks.hooks()->size(), f.token_file.empty() ? "off" : "required",
+                 f.trace_output == "-" ? "stdout" : f.trace_output, f.state_dir);
 
     int sig = 0;
     sigwait(&stop_signals, &sig);

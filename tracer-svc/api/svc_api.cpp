@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/http_server.h"
+#include "common/request_body.h"
 #include "common/strings.h"
 #include "tracer-svc/api/stream_proxy.h"
 #include "tracer-svc/api/trace_merge.h"
@@ -35,27 +36,22 @@ std::string target_for_id(const std::string& id) { return "/v1/trace-session/" +
 
 }  // namespace
 
+// The same parsers as tracer-node's (common/request_body.h), so a body tracer-svc accepts is
+// one every node accepts, and a bad one is refused once here instead of by every node.
 Result<std::optional<std::string>> check_session_id(const std::string& text) {
-    if (text == "all") return std::optional<std::string>();
-    if (!parse_u64(text))
-        return fail(Errc::kInvalidArgument,
-                    fmt::format("invalid trace session id \"{}\": expected a decimal unsigned 64-bit number or \"all\"", text));
+    auto id = api::parse_session_id(text);
+    if (!id) return std::unexpected(id.error());
+    if (!*id) return std::optional<std::string>();
     return std::optional<std::string>(text);
 }
 
 Status check_run_body(const std::string& body) {
-    auto obj = http::parse_json_object(body);
-    if (!obj) return std::unexpected(obj.error());
-    auto* run = obj->if_contains("Run");
-    if (!run) return fail(Errc::kInvalidArgument, "request body must have \"Run\": true or false");
-    if (!run->is_bool())
-        return fail(Errc::kInvalidArgument, fmt::format("\"Run\" must be true or false, not {}", json::serialize(*run)));
+    if (auto run = api::parse_run_request(body); !run) return std::unexpected(run.error());
     return {};
 }
 
 Status check_session_spec(const std::string& body) {
-    auto obj = http::parse_json_object(body);
-    if (!obj) return std::unexpected(obj.error());
+    if (auto spec = api::parse_session_spec(body); !spec) return std::unexpected(spec.error());
     return {};
 }
 

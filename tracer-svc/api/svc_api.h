@@ -25,12 +25,12 @@ namespace ct::svc {
 inline constexpr const char* kFailedNodesHeader = "X-Tracer-Failed-Nodes";
 inline constexpr const char* kAskedNodesHeader = "X-Tracer-Nodes";
 
-// Pure request validation, shared shape with tracer-node's answers.
-// "all" -> nullopt; a decimal u64 -> that text; else kInvalidArgument naming the value.
+// Pure request validation with tracer-node's own parsers (common/request_body.h).
+// "all" -> nullopt; a canonical decimal u64 -> that text; else kInvalidArgument naming the value.
 Result<std::optional<std::string>> check_session_id(const std::string& text);
-// {"Run": true|false} -> kInvalidArgument naming what is wrong.
+// {"Run": true|false}, keys without regard to case -> ok; else kInvalidArgument naming what is wrong.
 Status check_run_body(const std::string& body);
-// A JSON object -> ok; kInvalidArgument otherwise.
+// A valid POST /v1/trace-session body -> ok; else kInvalidArgument naming the bad field.
 Status check_session_spec(const std::string& body);
 
 struct SvcApiOptions {
