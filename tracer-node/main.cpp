@@ -13,6 +13,7 @@
 #include "common/http_auth.h"
 #include "common/http_server.h"
 #include "common/log.h"
+#include "common/server_flags.h"
 #include "common/strings.h"
 #include "tracer-node/api/metrics.h"
 #include "tracer-node/api/node_api.h"
@@ -53,9 +54,9 @@ struct Flags {
     std::string state_dir = "/var/lib/container-tracer";
     // Limits (defaults as in the components' options).
     size_t max_sessions = 1024;
-    size_t max_streams = 256;
-    size_t max_connections = 512;
-    size_t max_body = 1 << 20;
+    ct::node::StreamHubOptions streams;
+    size_t stream_queue_mib = ct::node::StreamHubOptions{}.reader_queue_bytes >> 20;
+    ct::http::ServerOptions server;
 };
 
 std::string host_name() {
@@ -126,13 +127,19 @@ int main(int argc, char** argv) {
     app.add_option("--max-sessions", f.max_sessions, "trace sessions kept at once; more answer 429")
         ->envname("TRACER_MAX_SESSIONS")
         ->check(CLI::Range(size_t{1}, size_t{1} << 20));
-    app.add_option("--max-streams", f.max_streams, "live trace streams open at once (all sessions); more answer 429")
+    app.add_option("--max-streams", f.streams.max_streams, "live trace streams open at once (all sessions); more answer 429")
         ->envname("TRACER_MAX_STREAMS")
-        ->check(CLI::Range(size_t{1}, size_t{1} << 16));
-    app.add_option("--max-connections", f.max_connections, "open API connections; more answer 503")
-        ->envname("TRACER_MAX_CONNECTIONS")
         ->check(CLI::Range(size_t{1}, size_t{1} << 20));
-    app.add_option("--max-body", f.max_body, "request body bytes; larger answer 413")
+    app.add_option("--max-session-streams", f.streams.max_readers_per_session,
+                   "live trace streams of one session (tracer-svc relays one per session); more answer 429")
+        ->envname("TRACER_MAX_SESSION_STREAMS")
+        ->check(CLI::Range(size_t{1}, size_t{1} << 20));
+    app.add_option("--stream-queue-mib", f.stream_queue_mib,
+                   "MiB a live stream reader may fall behind before it loses events (its own, counted)")
+        ->envname("TRACER_STREAM_QUEUE_MIB")
+        ->check(CLI::Range(size_t{1}, size_t{4096}));
+    ct::http::add_server_flags(app, f.server, "TRACER_");
+    app.add_option("--max-body", f.server.max_body, "request body bytes; larger answer 413")
         ->envname("TRACER_MAX_BODY")
         ->check(CLI::Range(size_t{64}, size_t{1} << 30));
     app.add_option("--state-dir", f.state_dir, "where trace sessions are kept across restarts (created if missing)")
@@ -173,6 +180,7 @@ int main(int argc, char** argv) {
 
     ct::init_logging(f.verbose, "tracer-node");
     std::signal(SIGPIPE, SIG_IGN);
+    const size_t open_files = ct::http::raise_open_file_limit();  // each API connection holds one
     // Block SIGINT/SIGTERM in every thread; main waits for them below.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
@@ -202,7 +210,8 @@ int main(int argc, char** argv) {
     auto jsonl = ct::node::JsonLinesExporter::open(f.trace_output);
     if (!jsonl) return usage_error(jsonl.error().message);
     exporters->add(*jsonl);
-    auto stream_hub = std::make_shared<ct::node::StreamHub>(ct::node::StreamHubOptions{.max_streams = f.max_streams});
+    f.streams.reader_queue_bytes = f.stream_queue_mib << 20;
+    auto stream_hub = std::make_shared<ct::node::StreamHub>(f.streams);
     exporters->add(stream_hub);
     if (otlp) exporters->add(std::make_shared<ct::node::OtlpExporter>(
                   ct::node::OtlpExporterOptions{.endpoint = *otlp, .node_name = f.node_name}));
@@ -225,12 +234,11 @@ int main(int argc, char** argv) {
     api.set_stream_hub(stream_hub);
     api.set_exporters(exporters);
     auto router = std::make_shared<ct::http::Router>(api.router());
+    f.server.listen = *listen;
+    f.server.tls_cert = f.tls_cert;
+    f.server.tls_key = f.tls_key;
     ct::http::HttpServer server(
-        {.listen = *listen,
-         .max_body = f.max_body,
-         .max_connections = f.max_connections,
-         .tls_cert = f.tls_cert,
-         .tls_key = f.tls_key},
+        f.server,
         ct::http::with_auth(
             [router](const ct::http::Request& r) {
                 auto d = router->dispatch(r);
@@ -250,9 +258,11 @@ int main(int argc, char** argv) {
     auto first = pods.refresh();
     if (!first) spdlog::warn("first discovery failed: {}", first.error().message);
     api.set_ready(true);
-    spdlog::info("tracer-node {} serving {} on {}:{} (discovery: {}, hooks: {}, {} hooks, token {})", f.node_name,
-                 f.tls_cert.empty() ? "HTTP" : "HTTPS", listen->host.empty() ? "*" : listen->host, *port,
-                 pods.describe(), f.hooks_dir, hooks.hooks()->size(), f.token_file.empty() ? "off" : "required");
+    spdlog::info("tracer-node {} serving {} on {}:{} (discovery: {}, hooks: {}, {} hooks, token {}, {} connections "
+                 "of {} open files, {} handler threads)",
+                 f.node_name, f.tls_cert.empty() ? "HTTP" : "HTTPS", listen->host.empty() ? "*" : listen->host, *port,
+                 pods.describe(), f.hooks_dir, hooks.hooks()->size(), f.token_file.empty() ? "off" : "required",
+                 f.server.max_connections, open_files, f.server.handler_threads);
 
     int sig = 0;
     sigwait(&stop_signals, &sig);

@@ -9,6 +9,7 @@
 #include "common/http_server.h"
 #include "common/tls_context.h"
 #include "common/log.h"
+#include "common/server_flags.h"
 #include "common/strings.h"
 #include "tracer-svc/api/svc_api.h"
 #include "tracer-svc/nodes/dns_source.h"
@@ -40,6 +41,9 @@ struct Flags {
     std::string node_token_file;
     std::string node_ca;
     std::string node_tls_server_name;
+    ct::svc::StreamRelayOptions streams;
+    size_t stream_queue_mib = ct::svc::StreamRelayOptions{}.reader_queue_bytes >> 20;
+    ct::http::ServerOptions server{.handler_threads = 32};
 };
 
 int usage_error(const std::string& message) {
@@ -94,6 +98,18 @@ int main(int argc, char** argv) {
     app.add_option("--node-tls-server-name", f.node_tls_server_name,
                    "with --node-ca: name every node certificate must carry (and SNI), instead of the node's address")
         ->envname("TRACE_KUBE_NODE_TLS_SERVER_NAME");
+    app.add_option("--max-streams", f.streams.max_readers, "clients following live trace streams (all sessions); more answer 429")
+        ->envname("TRACE_KUBE_MAX_STREAMS")
+        ->check(CLI::Range(size_t{1}, size_t{1} << 24));
+    app.add_option("--max-session-streams", f.streams.max_readers_per_session,
+                   "clients following one session's live stream (one node stream feeds them all); more answer 429")
+        ->envname("TRACE_KUBE_MAX_SESSION_STREAMS")
+        ->check(CLI::Range(size_t{1}, size_t{1} << 24));
+    app.add_option("--stream-queue-mib", f.stream_queue_mib,
+                   "MiB a live stream reader may fall behind before it loses events (its own, counted)")
+        ->envname("TRACE_KUBE_STREAM_QUEUE_MIB")
+        ->check(CLI::Range(size_t{1}, size_t{4096}));
+    ct::http::add_server_flags(app, f.server, "TRACE_KUBE_");
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -152,6 +168,7 @@ int main(int argc, char** argv) {
 
     ct::init_logging(f.verbose, "tracer-svc");
     std::signal(SIGPIPE, SIG_IGN);
+    const size_t open_files = ct::http::raise_open_file_limit();  // each client and node connection holds one
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
@@ -165,11 +182,16 @@ int main(int argc, char** argv) {
                                   .tls_server_name = f.node_tls_server_name});
     ct::svc::NodeDirectory directory(std::move(source), std::chrono::seconds(f.poll),
                                      [&fanout](const std::vector<ct::svc::NodeAddress>& nodes) { fanout.retain(nodes); });
+    f.streams.reader_queue_bytes = f.stream_queue_mib << 20;
     ct::svc::SvcApi api(directory, fanout,
-                        {.session_change_timeout = std::chrono::milliseconds(f.node_session_timeout_ms)});
+                        {.session_change_timeout = std::chrono::milliseconds(f.node_session_timeout_ms),
+                         .streams = f.streams});
     auto router = std::make_shared<ct::http::Router>(api.router());
+    f.server.listen = *listen;
+    f.server.tls_cert = f.tls_cert;
+    f.server.tls_key = f.tls_key;
     ct::http::HttpServer server(
-        {.listen = *listen, .handler_threads = 64, .tls_cert = f.tls_cert, .tls_key = f.tls_key},
+        f.server,
         ct::http::with_auth(
             [router](const ct::http::Request& r) {
                 auto d = router->dispatch(r);
@@ -183,9 +205,11 @@ int main(int argc, char** argv) {
         return 1;
     }
     directory.start();
-    spdlog::info("tracer-svc serving on {}:{} (nodes: {} over {}, poll {} s, node timeout {} ms)",
+    spdlog::info("tracer-svc serving on {}:{} (nodes: {} over {}, poll {} s, node timeout {} ms, {} connections of {} "
+                 "open files, {} handler threads)",
                  listen->host.empty() ? "*" : listen->host, *port, directory.describe(),
-                 f.node_ca.empty() ? "HTTP" : "HTTPS", f.poll, f.node_timeout_ms);
+                 f.node_ca.empty() ? "HTTP" : "HTTPS", f.poll, f.node_timeout_ms, f.server.max_connections, open_files,
+                 f.server.handler_threads);
 
     int sig = 0;
     sigwait(&stop_signals, &sig);

@@ -48,8 +48,18 @@ Status check_session_spec(const std::string& body) {
     return {};
 }
 
+namespace {
+
+StreamRelayOptions with_timeout(StreamRelayOptions o, std::chrono::milliseconds timeout) {
+    o.header_timeout = timeout;
+    return o;
+}
+
+}  // namespace
+
 SvcApi::SvcApi(NodeDirectory& directory, FanoutClient& fanout, SvcApiOptions options)
-    : directory_(directory), fanout_(fanout), options_(options) {}
+    : directory_(directory), fanout_(fanout), options_(options),
+      streams_(with_timeout(options.streams, fanout.options().timeout)) {}
 
 http::Router SvcApi::router() {
     http::Router r;
@@ -140,8 +150,8 @@ Response SvcApi::get_session(const std::string& text) {
     return fan({"GET", target_for_id(text), ""}, *directory_.nodes(), true, MergeDepth::kTopLevel, true);
 }
 
-// The owning node's live stream, relayed. The owner is learnt from earlier answers, or by asking
-// every node for the session first.
+// The owning node's live stream, relayed: one node stream per session, fanned out to every reader.
+// The owner is learnt from earlier answers, or by asking every node for the session first.
 Response SvcApi::stream_session(const std::string& text) {
     auto id = check_session_id(text);
     if (!id) return error_response(id.error());
@@ -155,11 +165,10 @@ Response SvcApi::stream_session(const std::string& text) {
     if (targets.size() != 1)
         return error_response(404, fmt::format("trace session {} is not on any node of the directory", text));
     const auto& fo = fanout_.options();
-    return open_stream_proxy(targets.front(), target_for_id(text) + "/trace",
-                             {.header_timeout = fo.timeout,
-                              .headers = fanout_.node_headers(),
-                              .tls = fo.tls ? fo.tls->current() : nullptr,
-                              .tls_server_name = fo.tls_server_name});
+    return streams_.open(targets.front(), target_for_id(text) + "/trace",
+                         {.headers = fanout_.node_headers(),
+                          .tls = fo.tls ? fo.tls->current() : nullptr,
+                          .tls_server_name = fo.tls_server_name});
 }
 
 Response SvcApi::post_session(const Request& request) {
@@ -209,6 +218,16 @@ Response SvcApi::metrics() {
     out += "# HELP tracer_svc_node_reused_total Node exchanges on a kept-alive connection\n"
            "# TYPE tracer_svc_node_reused_total counter\n";
     out += fmt::format("tracer_svc_node_reused_total {}\n", stats.reused);
+    auto streams = streams_.stats();
+    out += "# HELP tracer_svc_stream_node_streams Live streams open to nodes (one per followed session)\n"
+           "# TYPE tracer_svc_stream_node_streams gauge\n";
+    out += fmt::format("tracer_svc_stream_node_streams {}\n", streams.node_streams);
+    out += "# HELP tracer_svc_stream_readers Clients following live streams\n# TYPE tracer_svc_stream_readers gauge\n";
+    out += fmt::format("tracer_svc_stream_readers {}\n", streams.readers);
+    out += "# HELP tracer_svc_stream_events_total Live-stream events sent to readers, or dropped for readers that fell "
+           "behind\n# TYPE tracer_svc_stream_events_total counter\n";
+    out += fmt::format("tracer_svc_stream_events_total{{kind=\"sent\"}} {}\n", streams.sent);
+    out += fmt::format("tracer_svc_stream_events_total{{kind=\"dropped\"}} {}\n", streams.dropped);
     std::lock_guard lock(mu_);
     out += "# HELP tracer_svc_node_failures_total Node exchanges that failed or timed out\n"
            "# TYPE tracer_svc_node_failures_total counter\n";
@@ -221,7 +240,7 @@ Response SvcApi::metrics() {
                            parts[1], parts[2], n);
     }
     // Requests the server refused by a limit (reported with route "limit:<kind>"), by limit.
-    std::map<std::string, uint64_t> limits{{"body", 0}, {"header", 0}, {"connections", 0}};
+    std::map<std::string, uint64_t> limits{{"body", 0}, {"header", 0}, {"connections", 0}, {"address", 0}, {"timeout", 0}};
     for (const auto& [key, n] : requests_) {
         if (!key.starts_with(http::kLimitRoutePrefix)) continue;
         auto start = http::kLimitRoutePrefix.size();

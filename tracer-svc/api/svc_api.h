@@ -2,7 +2,8 @@
 // Validates what is cheap locally (ids, JSON bodies) before asking any node, sends each request to
 // every node of the directory (PUT/DELETE of an id only to its owner when known), merges the
 // answers (merge.h) and names failed nodes in X-Tracer-Failed-Nodes and the log. A session's live
-// stream is relayed from its owning node (stream_proxy.h).
+// stream is relayed from its owning node, one node stream per session fanned out to every reader
+// (stream_proxy.h).
 // Handlers run on the HTTP server's pool threads, concurrently; all state here is guarded.
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <unordered_map>
 
 #include "common/router.h"
+#include "tracer-svc/api/stream_proxy.h"
 #include "tracer-svc/fanout/fanout_client.h"
 #include "tracer-svc/nodes/node_directory.h"
 
@@ -34,6 +36,8 @@ struct SvcApiOptions {
     // take up to its --hook-start-timeout, or its --stop-grace plus --drain-limit, to answer.
     // Everything else has the fan-out's own (short) timeout.
     std::chrono::milliseconds session_change_timeout{60000};
+    // Live streams (header_timeout is the fan-out's timeout, set by the constructor).
+    StreamRelayOptions streams;
 };
 
 class SvcApi {
@@ -61,6 +65,7 @@ private:
     NodeDirectory& directory_;
     FanoutClient& fanout_;
     SvcApiOptions options_;
+    StreamRelay streams_;
 
     mutable std::mutex mu_;  // guards owners_, requests_, node_failures_
     std::unordered_map<std::string, std::string> owners_;  // session id -> node key
