@@ -23,6 +23,7 @@ using tcp = asio::ip::tcp;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr size_t kStreamReadSize = 64 << 10;  // bytes per read of a streamed body
 
 // Runs the io_context until `done` or the deadline; the operations themselves carry the expiry.
 void run_until(asio::io_context& io, const bool& done, Clock::time_point deadline) {
@@ -157,6 +158,7 @@ Result<ClientResponse> stream(const ClientRequest& r, const std::function<bool(s
     auto deadline = Clock::now() + r.timeout;
     return with_connection(r, deadline, [&](asio::io_context& io, auto& stream) -> Result<ClientResponse> {
         beast::flat_buffer buffer;
+        buffer.reserve(kStreamReadSize);  // Beast reads what the buffer holds, else 512 bytes at a time
         bhttp::response_parser<bhttp::buffer_body> parser;
         parser.body_limit(std::numeric_limits<std::uint64_t>::max());
         boost::system::error_code ec;
@@ -223,6 +225,7 @@ template <class Stream>
 asio::awaitable<Result<ClientResponse>> read_streamed(AsyncStream::Impl& s, Stream& stream, Clock::time_point deadline) {
     const auto& r = s.request;
     beast::flat_buffer buffer;
+    buffer.reserve(kStreamReadSize);  // Beast reads what the buffer holds, else 512 bytes at a time
     bhttp::response_parser<bhttp::buffer_body> parser;
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     s.tcp().expires_at(deadline);
@@ -233,7 +236,7 @@ asio::awaitable<Result<ClientResponse>> read_streamed(AsyncStream::Impl& s, Stre
     if (s.cancelled) co_return std::unexpected(Error{Errc::kUnavailable, "cancelled"});
     if (s.callbacks.on_head) s.callbacks.on_head(out);
     s.tcp().expires_never();  // the body lasts as long as the stream does
-    std::vector<char> chunk(64 << 10);
+    std::vector<char> chunk(kStreamReadSize);
     while (!parser.is_done()) {
         parser.get().body().data = chunk.data();
         parser.get().body().size = chunk.size();

@@ -184,7 +184,7 @@ TEST_CASE("1,000 readers follow one session through tracer-svc with fixed thread
     CHECK(wait_until([&] { return process_figures(node.pid()).fds <= node_fds; }, 10s));
 }
 
-TEST_CASE("readers leaving tracer-svc close its node stream; the next reader opens a new one",
+TEST_CASE("readers leaving tracer-svc close its node stream, the next reader opens a new one",
           "[integration][root][svc][streams]") {
     Pod pod("stream-leave-pod");
     TracerNode node;
@@ -193,6 +193,8 @@ TEST_CASE("readers leaving tracer-svc close its node stream; the next reader ope
     auto id = node.create_session("stream-leave-pod", "*", "-s getppid");
     node.run(id, true);
     const auto target = "/v1/trace-session/" + id + "/trace";
+    // The svc learns the owner first (its pooled keep-alive connection to the node stays open).
+    REQUIRE(svc.get("/v1/trace-session/" + id)->status == 200);
     const auto node_fds = process_figures(node.pid()).fds;
     for (int round = 0; round < 2; ++round) {
         INFO("round " << round);
@@ -208,7 +210,7 @@ TEST_CASE("readers leaving tracer-svc close its node stream; the next reader ope
     node.run(id, false);
 }
 
-TEST_CASE("1,000 readers directly against tracer-node where its limits allow; the default per-session limit "
+TEST_CASE("1,000 readers directly against tracer-node where its limits allow, the default per-session limit "
           "answers 429",
           "[integration][root][streams]") {
     ct::http::raise_open_file_limit();
