@@ -3,14 +3,9 @@
 // must keep their thread count (no thread per reader or stream, back to idle once the readers are
 // gone), tracer-svc its RSS under 256 MiB, and each reader must get every event the session
 // delivered or have the missing ones counted in its X-Tracer-Dropped trailer.
-// The readers are asynchronous clients (http::AsyncStream) on one thread of this process.
+// The readers are asynchronous clients on one thread of this process (tests/support/stream_readers.h).
 #include <catch2/catch.hpp>
 
-#include <atomic>
-#include <thread>
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -19,6 +14,7 @@
 #include "tests/integration/process_probe.h"
 #include "tests/integration/svc_fixture.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/stream_readers.h"
 
 using namespace ct::test;
 using namespace std::chrono_literals;
@@ -35,69 +31,6 @@ constexpr long kCalls = 200;
 constexpr long kCalls = 2000;
 #endif
 
-// kReaders streams of one target, read on one I/O thread of this process.
-class Readers {
-public:
-    struct Reader {
-        int status = 0;
-        std::uint64_t lines = 0;
-        std::optional<std::uint64_t> dropped;  // the X-Tracer-Dropped trailer, once the stream ended
-        std::string error;
-    };
-
-    Readers(unsigned short port, const std::string& target, size_t n) : readers_(n), work_(io_.get_executor()) {
-        for (size_t i = 0; i < n; ++i) {
-            Reader& r = readers_[i];
-            ct::http::AsyncStream::Callbacks c;
-            c.on_head = [this, &r](const ct::http::ClientResponse& head) {
-                r.status = head.status;
-                ++heads_;
-            };
-            c.on_data = [&r](std::string_view piece) {
-                r.lines += static_cast<std::uint64_t>(std::count(piece.begin(), piece.end(), '\n'));
-            };
-            c.on_end = [this, &r](ct::Result<ct::http::ClientResponse> end) {
-                if (!end) {
-                    r.error = end.error().message;
-                } else if (auto it = end->headers.find("x-tracer-dropped"); it != end->headers.end()) {
-                    r.dropped = std::stoull(it->second);
-                }
-                ++ends_;
-            };
-            streams_.push_back(ct::http::AsyncStream::open(
-                io_, {.port = port, .target = target, .timeout = 60s}, std::move(c)));
-        }
-        thread_ = std::thread([this] { io_.run(); });
-    }
-    ~Readers() {
-        close();
-        work_.reset();
-        io_.stop();
-        thread_.join();
-    }
-    // Every reader has its answer's head (its stream is subscribed), or the wait gave up.
-    bool wait_heads(std::chrono::milliseconds limit) {
-        return wait_until([&] { return heads_ + ends_ >= readers_.size(); }, limit);
-    }
-    bool wait_ends(std::chrono::milliseconds limit) {
-        return wait_until([&] { return ends_ >= readers_.size(); }, limit);
-    }
-    void close() {
-        for (auto& s : streams_) s->cancel();
-    }
-    size_t ended() const { return ends_; }
-    // Read only after wait_ends(): the I/O thread has finished with each reader.
-    const std::vector<Reader>& readers() const { return readers_; }
-
-private:
-    std::vector<Reader> readers_;
-    boost::asio::io_context io_;
-    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-    std::vector<std::shared_ptr<ct::http::AsyncStream>> streams_;
-    std::atomic<size_t> heads_{0}, ends_{0};
-    std::thread thread_;
-};
-
 std::uint64_t delivered(TracerNode& node, const std::string& id) {
     auto s = node.get_json("/v1/trace-session/" + id).at(id).at("Stats");
     return s.at("Delivered").to_number<std::uint64_t>();
@@ -111,7 +44,7 @@ double svc_metric(unsigned short port, const std::string& series) {
 }
 
 // Every reader ended normally and got every event delivered meanwhile, or counted what it missed.
-void check_readers(const Readers& readers, std::uint64_t events) {
+void check_readers(const StreamReaders& readers, std::uint64_t events) {
     size_t complete = 0, counted = 0, wrong = 0;
     std::string first_problem;
     for (const auto& r : readers.readers()) {
@@ -146,7 +79,7 @@ TEST_CASE("1,000 readers follow one session through tracer-svc with fixed thread
 
     // Warm up: one reader through the svc and gone, so lazily made things exist before the baseline.
     {
-        Readers warm(svc.port(), target, 1);
+        StreamReaders warm(svc.port(), target, 1);
         REQUIRE(warm.wait_heads(30s));
     }
     CHECK(wait_until([&] { return svc_metric(svc.port(), "tracer_svc_stream_node_streams") == 0; }, 10s));
@@ -155,7 +88,7 @@ TEST_CASE("1,000 readers follow one session through tracer-svc with fixed thread
 
     const auto before = delivered(node, id);
     {
-        Readers readers(svc.port(), target, kReaders);
+        StreamReaders readers(svc.port(), target, kReaders);
         REQUIRE(readers.wait_heads(120s));
         CHECK(svc_metric(svc.port(), "tracer_svc_stream_readers") == kReaders);
         CHECK(svc_metric(svc.port(), "tracer_svc_stream_node_streams") == 1);  // one node stream for all
@@ -199,7 +132,7 @@ TEST_CASE("readers leaving tracer-svc close its node stream, the next reader ope
     for (int round = 0; round < 2; ++round) {
         INFO("round " << round);
         {
-            Readers readers(svc.port(), target, 20);
+            StreamReaders readers(svc.port(), target, 20);
             REQUIRE(readers.wait_heads(30s));
             CHECK(svc_metric(svc.port(), "tracer_svc_stream_node_streams") == 1);
             CHECK(process_figures(node.pid()).fds > node_fds);  // the svc's node stream
@@ -222,7 +155,7 @@ TEST_CASE("1,000 readers directly against tracer-node where its limits allow, th
     const auto node_idle = threads_of(node.pid());
     const auto before = delivered(node, id);
     {
-        Readers readers(node.port(), target, kReaders);
+        StreamReaders readers(node.port(), target, kReaders);
         REQUIRE(readers.wait_heads(120s));
         auto over = ct::http::send({.port = node.port(), .target = target, .timeout = 10s});
         REQUIRE(over);
@@ -244,7 +177,7 @@ TEST_CASE("1,000 readers directly against tracer-node where its limits allow, th
     plain.run(sid, true);
     const auto starget = "/v1/trace-session/" + sid + "/trace";
     {
-        Readers readers(plain.port(), starget, 64);
+        StreamReaders readers(plain.port(), starget, 64);
         REQUIRE(readers.wait_heads(30s));
         auto over = ct::http::send({.port = plain.port(), .target = starget, .timeout = 10s});
         REQUIRE(over);
