@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 
@@ -27,21 +26,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-double cpu_seconds(pid_t pid) {
-    std::ifstream in(fmt::format("/proc/{}/stat", pid));
-    std::string text((std::istreambuf_iterator<char>(in)), {});
-    auto close = text.rfind(')');
-    if (close == std::string::npos) return 0;
-    std::istringstream rest(text.substr(close + 2));
-    std::string field;
-    unsigned long long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && rest >> field; ++i) {
-        if (i == 14) utime = std::stoull(field);
-        if (i == 15) stime = std::stoull(field);
-    }
-    return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
 
 ct::Result<ct::http::ClientResponse> call(unsigned short port, const std::string& method, const std::string& target,
                                           std::string body = "") {
@@ -109,7 +93,7 @@ int main(int argc, char** argv) try {
     ct::test::StreamReaders streams(svc_port, session + "/trace", readers);
     if (!streams.wait_heads(120s)) throw std::runtime_error("readers did not all get an answer");
     auto node_with = ct::test::process_figures(node.pid()), svc_with = ct::test::process_figures(svc.pid());
-    const double svc_cpu0 = cpu_seconds(svc.pid());
+    const double svc_cpu0 = ct::test::cpu_seconds(svc.pid());
     const auto t0 = Clock::now();
     { std::ofstream(start_file) << "go"; }
     size_t svc_peak_kib = svc_with.rss_kib;
@@ -117,7 +101,7 @@ int main(int argc, char** argv) try {
     call(node_port, "PUT", session, R"({"Run": false})");
     while (!streams.wait_ends(100ms)) svc_peak_kib = std::max(svc_peak_kib, ct::test::process_figures(svc.pid()).rss_kib);
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    const double svc_cpu = cpu_seconds(svc.pid()) - svc_cpu0;
+    const double svc_cpu = ct::test::cpu_seconds(svc.pid()) - svc_cpu0;
 
     std::uint64_t received = 0, dropped = 0, bytes = 0;
     size_t ended_ok = 0;

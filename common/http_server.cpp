@@ -51,8 +51,6 @@ bool client_gone(const boost::system::error_code& ec) {
            ec == asio::error::broken_pipe || ec == asio::error::bad_descriptor;
 }
 
-}  // namespace
-
 // How a waiting stream writer is woken: ChunkStream's wake posts here, onto the connection's
 // strand. `waiting` and `socket` are touched on that strand only.
 struct StreamWake {
@@ -66,6 +64,8 @@ struct StreamWake {
         }
     }
 };
+
+}  // namespace
 
 struct HttpServer::Impl {
     ServerOptions options;

@@ -1,5 +1,5 @@
-// The HTTP server's limits as command-line flags, each with its environment variable, the same
-// for both programs (tracer-node: env_prefix "TRACER_", tracer-svc: "TRACE_KUBE_"); listed with
+// The HTTP server's and the live streams' limits as command-line flags, each with its environment
+// variable, the same for both programs (tracer-node: env_prefix "TRACER_", tracer-svc: "TRACE_KUBE_"); listed with
 // their defaults in docs/operations.md and docs/tracer-svc.md. Header-only: used by main() files,
 // which link CLI11.
 #pragma once
@@ -42,6 +42,31 @@ inline void add_server_flags(CLI::App& app, ServerOptions& options, const std::s
                    "threads running API requests that may block (session start and stop, fan-out); others queue")
         ->envname(env_prefix + "HANDLER_THREADS")
         ->check(CLI::Range(size_t{1}, size_t{1024}));
+}
+
+// Limits of live trace streams, the same flags in both programs.
+struct StreamLimits {
+    size_t max_streams = 0;          // readers of all sessions
+    size_t max_session_streams = 0;  // readers of one session
+    size_t queue_bytes = 0;          // how far one reader may fall behind (set in MiB)
+};
+
+// Adds --max-streams, --max-session-streams and --stream-queue-mib (defaults: `limits` as given).
+inline void add_stream_flags(CLI::App& app, StreamLimits& limits, const std::string& env_prefix,
+                             const std::string& session_note) {
+    app.add_option("--max-streams", limits.max_streams, "live trace streams open at once (all sessions); more answer 429")
+        ->envname(env_prefix + "MAX_STREAMS")
+        ->check(CLI::Range(size_t{1}, size_t{1} << 24));
+    app.add_option("--max-session-streams", limits.max_session_streams,
+                   "live trace streams of one session (" + session_note + "); more answer 429")
+        ->envname(env_prefix + "MAX_SESSION_STREAMS")
+        ->check(CLI::Range(size_t{1}, size_t{1} << 24));
+    app.add_option_function<size_t>(
+           "--stream-queue-mib", [&limits](size_t mib) { limits.queue_bytes = mib << 20; },
+           "MiB a live stream reader may fall behind before it loses events (its own, counted)")
+        ->default_str(std::to_string(limits.queue_bytes >> 20))
+        ->envname(env_prefix + "STREAM_QUEUE_MIB")
+        ->check(CLI::Range(size_t{1}, size_t{4096}));
 }
 
 }  // namespace ct::http

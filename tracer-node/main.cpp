@@ -54,8 +54,9 @@ struct Flags {
     std::string state_dir = "/var/lib/container-tracer";
     // Limits (defaults as in the components' options).
     size_t max_sessions = 1024;
-    ct::node::StreamHubOptions streams;
-    size_t stream_queue_mib = ct::node::StreamHubOptions{}.reader_queue_bytes >> 20;
+    ct::http::StreamLimits streams{.max_streams = ct::node::StreamHubOptions{}.max_streams,
+                                   .max_session_streams = ct::node::StreamHubOptions{}.max_readers_per_session,
+                                   .queue_bytes = ct::node::StreamHubOptions{}.reader_queue_bytes};
     ct::http::ServerOptions server;
 };
 
@@ -127,17 +128,7 @@ int main(int argc, char** argv) {
     app.add_option("--max-sessions", f.max_sessions, "trace sessions kept at once; more answer 429")
         ->envname("TRACER_MAX_SESSIONS")
         ->check(CLI::Range(size_t{1}, size_t{1} << 20));
-    app.add_option("--max-streams", f.streams.max_streams, "live trace streams open at once (all sessions); more answer 429")
-        ->envname("TRACER_MAX_STREAMS")
-        ->check(CLI::Range(size_t{1}, size_t{1} << 20));
-    app.add_option("--max-session-streams", f.streams.max_readers_per_session,
-                   "live trace streams of one session (tracer-svc relays one per session); more answer 429")
-        ->envname("TRACER_MAX_SESSION_STREAMS")
-        ->check(CLI::Range(size_t{1}, size_t{1} << 20));
-    app.add_option("--stream-queue-mib", f.stream_queue_mib,
-                   "MiB a live stream reader may fall behind before it loses events (its own, counted)")
-        ->envname("TRACER_STREAM_QUEUE_MIB")
-        ->check(CLI::Range(size_t{1}, size_t{4096}));
+    ct::http::add_stream_flags(app, f.streams, "TRACER_", "tracer-svc relays one per session");
     ct::http::add_server_flags(app, f.server, "TRACER_");
     app.add_option("--max-body", f.server.max_body, "request body bytes; larger answer 413")
         ->envname("TRACER_MAX_BODY")
@@ -210,8 +201,10 @@ int main(int argc, char** argv) {
     auto jsonl = ct::node::JsonLinesExporter::open(f.trace_output);
     if (!jsonl) return usage_error(jsonl.error().message);
     exporters->add(*jsonl);
-    f.streams.reader_queue_bytes = f.stream_queue_mib << 20;
-    auto stream_hub = std::make_shared<ct::node::StreamHub>(f.streams);
+    auto stream_hub = std::make_shared<ct::node::StreamHub>(
+        ct::node::StreamHubOptions{.reader_queue_bytes = f.streams.queue_bytes,
+                                   .max_readers_per_session = f.streams.max_session_streams,
+                                   .max_streams = f.streams.max_streams});
     exporters->add(stream_hub);
     if (otlp) exporters->add(std::make_shared<ct::node::OtlpExporter>(
                   ct::node::OtlpExporterOptions{.endpoint = *otlp, .node_name = f.node_name}));

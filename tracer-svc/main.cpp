@@ -41,8 +41,9 @@ struct Flags {
     std::string node_token_file;
     std::string node_ca;
     std::string node_tls_server_name;
-    ct::svc::StreamRelayOptions streams;
-    size_t stream_queue_mib = ct::svc::StreamRelayOptions{}.reader_queue_bytes >> 20;
+    ct::http::StreamLimits streams{.max_streams = ct::svc::StreamRelayOptions{}.max_readers,
+                                   .max_session_streams = ct::svc::StreamRelayOptions{}.max_readers_per_session,
+                                   .queue_bytes = ct::svc::StreamRelayOptions{}.reader_queue_bytes};
     ct::http::ServerOptions server{.handler_threads = 32};
 };
 
@@ -98,17 +99,7 @@ int main(int argc, char** argv) {
     app.add_option("--node-tls-server-name", f.node_tls_server_name,
                    "with --node-ca: name every node certificate must carry (and SNI), instead of the node's address")
         ->envname("TRACE_KUBE_NODE_TLS_SERVER_NAME");
-    app.add_option("--max-streams", f.streams.max_readers, "clients following live trace streams (all sessions); more answer 429")
-        ->envname("TRACE_KUBE_MAX_STREAMS")
-        ->check(CLI::Range(size_t{1}, size_t{1} << 24));
-    app.add_option("--max-session-streams", f.streams.max_readers_per_session,
-                   "clients following one session's live stream (one node stream feeds them all); more answer 429")
-        ->envname("TRACE_KUBE_MAX_SESSION_STREAMS")
-        ->check(CLI::Range(size_t{1}, size_t{1} << 24));
-    app.add_option("--stream-queue-mib", f.stream_queue_mib,
-                   "MiB a live stream reader may fall behind before it loses events (its own, counted)")
-        ->envname("TRACE_KUBE_STREAM_QUEUE_MIB")
-        ->check(CLI::Range(size_t{1}, size_t{4096}));
+    ct::http::add_stream_flags(app, f.streams, "TRACE_KUBE_", "one node stream feeds them all");
     ct::http::add_server_flags(app, f.server, "TRACE_KUBE_");
     try {
         app.parse(argc, argv);
@@ -182,10 +173,11 @@ int main(int argc, char** argv) {
                                   .tls_server_name = f.node_tls_server_name});
     ct::svc::NodeDirectory directory(std::move(source), std::chrono::seconds(f.poll),
                                      [&fanout](const std::vector<ct::svc::NodeAddress>& nodes) { fanout.retain(nodes); });
-    f.streams.reader_queue_bytes = f.stream_queue_mib << 20;
     ct::svc::SvcApi api(directory, fanout,
                         {.session_change_timeout = std::chrono::milliseconds(f.node_session_timeout_ms),
-                         .streams = f.streams});
+                         .streams = {.reader_queue_bytes = f.streams.queue_bytes,
+                                     .max_readers_per_session = f.streams.max_session_streams,
+                                     .max_readers = f.streams.max_streams}});
     auto router = std::make_shared<ct::http::Router>(api.router());
     f.server.listen = *listen;
     f.server.tls_cert = f.tls_cert;

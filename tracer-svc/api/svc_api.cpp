@@ -78,6 +78,8 @@ http::Router SvcApi::router() {
           [this](const Request&, const http::PathParams& p) { return delete_session(p.at("id")); });
     r.add("GET", "/v1/trace-session/{id}/trace",
           [this](const Request&, const http::PathParams& p) { return stream_session(p.at("id")); });
+    // /healthz and /readyz are answered on the HTTP server's I/O thread (ServerOptions::inline_paths),
+    // also past its connection limits: they must never block (no node requests here).
     r.add("GET", "/healthz", [](const Request&, const http::PathParams&) {
         return json_response(json::object{{"status", "ok"}});
     });
