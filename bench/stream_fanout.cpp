@@ -105,7 +105,10 @@ int main(int argc, char** argv) try {
 
     std::uint64_t received = 0, dropped = 0, bytes = 0;
     size_t ended_ok = 0;
+    std::string problem;
     for (const auto& r : streams.readers()) {
+        if (problem.empty() && (r.status != 200 || !r.dropped))
+            problem = fmt::format(" (first other: status {}, {} lines, {})", r.status, r.lines, r.error);
         received += r.lines;
         bytes += r.bytes;
         dropped += r.dropped.value_or(0);
@@ -113,7 +116,8 @@ int main(int argc, char** argv) try {
     }
     auto stats = boost::json::parse(call(node_port, "GET", session)->body).at(id).at("Stats");
     const auto delivered = stats.at("Delivered").to_number<std::uint64_t>();
-    fmt::print("session: {} events delivered; readers ended normally: {} of {}\n", delivered, ended_ok, readers);
+    fmt::print("session: {} events delivered; readers ended normally: {} of {}{}\n", delivered, ended_ok, readers,
+               problem);
     fmt::print("fan-out: {} events received, {} dropped (received + dropped = {} x delivered: {})\n", received, dropped,
                readers, received + dropped == readers * delivered ? "yes" : "NO");
     fmt::print("throughput: {:.2f} s from workload start to the last stream's end: {:.2f}M events/s out of "

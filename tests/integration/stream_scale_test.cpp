@@ -84,6 +84,7 @@ TEST_CASE("1,000 readers follow one session through tracer-svc with fixed thread
     }
     CHECK(wait_until([&] { return svc_metric(svc.port(), "tracer_svc_stream_node_streams") == 0; }, 10s));
     const auto node_idle = threads_of(node.pid()), svc_idle = threads_of(svc.pid());
+    const auto svc_idle_kib = process_figures(svc.pid()).rss_kib;
     const auto node_fds = process_figures(node.pid()).fds;
 
     const auto before = delivered(node, id);
@@ -115,6 +116,12 @@ TEST_CASE("1,000 readers follow one session through tracer-svc with fixed thread
     CHECK(svc_metric(svc.port(), "tracer_svc_stream_readers") == 0);
     CHECK(svc_metric(svc.port(), "tracer_svc_stream_node_streams") == 0);
     CHECK(wait_until([&] { return process_figures(node.pid()).fds <= node_fds; }, 10s));
+    // ... and tracer-svc back near its idle memory (glibc keeps a little for reuse).
+    if (kMemoryFiguresMeaningful) {
+        auto after = process_figures(svc.pid()).rss_kib;
+        INFO("tracer-svc RSS idle " << svc_idle_kib << " KiB, after the readers " << after << " KiB");
+        CHECK(after < svc_idle_kib + 16 * 1024);
+    }
 }
 
 TEST_CASE("readers leaving tracer-svc close its node stream, the next reader opens a new one",

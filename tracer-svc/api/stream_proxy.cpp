@@ -1,5 +1,7 @@
 #include "tracer-svc/api/stream_proxy.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <map>
@@ -133,18 +135,26 @@ http::AsyncStream::Callbacks callbacks(const std::weak_ptr<State>& weak_state, c
     return c;
 }
 
-// The last reader left: close the node stream (unless a reader joined meanwhile).
+// The last reader left: close the node stream (unless a reader joined meanwhile, or the node had
+// ended it) and return the readers' memory.
 void last_reader_left(const std::weak_ptr<State>& weak_state, const std::weak_ptr<Relay>& weak_relay) {
     auto state = weak_state.lock();
-    auto relay = weak_relay.lock();
-    if (!state || !relay) return;
-    {
+    if (!state) return;
+    auto relay = weak_relay.lock();  // gone when the node had ended the stream
+    bool streaming = false;
+    if (relay) {
         std::lock_guard lock(state->mu);
-        if (relay->phase != Relay::Phase::kStreaming || relay->fanout->readers() > 0) return;
-        state->forget(relay);
-        relay->phase = Relay::Phase::kEnded;
+        if (relay->fanout->readers() > 0) return;
+        streaming = relay->phase == Relay::Phase::kStreaming;
+        if (streaming) {
+            state->forget(relay);
+            relay->phase = Relay::Phase::kEnded;
+        }
     }
-    relay->upstream->cancel();
+    if (streaming) relay->upstream->cancel();
+    // The readers' connections (buffers, coroutine frames) were freed across the I/O threads'
+    // malloc arenas; glibc keeps such memory unless asked to return it.
+    ::malloc_trim(0);
 }
 
 }  // namespace
