@@ -427,6 +427,13 @@ figures fanout "Fan-out latency through tracer-svc against the floor" \
   "Each row interleaves requests through tracer-svc (kept-alive client) with bare fan-out rounds to the same stand-in nodes, so both see the same load; x med / x p99 = tracer-svc over the floor; svc CPU/node = tracer-svc's CPU time per node exchange." \
   "^ *200 |" "$build/bench/svc_fanout" "${fanout_args[@]}"
 
+# Live streams at scale (bench/stream_fanout: 1,000 readers of one session through tracer-svc).
+log "streams: readers of one session through tracer-svc"
+if [ "$mode" = quick ]; then stream_args=(100 2000); else stream_args=(1000 20000); fi
+figures streams "Live streams at scale (${stream_args[0]} readers through tracer-svc)" \
+  "A pod makes ${stream_args[1]} getppid calls under \`trace_syscalls -s getppid\`; ${stream_args[0]} clients (asynchronous, one thread) follow the session's live stream through tracer-svc, which reads one stream from tracer-node and fans it out. Threads from /proc/<pid>/status; \"idle\" = session running, no reader." \
+  "^fan-out:" "$build/bench/stream_fanout" "${stream_args[@]}"
+
 # Full pipeline throughput (bench/pipeline_bench: raw capture -> decode -> JSON-lines file).
 log "pipeline: getppid at full speed through raw capture into a JSON-lines file"
 if [ "$mode" = quick ]; then pipeline_args=(100000 1); else pipeline_args=(2000000 3); fi

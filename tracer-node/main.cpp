@@ -14,6 +14,7 @@
 #include "common/http_auth.h"
 #include "common/http_server.h"
 #include "common/log.h"
+#include "common/server_flags.h"
 #include "common/strings.h"
 #include "tracer-node/api/metrics.h"
 #include "tracer-node/api/node_api.h"
@@ -59,9 +60,10 @@ struct Flags {
     size_t record_limit_mib = 256;
     // Limits (defaults as in the components' options).
     size_t max_sessions = 1024;
-    size_t max_streams = 256;
-    size_t max_connections = 512;
-    size_t max_body = 1 << 20;
+    ct::http::StreamLimits streams{.max_streams = ct::node::StreamHubOptions{}.max_streams,
+                                   .max_session_streams = ct::node::StreamHubOptions{}.max_readers_per_session,
+                                   .queue_bytes = ct::node::StreamHubOptions{}.reader_queue_bytes};
+    ct::http::ServerOptions server;
 };
 
 std::string host_name() {
@@ -132,13 +134,9 @@ int main(int argc, char** argv) {
     app.add_option("--max-sessions", f.max_sessions, "trace sessions kept at once; more answer 429")
         ->envname("TRACER_MAX_SESSIONS")
         ->check(CLI::Range(size_t{1}, size_t{1} << 20));
-    app.add_option("--max-streams", f.max_streams, "live trace streams open at once (all sessions); more answer 429")
-        ->envname("TRACER_MAX_STREAMS")
-        ->check(CLI::Range(size_t{1}, size_t{1} << 16));
-    app.add_option("--max-connections", f.max_connections, "open API connections; more answer 503")
-        ->envname("TRACER_MAX_CONNECTIONS")
-        ->check(CLI::Range(size_t{1}, size_t{1} << 20));
-    app.add_option("--max-body", f.max_body, "request body bytes; larger answer 413")
+    ct::http::add_stream_flags(app, f.streams, "TRACER_", "tracer-svc relays one per session");
+    ct::http::add_server_flags(app, f.server, "TRACER_");
+    app.add_option("--max-body", f.server.max_body, "request body bytes; larger answer 413")
         ->envname("TRACER_MAX_BODY")
         ->check(CLI::Range(size_t{64}, size_t{1} << 30));
     app.add_option("--state-dir", f.state_dir, "where trace sessions are kept across restarts (created if missing)")
@@ -187,6 +185,7 @@ int main(int argc, char** argv) {
 
     ct::init_logging(f.verbose, "tracer-node");
     std::signal(SIGPIPE, SIG_IGN);
+    const size_t open_files = ct::http::raise_open_file_limit();  // each API connection holds one
     // Block SIGINT/SIGTERM in every thread; main waits for them below.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
@@ -223,7 +222,10 @@ int main(int argc, char** argv) {
     auto jsonl = ct::node::JsonLinesExporter::open(f.trace_output);
     if (!jsonl) return usage_error(jsonl.error().message);
     exporters->add(*jsonl);
-    auto stream_hub = std::make_shared<ct::node::StreamHub>(ct::node::StreamHubOptions{.max_streams = f.max_streams});
+    auto stream_hub = std::make_shared<ct::node::StreamHub>(
+        ct::node::StreamHubOptions{.reader_queue_bytes = f.streams.queue_bytes,
+                                   .max_readers_per_session = f.streams.max_session_streams,
+                                   .max_streams = f.streams.max_streams});
     exporters->add(stream_hub);
     if (otlp) exporters->add(std::make_shared<ct::node::OtlpExporter>(
                   ct::node::OtlpExporterOptions{.endpoint = *otlp, .node_name = f.node_name}));
@@ -272,12 +274,11 @@ int main(int argc, char** argv) {
     api.set_node_name(f.node_name);
     api.set_recorder(recorder);
     auto router = std::make_shared<ct::http::Router>(api.router());
+    f.server.listen = *listen;
+    f.server.tls_cert = f.tls_cert;
+    f.server.tls_key = f.tls_key;
     ct::http::HttpServer server(
-        {.listen = *listen,
-         .max_body = f.max_body,
-         .max_connections = f.max_connections,
-         .tls_cert = f.tls_cert,
-         .tls_key = f.tls_key},
+        f.server,
         ct::http::with_auth(
             [router](const ct::http::Request& r) {
                 auto d = router->dispatch(r);
@@ -304,10 +305,11 @@ int main(int argc, char** argv) {
     if (!first) spdlog::warn("first discovery failed: {}", first.error().message);
     api.set_ready(true);
     spdlog::info("tracer-node {} serving {} on {}:{} (discovery: {}, hooks: {}, {} hooks, token {}, events to {}, "
-                 "state in {})",
+                 "state in {}, {} connections of {} open files, {} handler threads)",
                  f.node_name, f.tls_cert.empty() ? "HTTP" : "HTTPS", listen->host.empty() ? "*" : listen->host, *port,
                  pods.describe(), f.hooks_dir, hooks.hooks()->size(), f.token_file.empty() ? "off" : "required",
-                 f.trace_output == "-" ? "stdout" : f.trace_output, f.state_dir);
+                 f.trace_output == "-" ? "stdout" : f.trace_output, f.state_dir, f.server.max_connections, open_files,
+                 f.server.handler_threads);
 
     int sig = 0;
     sigwait(&stop_signals, &sig);

@@ -122,11 +122,15 @@ TEST_CASE("each exceeded limit answers its status, names the limit and is counte
         // The server counts a connection once it has accepted it: wait until the limit bites.
         ct::Result<ct::http::ClientResponse> over;
         CHECK(wait_until([&] {
-            over = ct::http::send({.port = node.port(), .target = "/healthz", .timeout = 5s});
+            over = ct::http::send({.port = node.port(), .target = "/v1/pods", .timeout = 5s});
             return over && over->status == 503;
         }, 10s));
         REQUIRE(over);
         CHECK_THAT(error_of(over->body), Catch::Contains("too many connections") && Catch::Contains("limit 4"));
+        // Probes are still answered.
+        auto health = ct::http::send({.port = node.port(), .target = "/healthz", .timeout = 5s});
+        REQUIRE(health);
+        CHECK(health->status == 200);
     }
 
     // The stream reader and the idle connections are gone: requests are served again.

@@ -43,8 +43,8 @@ public:
     void observe_request(const std::string& route, const std::string& method, int status);
     // A request refused by a limit: one of kLimitKinds.
     void count_limit(std::string_view limit);
-    static constexpr std::array<std::string_view, 5> kLimitKinds = {"body", "header", "connections", "sessions",
-                                                                      "streams"};
+    static constexpr std::array<std::string_view, 7> kLimitKinds = {"body",    "header",   "connections", "address",
+                                                                      "timeout", "sessions", "streams"};
     void set_sessions(size_t total, size_t running);
     // The sessions as they are now (all of them): per-session gauges, totals by increments.
     void update_sessions(const std::vector<SessionView>& sessions);

@@ -36,6 +36,8 @@ http::Router NodeApi::router() {
           [this](const Request&, const http::PathParams& p) { return export_dat(p.at("id")); });
     r.add("GET", "/v1/trace-session/{id}/trace.json",
           [this](const Request& q, const http::PathParams& p) { return export_json(p.at("id"), q.query); });
+    // /healthz and /readyz are answered on the HTTP server's I/O thread (ServerOptions::inline_paths),
+    // also past its connection limits: they must never block.
     r.add("GET", "/healthz", [](const Request&, const http::PathParams&) {
         return json_response(json::object{{"status", "ok"}});
     });

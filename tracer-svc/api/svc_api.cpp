@@ -55,8 +55,21 @@ Status check_session_spec(const std::string& body) {
     return {};
 }
 
+namespace {
+
+StreamRelayOptions with_timeout(StreamRelayOptions o, std::chrono::milliseconds timeout) {
+    o.header_timeout = timeout;
+    return o;
+}
+
+}  // namespace
+
 SvcApi::SvcApi(NodeDirectory& directory, FanoutClient& fanout, SvcApiOptions options)
-    : directory_(directory), fanout_(fanout), options_(options), reachability_(directory.poll()) {}
+    : directory_(directory),
+      fanout_(fanout),
+      options_(options),
+      reachability_(directory.poll()),
+      streams_(with_timeout(options.streams, fanout.options().timeout)) {}
 
 http::Router SvcApi::router() {
     http::Router r;
@@ -79,6 +92,8 @@ http::Router SvcApi::router() {
           [this](const Request&, const http::PathParams& p) { return export_dat(p.at("id")); });
     r.add("GET", "/v1/trace-session/{id}/trace.json",
           [this](const Request& q, const http::PathParams& p) { return export_json(p.at("id"), q.query); });
+    // /healthz and /readyz are answered on the HTTP server's I/O thread (ServerOptions::inline_paths),
+    // also past its connection limits: they must never block (no node requests here).
     r.add("GET", "/healthz", [](const Request&, const http::PathParams&) {
         return json_response(json::object{{"status", "ok"}});
     });
@@ -145,29 +160,45 @@ Response SvcApi::get_session(const std::string& text) {
     return fan({"GET", target_for_id(text), ""}, *directory_.nodes(), MergeKind::kSessions, true);
 }
 
-// The owning node's live stream, relayed.
+// The owning node's live stream, relayed: one node stream per session, fanned out to every reader
+// (StreamRelay).
 Response SvcApi::stream_session(const std::string& text) {
     auto id = check_session_id(text);
     if (!id) return error_response(id.error());
     if (!*id) return error_response(400, "streaming needs one trace session id, not \"all\"");
-    return relay_from_owner(text, "/trace");
+    auto owner = owner_node(text);
+    if (!owner) return std::move(owner.error());
+    const auto& fo = fanout_.options();
+    return streams_.open(*owner, target_for_id(text) + "/trace",
+                         {.headers = fanout_.node_headers(),
+                          .tls = fo.tls ? fo.tls->current() : nullptr,
+                          .tls_server_name = fo.tls_server_name});
 }
 
-// The owning node's answer to GET /v1/trace-session/<id><suffix>, relayed as it streams. The owner
-// is learnt from earlier answers, or by asking every node for the session first.
-Response SvcApi::relay_from_owner(const std::string& id, const std::string& suffix) {
+// The node that owns session `id`, learnt from earlier answers or by asking every node for the
+// session first; else the answer to give instead (404: no node has it, or the nodes' failure).
+std::expected<NodeAddress, Response> SvcApi::owner_node(const std::string& id) {
     if (owner_of(id).empty()) {
         auto found = get_session(id);
-        if (found.status != 200) return found;  // 404 (no node has it) or the nodes' failure
+        if (found.status != 200) return std::unexpected(std::move(found));
     }
     auto nodes = directory_.nodes();
     auto targets = targets_for(id, *nodes);
     if (targets.size() != 1)
-        return error_response(404, fmt::format("trace session {} is not on any node of the directory", id));
-    return open_stream_proxy(targets.front(), target_for_id(id) + suffix, proxy_options());
+        return std::unexpected(
+            error_response(404, fmt::format("trace session {} is not on any node of the directory", id)));
+    return targets.front();
 }
 
-StreamProxyOptions SvcApi::proxy_options() const {
+// The owning node's answer to GET /v1/trace-session/<id><suffix>, relayed as it streams (one
+// download, export_proxy.h).
+Response SvcApi::relay_from_owner(const std::string& id, const std::string& suffix) {
+    auto owner = owner_node(id);
+    if (!owner) return std::move(owner.error());
+    return open_export_proxy(*owner, target_for_id(id) + suffix, proxy_options());
+}
+
+ExportProxyOptions SvcApi::proxy_options() const {
     const auto& fo = fanout_.options();
     return {.header_timeout = fo.timeout,
             .headers = fanout_.node_headers(),
@@ -281,7 +312,7 @@ Response SvcApi::readyz() const {
 
 Response SvcApi::metrics() {
     Response res;
-    res.body = metrics_.serialize(directory_.nodes()->size(), fanout_.stats());
+    res.body = metrics_.serialize(directory_.nodes()->size(), fanout_.stats(), streams_.stats());
     res.content_type = "text/plain; version=0.0.4";
     return res;
 }

@@ -2,18 +2,21 @@
 // Validates what is cheap locally (ids, JSON bodies) before asking any node, sends each request to
 // every node of the directory (PUT/DELETE of an id only to its owner when known), merges the
 // answers (merge.h) and names failed nodes in X-Tracer-Failed-Nodes and the log. A session's live
-// stream and its recording (trace.dat, trace.json) are relayed from its owning node
-// (stream_proxy.h); the cluster's trace.json merges every node's (trace_merge.h). /readyz answers
+// stream is relayed from its owning node, one node stream per session fanned out to every reader
+// (stream_proxy.h); its recording (trace.dat, trace.json) is relayed per download
+// (export_proxy.h); the cluster's trace.json merges every node's (trace_merge.h). /readyz answers
 // from the cached Reachability, which fan-outs and probe() (the node directory's poll) keep fresh.
 // Handlers run on the HTTP server's pool threads, concurrently; all state here is guarded.
 #pragma once
 
 #include <atomic>
+#include <expected>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "common/router.h"
+#include "tracer-svc/api/export_proxy.h"
 #include "tracer-svc/api/svc_metrics.h"
 #include "tracer-svc/api/stream_proxy.h"
 #include "tracer-svc/fanout/fanout_client.h"
@@ -38,6 +41,8 @@ struct SvcApiOptions {
     // take up to its --hook-start-timeout, or its --stop-grace plus --drain-limit, to answer.
     // Everything else has the fan-out's own (short) timeout.
     std::chrono::milliseconds session_change_timeout{60000};
+    // Live streams (header_timeout is the fan-out's timeout, set by the constructor).
+    StreamRelayOptions streams;
 };
 
 class SvcApi {
@@ -65,8 +70,9 @@ private:
     http::Response stream_session(const std::string& id);
     http::Response export_dat(const std::string& id);
     http::Response export_json(const std::string& id, const std::string& query);
+    std::expected<NodeAddress, http::Response> owner_node(const std::string& id);
     http::Response relay_from_owner(const std::string& id, const std::string& suffix);
-    StreamProxyOptions proxy_options() const;
+    ExportProxyOptions proxy_options() const;
     http::Response metrics();
     http::Response readyz() const;
     // The owner when known and still in the directory, else every node.
@@ -77,6 +83,7 @@ private:
     SvcApiOptions options_;
     SvcMetrics metrics_;
     Reachability reachability_;
+    StreamRelay streams_;
 
     mutable std::mutex mu_;  // guards owners_
     std::unordered_map<std::string, std::string> owners_;  // session id -> node key
