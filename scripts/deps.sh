@@ -14,6 +14,8 @@ packages=(
   containerd runc containernetworking-plugins busybox-static
   dnsmasq-base openssl libssl-dev unzip
   clang-16 libclang-rt-16-dev  # make fuzz: libFuzzer + a clang that compiles libstdc++ 12's <expected>
+  clang libbpf-dev bpftool     # trace-hooks/ebpf: BPF CO-RE object (clang -target bpf), skeleton, libbpf
+  strace                       # tests/integration/ebpf_manager_test.cpp compares counts with strace -c -f
 )
 
 missing=()
