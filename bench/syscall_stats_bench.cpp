@@ -3,7 +3,9 @@
 // untraced loop. Modes run interleaved (untraced, counted, bystander, untraced, ...):
 //   counted    the manager counts the loop itself (every syscall);
 //   bystander  the manager counts another process while the loop runs untraced (what every
-//              process outside a session pays while one runs).
+//              process outside a session pays while one runs);
+//   floor      empty BPF programs on sys_enter/sys_exit (syscall_floor.bpf.c) while the loop
+//              runs: what any program there costs every task, before the hook does anything.
 // Per run: the loop's CPU time (utime + stime from its rusage; what a shared, loaded machine
 // distorts least) and its wall time from the start file to its exit. A counted run also checks
 // that the final snapshot shows exactly N getppid calls. Prints the load average at start and
@@ -28,6 +30,7 @@
 #include "common/strings.h"
 #include "common/subprocess.h"
 #include "common/syscall_stats.h"
+#include "syscall_floor.skel.h"
 
 namespace {
 
@@ -38,14 +41,15 @@ using namespace std::chrono_literals;
 const std::string kLoop = CT_BINARY_DIR "/bench/getppid_loop";
 std::string g_manager = CT_BINARY_DIR "/trace-hooks/ebpf/manager";  // --manager: another build's
 
-enum class Mode { kUntraced, kCounted, kBystander };
-constexpr Mode kModes[] = {Mode::kUntraced, Mode::kCounted, Mode::kBystander};
+enum class Mode { kUntraced, kCounted, kBystander, kFloor };
+constexpr Mode kModes[] = {Mode::kUntraced, Mode::kCounted, Mode::kBystander, Mode::kFloor};
 
 const char* mode_name(Mode m) {
     switch (m) {
         case Mode::kUntraced: return "untraced";
         case Mode::kCounted: return "counted (syscall_stats on the loop)";
         case Mode::kBystander: return "bystander (syscall_stats on another process)";
+        case Mode::kFloor: return "floor (empty BPF programs on sys_enter/exit)";
     }
     return "";
 }
@@ -107,12 +111,24 @@ std::optional<uint64_t> counted_getppid(const std::string& path) {
     return n;
 }
 
+// The floor programs, attached until destruction.
+struct Floor {
+    syscall_floor* skel = syscall_floor__open_and_load();
+    bool attached = skel && syscall_floor__attach(skel) == 0;
+    ~Floor() { syscall_floor__destroy(skel); }
+};
+
 std::optional<Sample> run_once(Mode mode, long calls, const fs::path& dir, int seq, ct::Subprocess& bystander_target) {
     fs::path start = dir / fmt::format("start{}", seq);
     auto loop = ct::Subprocess::spawn(quiet({kLoop, std::to_string(calls), start.string()}, true));  // one line
     if (!loop) return std::nullopt;
+    std::optional<Floor> floor;
+    if (mode == Mode::kFloor && !floor.emplace().attached) {
+        fmt::print(stderr, "bench: the floor programs did not load\n");
+        return std::nullopt;
+    }
     std::optional<std::pair<ct::Subprocess, std::string>> manager;
-    if (mode != Mode::kUntraced) {
+    if (mode == Mode::kCounted || mode == Mode::kBystander) {
         manager = start_manager(mode == Mode::kCounted ? loop->pid() : bystander_target.pid());
         if (!manager) {
             fmt::print(stderr, "bench: the manager did not start\n");
@@ -184,7 +200,7 @@ int main(int argc, char** argv) {
     fmt::print("syscall_stats overhead: getppid_loop {} calls, {} interleaved repetition(s), {} CPUs\n", calls, reps,
                ::sysconf(_SC_NPROCESSORS_ONLN));
     fmt::print("load average at start / end: {} / {}\n", load_start, load_end);
-    fmt::print("{:<46} {:>12} {:>10} {:>12} {:>10} {:>8}\n", "mode", "CPU median", "CPU ratio", "wall median",
+    fmt::print("{:<48} {:>12} {:>10} {:>12} {:>10} {:>8}\n", "mode", "CPU median", "CPU ratio", "wall median",
                "wall ratio", "ns/call");
     for (Mode mode : kModes) {
         std::vector<double> cpu, wall, cpu_ratio, wall_ratio;
@@ -196,7 +212,7 @@ int main(int argc, char** argv) {
             cpu_ratio.push_back(s.cpu_ms / base.cpu_ms);
             wall_ratio.push_back(s.wall_ms / base.wall_ms);
         }
-        fmt::print("{:<46} {:>9.1f} ms {:>9.3f}x {:>9.1f} ms {:>9.3f}x {:>8.1f}\n", mode_name(mode), median(cpu),
+        fmt::print("{:<48} {:>9.1f} ms {:>9.3f}x {:>9.1f} ms {:>9.3f}x {:>8.1f}\n", mode_name(mode), median(cpu),
                    median(cpu_ratio), median(wall), median(wall_ratio), median(cpu) * 1e6 / static_cast<double>(calls));
     }
     fmt::print("ratios are medians of same-repetition ratios; CPU = the loop's utime + stime\n");
