@@ -187,6 +187,17 @@ std::string await_output(const fs::path& out) {
 
 void touch(const fs::path& path) { std::ofstream(path) << "go"; }
 
+// syscall_mix ARGS... as our child, its result line on stdout_fd().
+Subprocess spawn_mix(std::vector<std::string> args) {
+    SpawnOptions o;
+    o.argv = {kMix};
+    o.argv.insert(o.argv.end(), args.begin(), args.end());
+    o.capture_stderr = false;
+    auto p = Subprocess::spawn(o);
+    REQUIRE(p);
+    return std::move(*p);
+}
+
 struct Failed {
     int code;
     std::string out, err;
@@ -374,20 +385,16 @@ TEST_CASE("syscall_stats agrees with strace -c -f on the same workload", "[integ
 
     // ...and ours of another run, counted from its start file on.
     fs::path start = env.tmp.path() / "start";
-    SpawnOptions mix_opts;
-    mix_opts.argv = {kMix, "10000", "500", "1", start.string()};
-    mix_opts.capture_stderr = false;
-    auto mix = Subprocess::spawn(mix_opts);
-    REQUIRE(mix);
-    auto m = start_manager(env, {mix->pid()});
+    auto mix = spawn_mix({"10000", "500", "1", start.string()});
+    auto m = start_manager(env, {mix.pid()});
     touch(start);
-    auto line = read_line(mix->stdout_fd(), 120s);
+    auto line = read_line(mix.stdout_fd(), 120s);
     CHECK(line == "getppid 20000 enoent 1000");
-    REQUIRE(mix->wait_for(30s));
+    REQUIRE(mix.wait_for(30s));
     auto s = stop(m);
 
-    const auto* getppid = find(s, static_cast<uint32_t>(mix->pid()), "getppid");
-    const auto* openat = find(s, static_cast<uint32_t>(mix->pid()), "openat");
+    const auto* getppid = find(s, static_cast<uint32_t>(mix.pid()), "getppid");
+    const auto* openat = find(s, static_cast<uint32_t>(mix.pid()), "openat");
     REQUIRE(getppid);
     REQUIRE(openat);
     CHECK(getppid->count == 20000);
@@ -405,17 +412,14 @@ TEST_CASE("syscall_stats replaces its snapshot every interval and once more afte
     fs::create_symlink("/sys/kernel/btf/vmlinux", env.tmp.path() / "sysfs" / "kernel" / "btf" / "vmlinux");
     env.extra.push_back("TRACER_SYSFS_PATH=" + (env.tmp.path() / "sysfs").string());
     fs::path start = env.tmp.path() / "start";
+    auto mix = spawn_mix({"5000", "0", "0", start.string()});  // once per section (Catch reruns)
 
     SECTION("every interval while running") {
-        SpawnOptions o;
-        o.argv = {kMix, "5000", "0", "0", start.string()};
-        auto mix = Subprocess::spawn(o);
-        REQUIRE(mix);
-        auto m = start_manager(env, {mix->pid()}, {"-i", "100"});
+        auto m = start_manager(env, {mix.pid()}, {"-i", "100"});
         auto first = read_snapshot(m.snapshot);
         CHECK(first.groups.empty());  // written before the path was printed, before any call
         touch(start);
-        REQUIRE(mix->wait_for(60s));
+        REQUIRE(mix.wait_for(60s));
         auto deadline = Clock::now() + 30s;
         uint64_t seen = 0;
         while (seen != 5000 && Clock::now() < deadline) {
@@ -427,14 +431,10 @@ TEST_CASE("syscall_stats replaces its snapshot every interval and once more afte
         stop(m);
     }
     SECTION("the final one after SIGINT, with an interval that never came") {
-        SpawnOptions o;
-        o.argv = {kMix, "5000", "0", "0", start.string()};
-        auto mix = Subprocess::spawn(o);
-        REQUIRE(mix);
-        auto m = start_manager(env, {mix->pid()}, {"--interval", "3600000"});
+        auto m = start_manager(env, {mix.pid()}, {"--interval", "3600000"});
         auto first = read_snapshot(m.snapshot);
         touch(start);
-        REQUIRE(mix->wait_for(60s));
+        REQUIRE(mix.wait_for(60s));
         CHECK(total(read_snapshot(m.snapshot), "getppid") == 0);  // no interval passed yet
         auto last = stop(m);
         CHECK(total(last, "getppid") == 5000);

@@ -5,7 +5,7 @@
  * Membership lives in task storage: a task is traced iff it has a `tasks` entry, which holds
  * its group and the syscall it is in. Entries are made for the given threads by the ct_seed
  * iterator, for children of traced tasks on fork, and dropped on exit. An untraced task costs
- * one storage lookup per tracepoint and writes nothing. */
+ * one load per tracepoint (traced()) and writes nothing. */
 #include "vmlinux.h"
 
 #include <bpf/bpf_helpers.h>
