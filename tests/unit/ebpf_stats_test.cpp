@@ -53,10 +53,10 @@ TEST_CASE("hook cli: options, values and the one --pid", "[unit]") {
     auto parsed = parse_options({"--pid", "1", "2", "-t", "5", "--time=6"}, specs);
     REQUIRE(parsed);
     REQUIRE(parsed->size() == 3);
-    CHECK((*parsed)[0].values == std::vector<std::string_view>{"1", "2"});
+    CHECK((*parsed)[0].values == Args{"1", "2"});
     CHECK((*parsed)[1].name == "--time");
     CHECK((*parsed)[1].spelled == "-t");
-    CHECK((*parsed)[2].values == std::vector<std::string_view>{"6"});
+    CHECK((*parsed)[2].values == Args{"6"});
     CHECK(*take_pids(*parsed) == std::vector<pid_t>{1, 2});
 
     CHECK(contains(error_of(parse_options({"--pid", "1", "-t", "5", "6"}, specs)), "unexpected argument \"6\""));

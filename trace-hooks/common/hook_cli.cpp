@@ -68,7 +68,7 @@ Result<std::vector<ParsedOption>> parse_options(const std::vector<std::string>& 
         ParsedOption option;
         if (token.starts_with("--")) {
             if (size_t eq = token.find('='); eq != std::string_view::npos) {
-                option.values.push_back(token.substr(eq + 1));
+                option.values.emplace_back(token.substr(eq + 1));
                 token = token.substr(0, eq);
             }
         }
@@ -94,7 +94,7 @@ Result<std::vector<pid_t>> take_pids(const std::vector<ParsedOption>& options) {
         if (seen) return bad("a second --pid: only tracer-node chooses the traced processes");
         seen = true;
         if (option.values.empty()) return bad("--pid needs at least one PID");
-        for (auto v : option.values) {
+        for (const auto& v : option.values) {
             auto n = parse_u64(v);
             if (!n || *n == 0 || *n > static_cast<unsigned long long>(INT_MAX))
                 return bad(fmt::format("invalid pid \"{}\": expected a positive number", v));

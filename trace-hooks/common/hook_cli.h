@@ -37,14 +37,14 @@ struct OptionSpec {
 };
 
 struct ParsedOption {
-    std::string_view name;                // spellings[0] of its spec
-    std::string_view spelled;             // as given, for messages
-    std::vector<std::string_view> values; // views into the parsed args
+    std::string name;                 // spellings[0] of its spec
+    std::string spelled;              // as given, for messages
+    std::vector<std::string> values;
 };
 
 // Splits hook arguments into options with their values: "--name=value" gives a first value,
 // then following tokens up to the next "-x" token (one at most unless `many`). An unknown option,
-// a stray value or a single-value option without one fails. Views point into `args`.
+// a stray value or a single-value option without one fails.
 Result<std::vector<ParsedOption>> parse_options(const std::vector<std::string>& args,
                                                 const std::vector<OptionSpec>& specs);
 

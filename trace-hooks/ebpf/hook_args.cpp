@@ -42,7 +42,7 @@ Result<StatsArgs> parse_stats_args(const std::vector<std::string>& args) {
     for (const auto& option : *options) {
         if (option.name == "--syscall") {
             if (option.values.empty()) return bad(fmt::format("{} needs a syscall name", option.spelled));
-            for (auto value : option.values)
+            for (const auto& value : option.values)
                 for (const auto& piece : split_any(value, ",")) {
                     std::string_view name = normalize_syscall(piece);
                     if (!valid_syscall_name(name)) return bad(fmt::format("invalid syscall name \"{}\"", piece));
