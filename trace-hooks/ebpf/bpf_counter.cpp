@@ -19,6 +19,10 @@ namespace ct::hooks::ebpf {
 namespace {
 
 constexpr size_t kLogKeep = 4096;  // the end of libbpf's messages (a verifier log can be huge)
+// Kernel memory the per-CPU counts may take at most: a (group, syscall) entry holds one
+// ct_stats_value per possible CPU, so many CPUs mean fewer entries.
+constexpr uint64_t kStatsBudgetBytes = 256ULL << 20;
+constexpr uint32_t kMinKeys = 1024;
 
 // libbpf reports through one process-wide callback without user data. The manager is
 // single-threaded; the last messages wait here until an error quotes them.
@@ -107,9 +111,13 @@ Result<std::unique_ptr<BpfCounter>> BpfCounter::start(const Options& options) {
         for (uint32_t nr : options.counted_nrs)
             if (nr < CT_COUNTED_NRS) skel->rodata->selected[nr] = 1;
     }
+    int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0) return libbpf_failure("counting possible CPUs", cpus);
+    uint64_t affordable = kStatsBudgetBytes / (sizeof(ct_stats_value) * static_cast<uint64_t>(cpus));
+    uint32_t keys = static_cast<uint32_t>(std::min<uint64_t>(options.max_keys, std::max<uint64_t>(affordable, kMinKeys)));
     uint32_t seeds = static_cast<uint32_t>(std::max<size_t>(options.tids.size(), 1));
-    for (auto [map, entries] : {std::pair{skel->maps.seeds, seeds}, std::pair{skel->maps.stats, options.max_keys},
-                                std::pair{skel->maps.errnos, options.max_keys}})
+    for (auto [map, entries] : {std::pair{skel->maps.seeds, seeds}, std::pair{skel->maps.stats, keys},
+                                std::pair{skel->maps.errnos, keys}})
         if (int err = bpf_map__set_max_entries(map, entries)) return libbpf_failure("sizing the BPF maps", err);
     if (int err = syscall_stats__load(skel)) return libbpf_failure("loading the BPF programs", err);
 

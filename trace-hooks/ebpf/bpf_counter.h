@@ -28,7 +28,9 @@ public:
         std::vector<pid_t> tids;            // threads to count, each in its process's group
         std::vector<uint32_t> counted_nrs;  // syscalls to count; empty: every one
         std::string btf_path;               // kernel BTF for CO-RE; empty: libbpf's default
-        uint32_t max_keys = 65536;          // (group, syscall) and (group, syscall, errno) entries
+        // (group, syscall) and (group, syscall, errno) entries; fewer on machines with so many
+        // CPUs that these would take more than 256 MiB of kernel memory (1,024 at least).
+        uint32_t max_keys = 65536;
     };
 
     // Loads and verifies the programs, attaches them and marks the given threads; counting runs
