@@ -95,13 +95,15 @@ int main(int argc, char** argv) {
             node->stop(std::chrono::milliseconds(10000));
             return 1;
         }
-        call(port, "PUT", "/v1/trace-session/" + id, R"({"Run": true})");
+        if (auto r = call(port, "PUT", "/v1/trace-session/" + id, R"({"Run": true})"); !r || r->status != 200)
+            return std::fprintf(stderr, "starting session %s failed\n", id.c_str()), 1;
         double cpu0 = cpu_seconds(node->pid());
         auto t0 = Clock::now();
         { std::ofstream(start) << "go"; }
         pod->wait();
         auto t_workload = Clock::now();
-        call(port, "PUT", "/v1/trace-session/" + id, R"({"Run": false})");
+        if (auto r = call(port, "PUT", "/v1/trace-session/" + id, R"({"Run": false})"); !r || r->status != 200)
+            return std::fprintf(stderr, "stopping session %s failed\n", id.c_str()), 1;
         auto t_done = Clock::now();
         double cpu = cpu_seconds(node->pid()) - cpu0;
         auto view = boost::json::parse(call(port, "GET", "/v1/trace-session/" + id)->body);
@@ -115,7 +117,7 @@ int main(int argc, char** argv) {
                    "per million events\n",
                    run, delivered, lost, workload_s, 2 * calls / workload_s, total_s, delivered / total_s, cpu,
                    cpu / (delivered / 1e6));
-        call(port, "DELETE", "/v1/trace-session/" + id);
+        (void)call(port, "DELETE", "/v1/trace-session/" + id);  // the next run makes its own session
         // Truncated, not removed: tracer-node keeps it open (appending), and an unlinked file
         // would keep growing, until the kernel's dirty-page writeback throttles later runs.
         std::filesystem::resize_file(dir / "events.jsonl", 0);

@@ -1,4 +1,4 @@
-// Result<T>: the one error style across components (style.md).
+// Result<T>: the one error style across components (docs/architecture.md, "Errors").
 // A value or an Error{code, message}; the message names the action and the bad value.
 #pragma once
 
@@ -33,8 +33,14 @@ struct Error {
     static Error wrap(const Error& inner, std::string_view context);
 };
 
+// std::expected that must not be ignored: a dropped Result is a dropped error (the compiler
+// warns). Converts to and from std::expected<T, Error>, so its monadic operations still work.
 template <class T>
-using Result = std::expected<T, Error>;
+class [[nodiscard]] Result : public std::expected<T, Error> {
+public:
+    using std::expected<T, Error>::expected;
+    Result(std::expected<T, Error> other) : std::expected<T, Error>(std::move(other)) {}
+};
 using Status = Result<void>;
 
 inline std::unexpected<Error> fail(Errc code, std::string message) {

@@ -14,7 +14,7 @@
 
 #include <boost/json.hpp>
 
-#include "tracer-node/export/raw_decode.h"
+#include "tracer-node/capture/raw_decode.h"
 
 namespace {
 

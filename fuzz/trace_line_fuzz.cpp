@@ -7,7 +7,7 @@
 
 #include <boost/json.hpp>
 
-#include "tracer-node/export/trace_line_parse.h"
+#include "tracer-node/capture/trace_line_parse.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace ct::node;

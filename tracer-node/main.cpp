@@ -16,6 +16,7 @@
 #include "common/strings.h"
 #include "tracer-node/api/metrics.h"
 #include "tracer-node/api/node_api.h"
+#include "tracer-node/capture/ftrace_instance.h"
 #include "tracer-node/discovery/pod_db.h"
 #include "tracer-node/discovery/source_select.h"
 #include "tracer-node/export/jsonl_exporter.h"
@@ -193,8 +194,15 @@ int main(int argc, char** argv) {
     }
     ct::node::PodDb pods(ct::node::make_container_source(discovery), f.procfs);
 
+    // State: sessions across restarts, and the agent tag that names this agent's ftrace instances.
+    auto state = ct::node::StateStore::open(f.state_dir);
+    if (!state) return usage_error("--state-dir: " + state.error().message);
+    auto instance_prefix = ct::node::ftrace::instance_prefix((*state)->tag());
+    if (!instance_prefix) return usage_error("--state-dir: " + instance_prefix.error().message);
+
     // Hooks.
-    ct::node::HookRegistry hooks({.root = f.hooks_dir, .procfs_root = f.procfs, .sysfs_root = f.sysfs});
+    ct::node::HookRegistry hooks(
+        {.root = f.hooks_dir, .procfs_root = f.procfs, .sysfs_root = f.sysfs, .instance_prefix = *instance_prefix});
     if (auto loaded = hooks.reload(); !loaded) return usage_error(loaded.error().message);
 
     // Export.
@@ -208,11 +216,11 @@ int main(int argc, char** argv) {
                   ct::node::OtlpExporterOptions{.endpoint = *otlp, .node_name = f.node_name}));
 
     // Sessions and API.
-    auto state = ct::node::StateStore::open(f.state_dir);
-    if (!state) return usage_error("--state-dir: " + state.error().message);
     ct::node::NodeMetrics metrics;
     ct::node::SessionManager sessions({.node_name = f.node_name,
                                        .procfs_root = f.procfs,
+                                       .sysfs_root = f.sysfs,
+                                       .instance_prefix = *instance_prefix,
                                        .hook_start_timeout = std::chrono::milliseconds(f.hook_start_timeout_ms),
                                        .stop_grace = std::chrono::milliseconds(f.stop_grace_ms),
                                        .drain_limit = std::chrono::milliseconds(f.drain_limit_ms),

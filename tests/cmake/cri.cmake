@@ -12,8 +12,8 @@ target_compile_definitions(ct_test_cri_support PUBLIC ${CT_TEST_DEFS})
 
 ct_add_test(cri_unit_test
   SOURCES unit/cri_parse_test.cpp unit/source_select_test.cpp
-  LIBS ct_node_discovery ct_node_cri)
+  LIBS ct_node_discovery ct_node_cri ct_node_source_select)
 
 ct_add_test(cri_integration_test
   SOURCES integration/cri_source_test.cpp
-  LIBS ct_test_cri_support ct_node_discovery ct_node_cri)
+  LIBS ct_test_cri_support ct_node_discovery ct_node_cri ct_node_source_select)

@@ -16,3 +16,8 @@ ct_add_test(raw_capture_test
   SOURCES integration/raw_capture_test.cpp
   LIBS ct_node)
 add_dependencies(raw_capture_test getppid_loop)
+
+# The capture component alone (links only ct_node_capture: capture must not need sessions or api).
+ct_add_test(capture_unit_test
+  SOURCES unit/ftrace_instance_test.cpp
+  LIBS ct_node_capture)

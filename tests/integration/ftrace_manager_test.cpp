@@ -136,10 +136,12 @@ struct Manager {
     fs::path dir() const { return fs::path(trace_pipe).parent_path(); }
 };
 
-Manager start_manager(const std::vector<std::string>& hook_args) {
+Manager start_manager(const std::vector<std::string>& hook_args, const std::string& instance_prefix = "") {
     std::vector<std::string> argv = {kManager, "--run", "trace_syscalls", "--args"};
     argv.insert(argv.end(), hook_args.begin(), hook_args.end());
-    auto p = Subprocess::spawn(command(argv));
+    auto options = command(argv);
+    if (!instance_prefix.empty()) options.extra_env = {"TRACER_INSTANCE_PREFIX=" + instance_prefix};
+    auto p = Subprocess::spawn(options);
     REQUIRE(p);
     std::string buffer;
     auto line = read_line(p->stdout_fd(), buffer, 30s);
@@ -369,21 +371,40 @@ TEST_CASE("ftrace manager ends by itself at the -t time limit", "[integration][r
     CHECK(instances_of(m.process.pid()).empty());
 }
 
-TEST_CASE("ftrace manager --clear removes only ctrace_ instances", "[integration][root]") {
-    fs::path mine = kInstances / fmt::format("ctrace_cleartest_{}", ::getpid());
+TEST_CASE("ftrace manager --clear removes only the instances of its TRACER_INSTANCE_PREFIX", "[integration][root]") {
+    // Never a bare --clear here: it would remove every ctrace_ instance on the machine, other
+    // tests' and other agents' included (that is what the prefix is for).
+    const auto prefix = fmt::format("ctrace_cleartest{}_", ::getpid());
+    fs::path mine = kInstances / (prefix + "1_ab");
+    fs::path other_agent = kInstances / fmt::format("ctrace_clearkeep{}_1_ab", ::getpid());
     fs::path foreign = kInstances / fmt::format("cttest_keep_{}", ::getpid());
-    REQUIRE(::mkdir(mine.c_str(), 0750) == 0);
-    REQUIRE(::mkdir(foreign.c_str(), 0750) == 0);
+    for (const auto& dir : {mine, other_agent, foreign}) REQUIRE(::mkdir(dir.c_str(), 0750) == 0);
 
-    auto r = run_capture(command({kManager, "--clear"}), 60s);
-    bool foreign_survived = fs::exists(foreign);
+    auto clear = command({kManager, "--clear"});
+    clear.extra_env = {"TRACER_INSTANCE_PREFIX=" + prefix};
+    auto r = run_capture(clear, 60s);
     bool mine_gone = !fs::exists(mine);
-    ::rmdir(foreign.c_str());
-    ::rmdir(mine.c_str());  // only if --clear failed
+    bool other_survived = fs::exists(other_agent), foreign_survived = fs::exists(foreign);
+    for (const auto& dir : {mine, other_agent, foreign}) ::rmdir(dir.c_str());  // what --clear left
 
     REQUIRE(r);
     CHECK(r->status.code == 0);
     CHECK(mine_gone);
+    CHECK(other_survived);
     CHECK(foreign_survived);
-    CHECK(instances_with_prefix("ctrace_cleartest_").empty());
+}
+
+TEST_CASE("ftrace manager names its instances with TRACER_INSTANCE_PREFIX and refuses a bad one", "[integration][root]") {
+    const auto prefix = fmt::format("ctrace_nametest{}_", ::getpid());
+    auto m = start_manager({"--pid", std::to_string(::getpid()), "-s", "getppid"}, prefix);
+    CHECK(m.dir().filename().string().starts_with(fmt::format("{}{}_", prefix, m.process.pid())));
+    PipeReader reader(m.trace_pipe);
+    stop_and_check_clean(m, reader);
+
+    auto bad = command({kManager, "--clear"});
+    bad.extra_env = {"TRACER_INSTANCE_PREFIX=../evil"};
+    auto r = run_capture(bad, 60s);
+    REQUIRE(r);
+    CHECK(r->status.code == 2);
+    CHECK_THAT(r->err, Catch::Contains("TRACER_INSTANCE_PREFIX"));
 }

@@ -214,8 +214,11 @@ TEST_CASE("64 clients driving sessions leave a consistent state and a tracer-nod
     {
         auto id = node.create_session("load-pod-0", "*", kHookArgs);
         node.run(id, true);
-        ct::http::stream({.port = node.port(), .target = "/v1/trace-session/" + id + "/trace", .timeout = 300ms},
-                         [](std::string_view) { return true; });
+        auto streamed = ct::http::stream(
+            {.port = node.port(), .target = "/v1/trace-session/" + id + "/trace", .timeout = 300ms},
+            [](std::string_view) { return true; });
+        REQUIRE(streamed);
+        CHECK(streamed->status == 200);
         node.run(id, false);
         REQUIRE(node.request("DELETE", "/v1/trace-session/" + id).status == 200);
     }

@@ -2,6 +2,8 @@
 // same state directory, with real ftrace through the shipped hook and unshare pods. Needs root.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -136,9 +138,9 @@ TEST_CASE("a SIGKILLed tracer-node restarts with the same sessions and removes w
 
     // DELETE removes the stored session.
     REQUIRE(second.request("DELETE", "/v1/trace-session/" + idle_id).status == 200);
-    CHECK(files_in(state) == std::vector<std::string>{"lock", fmt::format("session-{}.json", running_id)});
+    CHECK(files_in(state) == std::vector<std::string>{"lock", "node-id", fmt::format("session-{}.json", running_id)});
     REQUIRE(second.request("DELETE", "/v1/trace-session/" + running_id).status == 200);
-    CHECK(files_in(state) == std::vector<std::string>{"lock"});
+    CHECK(files_in(state) == std::vector<std::string>{"lock", "node-id"});
 }
 
 TEST_CASE("a cleanly stopped tracer-node restarts its running sessions", "[integration][root][persist]") {
@@ -204,4 +206,35 @@ TEST_CASE("unusable state does not stop the agent: corrupt files moved aside, go
     REQUIRE(other);
     CHECK(other->status.code == 2);
     CHECK_THAT(other->err, Catch::Contains("in use by another tracer-node"));
+}
+
+// An instance named with a prefix: made by hand (mkdir) the way a hook would, removed by the test
+// if the product did not.
+struct MadeInstance {
+    fs::path dir;
+    explicit MadeInstance(const std::string& name) : dir(fs::path("/sys/kernel/tracing/instances") / name) {
+        REQUIRE(fs::create_directory(dir));
+    }
+    ~MadeInstance() { ::rmdir(dir.c_str()); }
+};
+
+TEST_CASE("a restarted tracer-node removes every instance named as its own and no other",
+          "[integration][root][persist]") {
+    TempDir state("ct-state");
+    std::string prefix;
+    {
+        TracerNode first({.state_dir = state.str()});
+        prefix = first.instance_prefix();
+    }
+    // Left by a hook killed before its run was stored (its manager named it, nobody recorded it),
+    // next to another agent's instance and a person's own probe.
+    MadeInstance own(prefix + "999999_0123456789abcdef");
+    MadeInstance other_agent(fmt::format("ctrace_0000beef_{}_0123456789abcdef", ::getpid()));
+    MadeInstance probe(fmt::format("ctrace_probe_{}", ::getpid()));
+    TracerNode second({.state_dir = state.str()});
+    CHECK(second.instance_prefix() == prefix);  // the agent keeps its identity across restarts
+    CHECK_FALSE(fs::exists(own.dir));
+    CHECK(fs::exists(other_agent.dir));
+    CHECK(fs::exists(probe.dir));
+    CHECK_THAT(second.log(), Catch::Contains("left by a previous run of this agent"));
 }

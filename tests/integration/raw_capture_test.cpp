@@ -28,8 +28,8 @@
 
 #include <fmt/format.h>
 
-#include "tracer-node/export/capture_run.h"
-#include "tracer-node/export/raw_capture.h"
+#include "tracer-node/capture/capture_run.h"
+#include "tracer-node/capture/raw_capture.h"
 
 using namespace std::chrono_literals;
 using ct::node::ByteBudget;

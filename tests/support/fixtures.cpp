@@ -43,12 +43,12 @@ TempDir::~TempDir() {
     fs::remove_all(path_, ec);
 }
 
-std::vector<std::string> ftrace_instances() {
+std::vector<std::string> ftrace_instances(const std::string& prefix) {
     std::vector<std::string> out;
     std::error_code ec;
     for (const auto& e : fs::directory_iterator("/sys/kernel/tracing/instances", ec)) {
         auto name = e.path().filename().string();
-        if (name.starts_with("ctrace_")) out.push_back(name);
+        if (name.starts_with(prefix)) out.push_back(name);
     }
     return out;
 }
@@ -69,6 +69,7 @@ std::string read_file(const std::string& path) {
 TracerNode::TracerNode(NodeOptions o) : dir_("ct-node") {
     trace_output_ = dir_.str() + "/events.jsonl";
     log_path_ = dir_.str() + "/node.log";
+    state_dir_ = o.state_dir.empty() ? dir_.str() + "/state" : o.state_dir;
     port_ = free_port();
     std::vector<std::string> argv = {built("tracer-node/tracer-node"),
                                      "--address",
@@ -80,7 +81,7 @@ TracerNode::TracerNode(NodeOptions o) : dir_("ct-node") {
                                      "--node-name",
                                      o.node_name,
                                      "--state-dir",
-                                     o.state_dir.empty() ? dir_.str() + "/state" : o.state_dir};
+                                     state_dir_};
     if (o.use_procfs) argv.push_back("--use-procfs");
     argv.insert(argv.end(), o.extra_args.begin(), o.extra_args.end());
     argv.insert(argv.begin(), o.wrapper.begin(), o.wrapper.end());
@@ -112,6 +113,14 @@ TracerNode::~TracerNode() {
 }
 
 std::string TracerNode::log() const { return read_file(log_path_); }
+
+std::string TracerNode::instance_prefix() const {
+    auto tag = std::string(trim(read_file(state_dir_ + "/node-id")));
+    REQUIRE(!tag.empty());
+    return "ctrace_" + tag + "_";
+}
+
+std::vector<std::string> TracerNode::instances() const { return ftrace_instances(instance_prefix()); }
 
 http::ClientResponse TracerNode::request(const std::string& method, const std::string& target, const std::string& body) {
     auto r = http::send({.port = port_, .method = method, .target = target, .body = body, .timeout = 30s});

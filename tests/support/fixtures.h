@@ -32,8 +32,9 @@ private:
     std::filesystem::path path_;
 };
 
-// The ctrace_ ftrace instances present now.
-std::vector<std::string> ftrace_instances();
+// The ftrace instances whose names start with `prefix` present now. Other engineers' and other
+// tests' nodes may have instances of their own: a test checks its own node's (TracerNode::instances).
+std::vector<std::string> ftrace_instances(const std::string& prefix = "ctrace_");
 
 struct NodeOptions {
     std::string hooks_dir;                // default: the built hooks (CT_HOOKS_DIR)
@@ -73,12 +74,18 @@ public:
     // Count of events with `event` name (empty = any) from `pid` (0 = any) in session `id` ("" = any).
     size_t count(const std::string& event, pid_t pid, const std::string& id = "") const;
     std::string log() const;  // its stderr so far
+    // "ctrace_<tag>_": what this node's hooks name their ftrace instances (its state dir's node-id).
+    std::string instance_prefix() const;
+    // This node's ftrace instances present now.
+    std::vector<std::string> instances() const;
+    const std::string& state_dir() const { return state_dir_; }
     const std::string& trace_output() const { return trace_output_; }
 
 private:
     TempDir dir_;
     std::string trace_output_;
     std::string log_path_;
+    std::string state_dir_;
     unsigned short port_ = 0;
     Subprocess process_;
 };

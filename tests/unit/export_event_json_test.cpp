@@ -53,8 +53,8 @@ std::string fast(const TraceEvent& e, const EventContext& c, const EventOwner* o
 TEST_CASE("the event JSON writer writes what Boost.JSON serialises for the event object", "[export][unit]") {
     EventContext context{.node = "node-1", .session_id = "18446744073709551615", .hook = "ftrace/trace_syscalls",
                          .user_context = "ctx \"quoted\" \\ back\tslash\n"};
-    Owner owner{.pod = "web-0", .pod_namespace = "prod", .container = "nginx"};
-    Owner no_namespace{.pod = "bare", .pod_namespace = "", .container = "c"};
+    EventOwner owner{.pod = "web-0", .pod_namespace = "prod", .container = "nginx"};
+    EventOwner no_namespace{.pod = "bare", .pod_namespace = "", .container = "c"};
 
     TraceEvent enter{.timestamp_ns = 1'800'123'456'789ULL, .cpu = 1, .pid = 4242, .comm = "getppid_loop",
                      .event = "sys_enter_openat", .details = "dfd: 0xffffff9c, filename: 0x7ffd", .fields = {}};
@@ -70,8 +70,8 @@ TEST_CASE("the event JSON writer writes what Boost.JSON serialises for the event
                     .details = "\b\f\r\x1f", .fields = {}};
 
     for (const auto* e : {&enter, &exit_event, &bare}) {
-        for (const auto* o : {static_cast<const Owner*>(&owner), static_cast<const Owner*>(&no_namespace),
-                              static_cast<const Owner*>(nullptr)}) {
+        for (const auto* o : {static_cast<const EventOwner*>(&owner), static_cast<const EventOwner*>(&no_namespace),
+                              static_cast<const EventOwner*>(nullptr)}) {
             INFO(e->event << " owner " << (o ? o->pod : "none"));
             auto got = fast(*e, context, o);
             CHECK(got == reference(*e, context, o));
@@ -84,13 +84,13 @@ TEST_CASE("one event JSON writer reuses repeated members and follows every chang
     // A batch in the order a capture gives it: owners, tasks and event names repeat, alternate
     // and change; every line must still be the event's own object.
     EventContext context{.node = "n", .session_id = "7", .hook = "h", .user_context = ""};
-    Owner a{.pod = "web-0", .pod_namespace = "prod", .container = "nginx"};
-    Owner b{.pod = "web-1", .pod_namespace = "", .container = "nginx \"2\""};
-    std::vector<std::pair<TraceEvent, const Owner*>> batch;
+    EventOwner a{.pod = "web-0", .pod_namespace = "prod", .container = "nginx"};
+    EventOwner b{.pod = "web-1", .pod_namespace = "", .container = "nginx \"2\""};
+    std::vector<std::pair<TraceEvent, const EventOwner*>> batch;
     const char* names[] = {"sys_enter_read", "sys_exit_read", "sys_enter_read", "sys_exit_read",
                            "sys_enter_write", "sys_exit_write", "sched_process_exec", "sys_exit_read", ""};
     const char* comms[] = {"app", "app", "app", "worker", "worker", "app", "", "app\n", "app"};
-    const Owner* owners[] = {&a, &a, &b, &b, nullptr, &a, &a, &b, &b};
+    const EventOwner* owners[] = {&a, &a, &b, &b, nullptr, &a, &a, &b, &b};
     for (size_t i = 0; i < std::size(names); ++i) {
         TraceEvent e{.timestamp_ns = 1000 + i, .cpu = 0, .pid = static_cast<pid_t>(10 + i), .comm = comms[i],
                      .event = names[i], .details = "", .fields = {}};

@@ -3,8 +3,7 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
-#include "tracer-node/export/raw_capture.h"
-#include "tracer-node/export/raw_decode.h"
+#include "tracer-node/capture/raw_decode.h"
 
 namespace {
 
@@ -111,25 +110,6 @@ TEST_CASE("raw decoder turns syscall records into the text path's event names an
     CHECK(out[1].timestamp_ns == 1'000'000'500ULL);
     CHECK(out[1].fields.at("ret").as_int64() == -14);
     CHECK(out[1].details == "0xfffffffffffffff2");
-}
-
-TEST_CASE("instance paths and per-CPU stats parse", "[unit]") {
-    CHECK(tracing_dir_of_instance("/sys/kernel/tracing/instances/ctrace_1_ab") == "/sys/kernel/tracing");
-    CHECK(parse_cpu_entries("entries: 12\noverrun: 3\n") == 12u);
-    CHECK_FALSE(parse_cpu_entries("overrun: 3\n"));
-    CHECK(instance_dir_of("/sys/kernel/tracing/instances/x/trace_pipe") == "/sys/kernel/tracing/instances/x");
-    CHECK(instance_dir_of("/tmp/trace.txt").empty());
-}
-
-TEST_CASE("only the events an instance enabled are loaded", "[export][unit]") {
-    using Events = std::vector<std::pair<std::string, std::string>>;
-    CHECK(enabled_events("syscalls:sys_enter_getppid\nsyscalls:sys_exit_getppid\nsched:sched_process_fork\n") ==
-          Events{{"syscalls", "sys_enter_getppid"}, {"syscalls", "sys_exit_getppid"}, {"sched", "sched_process_fork"}});
-    CHECK(enabled_events("raw_syscalls:sys_enter") == Events{{"raw_syscalls", "sys_enter"}});
-    CHECK(enabled_events("").empty());  // nothing enabled: the caller loads every format
-    CHECK(enabled_events("garbage\n:x\nx:\n").empty());
-    // Names become paths under events/.
-    CHECK(enabled_events("../x:y\nx:..\nx:a/b\nok:e\n") == Events{{"ok", "e"}});
 }
 
 TEST_CASE("raw decoder takes formats of several systems and names the one that does not parse", "[export][unit]") {

@@ -155,3 +155,15 @@ TEST_CASE("ftrace args: ring buffer stats give the entries count", "[unit]") {
     CHECK_FALSE(parse_stats_entries("overrun: 0\n"));
     CHECK_FALSE(parse_stats_entries("entries: many\n"));
 }
+
+TEST_CASE("ftrace args: the instance prefix comes from TRACER_INSTANCE_PREFIX", "[unit]") {
+    CHECK(instance_prefix_from_env(nullptr).value() == "ctrace_");  // by hand
+    CHECK(instance_prefix_from_env("").value() == "ctrace_");
+    CHECK(instance_prefix_from_env("ctrace_0badf00d_").value() == "ctrace_0badf00d_");
+    for (const char* bad : {"other_", "ctrace", "ctrace_../x", "ctrace_A_", "ctrace_ x"}) {
+        INFO(bad);
+        auto prefix = instance_prefix_from_env(bad);
+        REQUIRE_FALSE(prefix);
+        CHECK(prefix.error().message.find(std::string("\"") + bad + "\"") != std::string::npos);
+    }
+}

@@ -49,7 +49,7 @@ TEST_CASE("state store: saved sessions load back, erase removes the file", "[uni
     auto replaced = record(7, true);
     replaced.run = RunRecord{.hook_pid = 10, .hook_start_time = 20, .instance_dir = "/t/instances/ctrace_10_a"};
     REQUIRE((*store)->save(replaced));  // overwrites, leaves no temp file
-    CHECK(names_in(state_dir) == std::vector<std::string>{"lock", "session-3.json", "session-7.json"});
+    CHECK(names_in(state_dir) == std::vector<std::string>{"lock", "node-id", "session-3.json", "session-7.json"});
 
     auto loaded = (*store)->load();
     CHECK(loaded.moved_aside.empty());
@@ -109,6 +109,34 @@ TEST_CASE("state store: one agent per directory", "[unit][state]") {
     auto not_dir = StateStore::open(file.string());
     REQUIRE_FALSE(not_dir);
     CHECK_THAT(not_dir.error().message, Catch::Contains(file.string()));
+}
+
+TEST_CASE("state store: the agent keeps its tag across opens, and refuses a damaged one", "[unit][state]") {
+    TempDir dir("ct-state");
+    std::string tag;
+    {
+        auto store = StateStore::open(dir.str());
+        REQUIRE(store);
+        tag = (*store)->tag();
+        CHECK(tag.size() == 8);
+        CHECK(tag.find_first_not_of("0123456789abcdef") == std::string::npos);
+    }
+    auto again = StateStore::open(dir.str());
+    REQUIRE(again);
+    CHECK((*again)->tag() == tag);
+    again->reset();
+
+    TempDir other("ct-state");
+    auto fresh = StateStore::open(other.str());
+    REQUIRE(fresh);
+    CHECK((*fresh)->tag() != tag);  // two agents, two identities (a 1 in 2^32 clash is not ours to test)
+    fresh->reset();
+
+    write(dir.path() / "node-id", "../../evil\n");
+    auto damaged = StateStore::open(dir.str());
+    REQUIRE_FALSE(damaged);
+    CHECK(damaged.error().code == ct::Errc::kInvalidArgument);
+    CHECK_THAT(damaged.error().message, Catch::Contains((dir.path() / "node-id").string()));
 }
 
 TEST_CASE("start-up cleanup kills a recorded hook only when its PID is still the same process", "[unit][state]") {

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "tracer-node/export/trace_line_parse.h"
+#include "tracer-node/capture/trace_line_parse.h"
 
 using ct::node::parse_trace_line;
 

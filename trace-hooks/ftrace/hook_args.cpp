@@ -51,6 +51,17 @@ Status add_syscalls(std::string_view token, std::vector<std::string>& out) {
 
 }  // namespace
 
+Result<std::string> instance_prefix_from_env(const char* value) {
+    if (!value || !*value) return std::string(kInstancePrefix);
+    std::string_view prefix = value;
+    bool ok = prefix.starts_with(kInstancePrefix) && prefix.size() <= 64 &&
+              std::ranges::all_of(prefix, [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+    if (!ok)
+        return bad(fmt::format("invalid TRACER_INSTANCE_PREFIX \"{}\": expected \"{}\" followed by lowercase letters, "
+                               "digits and '_' (at most 64 characters)", prefix, kInstancePrefix));
+    return std::string(prefix);
+}
+
 Result<Command> parse_command(const std::vector<std::string>& args) {
     constexpr std::string_view kUsage =
         "expected --get-all, --describe NAME, --clear or --run NAME --args ARGS...";

@@ -17,7 +17,9 @@
 namespace ct::hooks::ftrace {
 
 inline constexpr std::string_view kHookSyscalls = "trace_syscalls";
-// Every instance this manager creates starts with it; --clear removes only these.
+// Every instance this manager creates starts with the prefix tracer-node gives in
+// TRACER_INSTANCE_PREFIX ("ctrace_<agent tag>_"), or with this one when run by hand; --clear
+// removes only instances with that prefix (docs/hooks.md).
 inline constexpr std::string_view kInstancePrefix = "ctrace_";
 inline constexpr uint64_t kDefaultBufferKb = 8192;
 
@@ -32,6 +34,10 @@ struct Command {
     std::string hook;                    // kDescribe, kRun
     std::vector<std::string> hook_args;  // kRun: every element after --args, whitespace-split
 };
+
+// Pure: the instance name prefix from TRACER_INSTANCE_PREFIX's value (null or empty: kInstancePrefix).
+// kInvalidArgument unless it is kInstancePrefix followed by lowercase letters, digits and '_'.
+Result<std::string> instance_prefix_from_env(const char* value);
 
 // argv without the program name.
 Result<Command> parse_command(const std::vector<std::string>& args);

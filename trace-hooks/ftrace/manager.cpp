@@ -1,4 +1,4 @@
-// The ftrace hook manager (protocol: docs / architecture.md "Trace hooks"): --get-all, --describe,
+// The ftrace hook manager (protocol: docs/hooks.md): --get-all, --describe,
 // --clear, --run trace_syscalls --args --pid ... . A run owns one ftrace instance for its whole
 // life and removes it on every way out but SIGKILL (tracer-node's --clear covers that).
 // Exit codes: 0 ok, 1 tracefs failure or instance not removable, 2 bad command line/arguments.
@@ -71,7 +71,7 @@ int finish(TraceInstance& instance) {
     return kExitOk;
 }
 
-int run_syscalls(const std::vector<std::string>& hook_args, const sigset_t& stop_signals) {
+int run_syscalls(const std::vector<std::string>& hook_args, const std::string& prefix, const sigset_t& stop_signals) {
     auto args = parse_syscall_args(hook_args);
     if (!args) return report(args.error(), kExitUsage);
 
@@ -85,7 +85,7 @@ int run_syscalls(const std::vector<std::string>& hook_args, const sigset_t& stop
         if (!std::ranges::binary_search(*known, name))
             return report(Error{Errc::kNotFound, fmt::format("unknown syscall \"{}\"", name)}, kExitUsage);
 
-    auto instance = TraceInstance::create(kInstancePrefix);
+    auto instance = TraceInstance::create(prefix);
     if (!instance) return report(instance.error(), kExitFailure);
 
     auto setup = [&]() -> Status {
@@ -112,6 +112,8 @@ int run_syscalls(const std::vector<std::string>& hook_args, const sigset_t& stop
 int run(const std::vector<std::string>& argv, const sigset_t& stop_signals) {
     auto command = parse_command(argv);
     if (!command) return report(command.error(), kExitUsage);
+    auto prefix = instance_prefix_from_env(std::getenv("TRACER_INSTANCE_PREFIX"));
+    if (!prefix) return report(prefix.error(), kExitUsage);
     switch (command->mode) {
         case Mode::kGetAll:
             fmt::print("{}\n", kHookSyscalls);
@@ -122,12 +124,12 @@ int run(const std::vector<std::string>& argv, const sigset_t& stop_signals) {
         case Mode::kClear: {
             auto dir = prepare_tracing_dir(sysfs_root());
             if (!dir) return report(dir.error(), kExitFailure);
-            auto removed = remove_instances_with_prefix(kInstancePrefix, kRemovePatience);
+            auto removed = remove_instances_with_prefix(*prefix, kRemovePatience);
             if (!removed) return report(removed.error(), kExitFailure);
             return kExitOk;
         }
         case Mode::kRun:
-            return run_syscalls(command->hook_args, stop_signals);
+            return run_syscalls(command->hook_args, *prefix, stop_signals);
     }
     return kExitUsage;
 }

@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 
 #include "common/fd.h"
-#include "tracer-node/discovery/procfs_io.h"
+#include "common/file_io.h"
 
 namespace ct::node {
 namespace {

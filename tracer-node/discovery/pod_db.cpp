@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "tracer-node/discovery/procfs_io.h"
+#include "common/file_io.h"
 #include "tracer-node/discovery/procfs_parse.h"
 
 namespace ct::node {
@@ -12,7 +12,7 @@ namespace {
 // The status of a task id; nullopt when the task is gone or unreadable.
 std::optional<ProcStatus> read_status(const std::string& root, Pid tid) {
     std::string text;
-    if (read_proc_file(fmt::format("{}/{}/status", root, tid), text) != 0) return std::nullopt;
+    if (read_file(fmt::format("{}/{}/status", root, tid), text) != 0) return std::nullopt;
     auto status = parse_status(text);
     return status ? std::optional(*status) : std::nullopt;
 }

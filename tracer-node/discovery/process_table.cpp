@@ -12,7 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/strings.h"
-#include "tracer-node/discovery/procfs_io.h"
+#include "common/file_io.h"
 
 namespace ct::node {
 namespace {
@@ -39,7 +39,7 @@ int list_pids(const std::string& dir, std::vector<Pid>& out) {
 // A namespace inode, 0 when unreadable (the reason only matters for logging).
 std::uint64_t ns_inode(const std::string& proc_dir, const char* name, const char* kind) {
     std::string link;
-    if (read_proc_link(fmt::format("{}/ns/{}", proc_dir, name), link) != 0) return 0;
+    if (read_link(fmt::format("{}/ns/{}", proc_dir, name), link) != 0) return 0;
     auto inode = parse_ns_inode(link, kind);
     return inode ? *inode : 0;
 }
@@ -49,7 +49,7 @@ std::uint64_t ns_inode(const std::string& proc_dir, const char* name, const char
 std::optional<ProcessEntry> read_process(const std::string& root, Pid pid) {
     const std::string dir = fmt::format("{}/{}", root, pid);
     std::string text;
-    if (int err = read_proc_file(dir + "/status", text); err != 0) {
+    if (int err = read_file(dir + "/status", text); err != 0) {
         if (!vanished_errno(err)) spdlog::debug("procfs: skipping {}/status: {}", dir, std::strerror(err));
         return std::nullopt;
     }
@@ -68,7 +68,7 @@ std::optional<ProcessEntry> read_process(const std::string& root, Pid pid) {
     entry.uts_ns = ns_inode(dir, "uts", "uts");
     entry.pid_ns = ns_inode(dir, "pid", "pid");
     entry.pid_ns_children = ns_inode(dir, "pid_for_children", "pid");
-    if (int err = read_proc_file(dir + "/cgroup", text); err == 0) {
+    if (int err = read_file(dir + "/cgroup", text); err == 0) {
         entry.cgroup = parse_cgroup(text);
     } else if (vanished_errno(err)) {
         return std::nullopt;

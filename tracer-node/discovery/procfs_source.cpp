@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "tracer-node/discovery/procfs_io.h"
+#include "common/file_io.h"
 
 namespace ct::node {
 namespace {
@@ -98,7 +98,7 @@ std::string ProcfsSource::describe() const { return "procfs:" + root_; }
 Result<PodMap> ProcfsSource::list_pods() {
     const std::string ref_path = fmt::format("{}/{}/ns/uts", root_, reference_pid_);
     std::string link;
-    if (int err = read_proc_link(ref_path, link); err != 0)
+    if (int err = read_link(ref_path, link); err != 0)
         return fail_errno(fmt::format("reading the reference UTS namespace {}", ref_path), err);
     auto host_uts = parse_ns_inode(link, "uts");
     if (!host_uts) return std::unexpected(Error::wrap(host_uts.error(), ref_path));

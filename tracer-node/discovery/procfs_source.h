@@ -1,6 +1,6 @@
 // ProcfsSource: pods and containers discovered from a procfs tree (the --use-procfs fallback).
 //
-// Rules (architecture.md, "/proc fallback"):
+// Rules (docs/architecture.md, "Discovery"; docs/api.md, "GET /v1/pods"):
 // - A pod is a UTS namespace other than the reference process's (tracer-node's own by default,
 //   not PID 1's, whose namespaces are unreadable from a container). Members: the processes in it,
 //   except kernel threads and launchers — a process that created a PID namespace it is not in

@@ -10,7 +10,6 @@
 
 #include <boost/json/object.hpp>
 
-#include "tracer-node/discovery/pod_db.h"
 
 namespace ct::node {
 
@@ -32,8 +31,15 @@ struct EventContext {
     std::string user_context;
 };
 
-// The pod/container an event's task belongs to (discovery's model).
-using EventOwner = Owner;
+// The pod/container an event's task belongs to. Export's own copy of discovery's answer
+// (discovery/pod_db.h Owner): exporters know nothing of how it was found.
+struct EventOwner {
+    std::string pod;
+    std::string pod_namespace;  // "" when unknown (procfs discovery)
+    std::string container;
+    std::string container_id;   // the runtime's id of the container; "" when none
+    bool operator==(const EventOwner&) const = default;
+};
 
 // Writes events as JSON lines, one object per event (docs/api.md "Exported events"): the
 // session's members come first and are escaped once per writer, not once per event — the hot

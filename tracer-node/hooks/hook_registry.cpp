@@ -40,7 +40,9 @@ HookRegistry::HookRegistry(HookRegistryOptions options)
     : options_(std::move(options)), hooks_(std::make_shared<std::vector<HookInfo>>()) {}
 
 std::vector<std::string> HookRegistry::manager_env() const {
-    return {"TRACER_PROCFS_PATH=" + options_.procfs_root, "TRACER_SYSFS_PATH=" + options_.sysfs_root};
+    std::vector<std::string> env{"TRACER_PROCFS_PATH=" + options_.procfs_root, "TRACER_SYSFS_PATH=" + options_.sysfs_root};
+    if (!options_.instance_prefix.empty()) env.push_back("TRACER_INSTANCE_PREFIX=" + options_.instance_prefix);
+    return env;
 }
 
 Status HookRegistry::reload() {

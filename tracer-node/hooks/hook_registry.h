@@ -26,6 +26,9 @@ struct HookRegistryOptions {
     std::string root;                  // --trace-hooks
     std::string procfs_root = "/proc";  // passed to managers as TRACER_PROCFS_PATH
     std::string sysfs_root = "/sys";    // passed as TRACER_SYSFS_PATH
+    // Passed as TRACER_INSTANCE_PREFIX: managers name their ftrace instances with it and --clear
+    // removes only those (capture/ftrace_instance.h). "" = not passed.
+    std::string instance_prefix;
     std::chrono::milliseconds call_timeout{5000};  // --get-all / --describe / --clear
 };
 

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/strings.h"
+#include "tracer-node/capture/ftrace_instance.h"
 #include "tracer-node/discovery/process_table.h"
 
 namespace ct::node {
@@ -78,7 +79,10 @@ SessionManager::~SessionManager() {
 }
 
 size_t SessionManager::restore() {
-    if (!options_.state) return 0;
+    if (!options_.state) {
+        remove_own_leftovers();
+        return 0;
+    }
     auto loaded = options_.state->load();
     // First everything the dead agent left (a hook still tracing, instances holding kernel
     // buffers), before new runs start and might reuse one of the recorded PIDs.
@@ -87,6 +91,8 @@ size_t SessionManager::restore() {
             if (auto cleaned = clean_up_run(*record.run, options_.procfs_root); !cleaned)
                 spdlog::error("session {}: {}", record.id, cleaned.error().message);
         }
+    // Then every other instance named as this agent's (a hook killed before its run was stored).
+    remove_own_leftovers();
     for (auto& record : loaded.sessions) {
         auto entry = std::make_shared<Entry>();
         entry->id = record.id;
@@ -307,7 +313,7 @@ Status SessionManager::start_locked(Entry& e) {
     auto hook_stat = read_process_stat(options_.procfs_root, run->hook->pid());
     run->record = RunRecord{.hook_pid = run->hook->pid(),
                             .hook_start_time = hook_stat ? hook_stat->start_time : 0,
-                            .instance_dir = instance_dir_of(run->hook->trace_path())};
+                            .instance_dir = ftrace::instance_dir_of(run->hook->trace_path())};
     auto source = open_capture(run->hook->trace_path(),
                                {.procfs_root = options_.procfs_root, .queue_budget = options_.capture_queue});
     if (!source) {
@@ -316,7 +322,11 @@ Status SessionManager::start_locked(Entry& e) {
         return fail_start(Error::wrap(source.error(), fmt::format("trace hook {}", e.spec.hook)));
     }
     EventContext context{options_.node_name, std::to_string(e.id), e.spec.hook, e.spec.context};
-    OwnerLookup owners = [this](pid_t tid) { return pods_.owner_of(tid); };
+    OwnerLookup owners = [this](pid_t tid) -> std::optional<EventOwner> {
+        auto owner = pods_.owner_of(tid);
+        if (!owner) return std::nullopt;
+        return EventOwner{owner->pod, owner->pod_namespace, owner->container, owner->container_id};
+    };
     run->capture = std::make_unique<CaptureRun>(std::move(*source), std::move(context), std::move(owners), exporters_,
                                                 options_.capture_nice);
     {
@@ -371,11 +381,21 @@ void SessionManager::finish_run_locked(Entry& e, RunEnd end) {
     if (auto saved = persist_locked(e); !saved) spdlog::error("{}", saved.error().message);
 }
 
+void SessionManager::remove_own_leftovers() {
+    if (options_.instance_prefix.empty()) return;
+    auto removed = ftrace::remove_all(ftrace::tracing_dir_under(options_.sysfs_root), options_.instance_prefix,
+                                      std::chrono::seconds(5));
+    if (!removed) spdlog::error("removing ftrace instances left by this agent: {}", removed.error().message);
+    else if (*removed > 0)
+        spdlog::warn("removed {} ftrace instances ({}*) left by a previous run of this agent", *removed,
+                     options_.instance_prefix);
+}
+
 void SessionManager::remove_instance_dir(const std::string& trace_path) {
-    auto dir = instance_dir_of(trace_path);
+    auto dir = ftrace::instance_dir_of(trace_path);
     if (dir.empty() || !fs::exists(dir)) return;
     // The hook removes its instance; this is the safety net after a crash or SIGKILL.
-    if (auto removed = remove_ftrace_instance(dir, std::chrono::seconds(1)); !removed)
+    if (auto removed = ftrace::remove(dir, std::chrono::seconds(1)); !removed)
         spdlog::error("{}", removed.error().message);
     else
         spdlog::warn("removed ftrace instance {} left behind by its hook", dir);
@@ -413,33 +433,6 @@ Status SessionManager::remove_all() {
     return {};
 }
 
-namespace {
-
-// Adds threads to a running tracefs instance's pid filter (appending keeps the existing ones).
-Status add_event_pids(const std::string& instance_dir, const std::vector<Pid>& tids) {
-    auto path = instance_dir + "/set_event_pid";
-    FD fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
-    if (!fd) return fail_errno(fmt::format("opening {}", path));
-    for (Pid t : tids) {
-        auto text = std::to_string(t) + " ";
-        // A thread that exited meanwhile answers EINVAL/ESRCH: nothing to follow there.
-        if (::write(fd.get(), text.data(), text.size()) < 0 && errno != EINVAL && errno != ESRCH)
-            return fail_errno(fmt::format("writing {}", path));
-    }
-    return {};
-}
-
-// The pids in a tracefs instance's event pid filter; empty when unreadable.
-std::set<Pid> read_event_pids(const std::string& instance_dir) {
-    std::set<Pid> out;
-    std::ifstream in(instance_dir + "/set_event_pid");
-    long pid = 0;
-    while (in >> pid) out.insert(static_cast<Pid>(pid));
-    return out;
-}
-
-}  // namespace
-
 void SessionManager::follow_containers(const std::vector<std::shared_ptr<Entry>>& all) {
     // Running sessions follow their patterns: containers that (re)started since the run began
     // join it. Only tracefs-instance hooks can take new pids (their set_event_pid); one
@@ -455,7 +448,7 @@ void SessionManager::follow_containers(const std::vector<std::shared_ptr<Entry>>
     for (const auto& e : all) {
         std::unique_lock op(e->op_mutex, std::try_to_lock);
         if (!op || !e->run || e->run->hook_exited) continue;
-        auto dir = instance_dir_of(e->run->hook->trace_path());
+        auto dir = ftrace::instance_dir_of(e->run->hook->trace_path());
         if (dir.empty()) continue;
         auto selection = select_containers(*pods, e->spec.pod, e->spec.container);
         std::set<Pid> current;
@@ -464,7 +457,7 @@ void SessionManager::follow_containers(const std::vector<std::shared_ptr<Entry>>
                 for (Pid p : pods->at(pod).containers.at(n).tasks) current.insert(p);
         // New = in a selected container now, and neither handed over before nor already in the
         // filter (children the hook follows by itself through event-fork).
-        auto filtered = read_event_pids(dir);
+        auto filtered = ftrace::read_event_pids(dir);
         std::vector<Pid> fresh;
         for (Pid p : current)
             if (!e->run->traced.contains(p) && !filtered.contains(p)) fresh.push_back(p);
@@ -472,7 +465,7 @@ void SessionManager::follow_containers(const std::vector<std::shared_ptr<Entry>>
         if (fresh.empty()) continue;
         auto tids = threads_of(options_.procfs_root, fresh);
         if (!tids || tids->empty()) continue;
-        if (auto added = add_event_pids(dir, *tids); !added) {
+        if (auto added = ftrace::add_event_pids(dir, *tids); !added) {
             spdlog::warn("session {}: cannot follow new processes: {}", e->id, added.error().message);
             continue;
         }

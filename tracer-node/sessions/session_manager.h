@@ -18,7 +18,7 @@
 #include <thread>
 
 #include "tracer-node/discovery/pod_db.h"
-#include "tracer-node/export/capture_run.h"
+#include "tracer-node/capture/capture_run.h"
 #include "tracer-node/export/exporter.h"
 #include "tracer-node/hooks/hook_process.h"
 #include "tracer-node/hooks/hook_registry.h"
@@ -30,6 +30,10 @@ namespace ct::node {
 struct SessionManagerOptions {
     std::string node_name;
     std::string procfs_root = "/proc";
+    std::string sysfs_root = "/sys";  // tracefs under kernel/tracing
+    // This agent's ftrace instance name prefix, "ctrace_<tag>_" (capture/ftrace_instance.h): what
+    // restore() removes as leftovers. "" = remove nothing by name.
+    std::string instance_prefix;
     std::chrono::milliseconds hook_start_timeout{10000};
     std::chrono::milliseconds stop_grace{5000};      // SIGINT -> SIGKILL
     std::chrono::milliseconds drain_timeout{3000};   // capture drain after the hook exited: longest stall
@@ -51,10 +55,11 @@ public:
     SessionManager& operator=(const SessionManager&) = delete;
 
     // Once, before serving: loads the stored sessions (same ids), removes what runs of a crashed
-    // previous agent left (their hook processes and ftrace instances), and restarts the sessions
+    // previous agent left (their hook processes, and every ftrace instance named with this agent's
+    // prefix — also without options.state), and restarts the sessions
     // that were running. A restart that fails leaves that session not running with the reason in
     // its Error (the stored desired state stays "running", so the next agent start tries again).
-    // Returns how many sessions were restored. No-op without options.state.
+    // Returns how many sessions were restored.
     size_t restore();
 
     // 404 when the hook is unknown or nothing matches; 429 past max_sessions; 500 when the
@@ -96,6 +101,7 @@ private:
     void janitor();
     void follow_containers(const std::vector<std::shared_ptr<Entry>>& all);
     void remove_instance_dir(const std::string& trace_path);
+    void remove_own_leftovers();
 
     SessionManagerOptions options_;
     PodDb& pods_;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -14,7 +15,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "tracer-node/discovery/procfs_io.h"
+#include "common/file_io.h"
+#include "common/strings.h"
+#include "tracer-node/capture/ftrace_instance.h"
 
 namespace ct::node {
 
@@ -24,13 +27,14 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr std::string_view kTempSuffix = ".tmp";
+constexpr std::string_view kTagFile = "node-id";
 constexpr auto kRetryStep = 50ms;
 
 constexpr size_t kMaxStateFile = 16u << 20;  // far above any session (bodies are limited to 1 MiB)
 
 Result<std::string> read_whole(const std::string& path) {
     std::string text;
-    if (int err = read_proc_file(path, text, kMaxStateFile); err != 0)
+    if (int err = read_file(path, text, kMaxStateFile); err != 0)
         return fail(Errc::kIo, fmt::format("reading {}: {}", path, std::strerror(err)));
     return text;
 }
@@ -50,6 +54,44 @@ Status fsync_dir(const std::string& dir) {
     if (!fd) return fail_errno(fmt::format("opening directory {}", dir));
     if (::fsync(fd.get()) != 0) return fail_errno(fmt::format("syncing directory {}", dir));
     return {};
+}
+
+// Replaces <dir>/<name> with `content`: a temp file in the same directory, fsync, rename over the
+// name, fsync of the directory. A crash leaves the old or the new content, never a mix.
+Status write_atomically(const std::string& dir, std::string_view name, std::string_view content) {
+    auto path = fmt::format("{}/{}", dir, name);
+    auto temp = path + std::string(kTempSuffix);
+    FD fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd) return fail_errno(fmt::format("creating {}", temp));
+    auto written = write_all(fd.get(), content, temp);
+    if (written && ::fsync(fd.get()) != 0) written = fail_errno(fmt::format("syncing {}", temp));
+    fd.reset();
+    if (written && ::rename(temp.c_str(), path.c_str()) != 0)
+        written = fail_errno(fmt::format("renaming {} to {}", temp, path));
+    if (!written) {
+        ::unlink(temp.c_str());
+        return written;
+    }
+    return fsync_dir(dir);
+}
+
+// The agent tag kept in <dir>/node-id, made (random, 8 hex digits) on first use.
+Result<std::string> load_or_make_tag(const std::string& dir) {
+    auto path = fmt::format("{}/{}", dir, kTagFile);
+    std::string text;
+    if (int err = read_file(path, text, 64); err == 0) {
+        auto tag = std::string(trim(text));
+        if (auto prefix = ftrace::instance_prefix(tag); !prefix)
+            return std::unexpected(Error::wrap(prefix.error(), fmt::format("reading {}", path)));
+        return tag;
+    } else if (err != ENOENT) {
+        return fail(Errc::kIo, fmt::format("reading {}: {}", path, std::strerror(err)));
+    }
+    std::uint32_t value = 0;
+    if (::getrandom(&value, sizeof value, 0) != sizeof value) return fail_errno("getrandom");
+    auto tag = fmt::format("{:08x}", value);
+    if (auto saved = write_atomically(dir, kTagFile, tag + "\n"); !saved) return std::unexpected(saved.error());
+    return tag;
 }
 
 // Keeps a file we cannot read where an operator finds it, out of the next load's way.
@@ -86,7 +128,9 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& dir) {
                                                      dir, lock_path));
         return fail_errno(fmt::format("locking {}", lock_path));
     }
-    return std::unique_ptr<StateStore>(new StateStore(dir, std::move(lock)));
+    auto tag = load_or_make_tag(dir);
+    if (!tag) return std::unexpected(tag.error());
+    return std::unique_ptr<StateStore>(new StateStore(dir, std::move(lock), std::move(*tag)));
 }
 
 StateStore::Loaded StateStore::load() {
@@ -125,20 +169,7 @@ StateStore::Loaded StateStore::load() {
 }
 
 Status StateStore::save(const SessionRecord& record) {
-    auto path = fmt::format("{}/{}", dir_, session_file_name(record.id));
-    auto temp = path + std::string(kTempSuffix);
-    FD fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!fd) return fail_errno(fmt::format("creating {}", temp));
-    auto written = write_all(fd.get(), encode_session_record(record), temp);
-    if (written && ::fsync(fd.get()) != 0) written = fail_errno(fmt::format("syncing {}", temp));
-    fd.reset();
-    if (written && ::rename(temp.c_str(), path.c_str()) != 0)
-        written = fail_errno(fmt::format("renaming {} to {}", temp, path));
-    if (!written) {
-        ::unlink(temp.c_str());
-        return written;
-    }
-    return fsync_dir(dir_);
+    return write_atomically(dir_, session_file_name(record.id), encode_session_record(record));
 }
 
 Status StateStore::erase(SessionId id) {
@@ -150,26 +181,10 @@ Status StateStore::erase(SessionId id) {
 Result<ProcStat> read_process_stat(const std::string& procfs_root, pid_t pid) {
     auto path = fmt::format("{}/{}/stat", procfs_root, pid);
     std::string stat;
-    if (read_proc_file(path, stat) != 0 || stat.empty()) return fail(Errc::kNotFound, fmt::format("process {} is gone", pid));
+    if (read_file(path, stat) != 0 || stat.empty()) return fail(Errc::kNotFound, fmt::format("process {} is gone", pid));
     auto parsed = parse_stat(stat);
     if (!parsed) return std::unexpected(Error::wrap(parsed.error(), fmt::format("reading {}", path)));
     return *parsed;
-}
-
-Status remove_ftrace_instance(const std::string& dir, std::chrono::milliseconds patience) {
-    // Tracing off first: a reader blocked on the pipe then finishes and lets go of it.
-    if (FD on(::open((dir + "/tracing_on").c_str(), O_WRONLY | O_CLOEXEC)); on)
-        [[maybe_unused]] auto n = ::write(on.get(), "0", 1);
-    auto deadline = std::chrono::steady_clock::now() + patience;
-    while (true) {
-        if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return {};
-        int err = errno;
-        if (err != EBUSY || std::chrono::steady_clock::now() >= deadline)
-            return fail(Errc::kIo, fmt::format("could not remove ftrace instance {}: {}", dir,
-                                               err == EBUSY ? "still busy (a reader holds its trace pipe open)"
-                                                            : std::strerror(err)));
-        std::this_thread::sleep_for(kRetryStep);
-    }
 }
 
 Status clean_up_run(const RunRecord& run, const std::string& procfs_root) {
@@ -191,7 +206,7 @@ Status clean_up_run(const RunRecord& run, const std::string& procfs_root) {
     std::error_code ec;
     if (!fs::exists(run.instance_dir, ec)) return {};
     spdlog::warn("state: removing ftrace instance {} left by a previous tracer-node", run.instance_dir);
-    return remove_ftrace_instance(run.instance_dir, 5s);
+    return ftrace::remove(run.instance_dir, 5s);
 }
 
 }  // namespace ct::node

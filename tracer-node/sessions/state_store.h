@@ -8,6 +8,8 @@
 // directory. A file that cannot be read back is logged and moved aside to
 // <name>.corrupt-<unix time>; the others still load.
 //
+// The directory also keeps the agent's tag (<dir>/node-id, see tag()).
+//
 // One agent per directory: open() holds an exclusive flock on <dir>/lock for the store's
 // lifetime (released by the kernel when the process dies, so a crash never blocks the restart).
 //
@@ -31,8 +33,9 @@ namespace ct::node {
 
 class StateStore {
 public:
-    // Creates `dir` (and parents; `dir` itself mode 0700) when missing and locks it. Errors: kConflict when
-    // another live process holds the directory, kIo when it cannot be created or written.
+    // Creates `dir` (and parents; `dir` itself mode 0700) when missing, locks it and loads (or makes)
+    // the agent tag. Errors: kConflict when another live process holds the directory, kIo when it
+    // cannot be created or written, kInvalidArgument when node-id holds something else than a tag.
     static Result<std::unique_ptr<StateStore>> open(const std::string& dir);
 
     struct Loaded {
@@ -49,12 +52,18 @@ public:
     Status erase(SessionId id);
 
     const std::string& dir() const { return dir_; }
+    // This agent's identity: lowercase hex kept in <dir>/node-id (made on first open). It names
+    // the ftrace instances of this agent's hooks (capture/ftrace_instance.h), so a restarted
+    // agent knows its own leftovers and never touches another's.
+    const std::string& tag() const { return tag_; }
 
 private:
-    StateStore(std::string dir, FD lock) : dir_(std::move(dir)), lock_(std::move(lock)) {}
+    StateStore(std::string dir, FD lock, std::string tag)
+        : dir_(std::move(dir)), lock_(std::move(lock)), tag_(std::move(tag)) {}
 
     std::string dir_;
     FD lock_;
+    std::string tag_;
 };
 
 // Start-up cleanup of one run a previous agent recorded and did not stop: SIGKILLs its hook when
@@ -62,10 +71,6 @@ private:
 // go, then turns tracing off in its ftrace instance and removes it, retrying while the kernel
 // answers EBUSY. Anything gone already counts as done. Errors name the PID or the instance.
 Status clean_up_run(const RunRecord& run, const std::string& procfs_root);
-
-// Turns tracing off in a tracefs instance directory and rmdirs it, retrying while the kernel
-// answers EBUSY (a reader still holds a pipe open) for up to `patience`. Gone counts as removed.
-Status remove_ftrace_instance(const std::string& dir, std::chrono::milliseconds patience);
 
 // <procfs_root>/<pid>/stat, parsed. kNotFound when the process is gone.
 Result<ProcStat> read_process_stat(const std::string& procfs_root, pid_t pid);

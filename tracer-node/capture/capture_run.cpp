@@ -1,6 +1,6 @@
-#include "tracer-node/export/capture_run.h"
+#include "tracer-node/capture/capture_run.h"
 
-#include "tracer-node/export/trace_line_parse.h"
+#include "tracer-node/capture/trace_line_parse.h"
 
 #include <sys/resource.h>
 #include <unistd.h>

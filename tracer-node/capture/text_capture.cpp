@@ -1,76 +1,21 @@
-#include "tracer-node/export/text_capture.h"
+#include "tracer-node/capture/text_capture.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-
 #include <fmt/format.h>
 
 #include "common/strings.h"
-#include "tracer-node/export/trace_line_parse.h"
+#include "tracer-node/capture/ftrace_instance.h"
+#include "tracer-node/capture/trace_line_parse.h"
 
 namespace ct::node {
-
-namespace fs = std::filesystem;
-
-std::string instance_dir_of(const std::string& path) {
-    fs::path p(path);
-    if (p.filename() != "trace_pipe") return {};
-    auto dir = p.parent_path();
-    if (dir.parent_path().filename() != "instances") return {};
-    return dir.string();
-}
-
-CaptureLoss parse_cpu_stats(std::string_view text) {
-    CaptureLoss loss;
-    size_t pos = 0;
-    while (pos < text.size()) {
-        size_t end = text.find('\n', pos);
-        if (end == std::string_view::npos) end = text.size();
-        auto line = text.substr(pos, end - pos);
-        auto colon = line.find(':');
-        if (colon != std::string_view::npos) {
-            auto key = trim(line.substr(0, colon));
-            auto value = parse_u64(trim(line.substr(colon + 1)));
-            if (value && key == "overrun") loss.overrun += *value;
-            if (value && key == "dropped events") loss.dropped += *value;
-        }
-        pos = end + 1;
-    }
-    return loss;
-}
-
-CaptureLoss read_instance_loss(const std::string& instance_dir) {
-    CaptureLoss total;
-    std::error_code ec;
-    for (const auto& cpu : fs::directory_iterator(fs::path(instance_dir) / "per_cpu", ec)) {
-        std::ifstream in(cpu.path() / "stats");
-        std::stringstream text;
-        text << in.rdbuf();
-        auto l = parse_cpu_stats(text.str());
-        total.overrun += l.overrun;
-        total.dropped += l.dropped;
-    }
-    return total;
-}
-
-bool instance_finishing(const std::string& instance_dir) {
-    int fd = ::open((instance_dir + "/tracing_on").c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return true;
-    char c = '1';
-    bool off = ::read(fd, &c, 1) == 1 && c == '0';
-    ::close(fd);
-    return off;
-}
 
 Result<std::unique_ptr<TextCapture>> TextCapture::open(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return fail_errno(fmt::format("opening trace file \"{}\"", path));
-    return std::unique_ptr<TextCapture>(new TextCapture(FD(fd), path, instance_dir_of(path)));
+    return std::unique_ptr<TextCapture>(new TextCapture(FD(fd), path, ftrace::instance_dir_of(path)));
 }
 
 TextCapture::TextCapture(FD fd, std::string path, std::string instance_dir)
@@ -84,7 +29,7 @@ CaptureLoss TextCapture::loss() const {
 
 bool TextCapture::finished_reading() {
     // Nothing to read right now: is the producer done?
-    if (!instance_dir_.empty()) return instance_finishing(instance_dir_) || hook_exited_;
+    if (!instance_dir_.empty()) return ftrace::finishing(instance_dir_) || hook_exited_;
     return hook_exited_;
 }
 

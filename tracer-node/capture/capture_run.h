@@ -15,7 +15,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "tracer-node/export/capture_source.h"
+#include "tracer-node/capture/capture_source.h"
 #include "tracer-node/export/exporter.h"
 
 namespace ct::node {

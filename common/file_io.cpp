@@ -1,4 +1,4 @@
-#include "tracer-node/discovery/procfs_io.h"
+#include "common/file_io.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,9 +8,9 @@
 
 #include "common/fd.h"
 
-namespace ct::node {
+namespace ct {
 
-int read_proc_file(const std::string& path, std::string& out, size_t limit) {
+int read_file(const std::string& path, std::string& out, size_t limit) {
     out.clear();
     FD fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return errno;
@@ -27,7 +27,7 @@ int read_proc_file(const std::string& path, std::string& out, size_t limit) {
     return 0;
 }
 
-int read_proc_link(const std::string& path, std::string& out) {
+int read_link(const std::string& path, std::string& out) {
     char buf[256];  // "uts:[4026531838]" and friends are short
     ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
     if (n < 0) return errno;
@@ -35,4 +35,4 @@ int read_proc_link(const std::string& path, std::string& out) {
     return 0;
 }
 
-}  // namespace ct::node
+}  // namespace ct

@@ -1,5 +1,5 @@
-// procfs_io: the few system calls discovery makes on a procfs tree (real /proc or a fixture).
-// Returns errno values instead of Result so callers can tell "the process exited" (ENOENT,
+// file_io: reading the small pseudo-files of procfs, cgroupfs and tracefs (real ones or fixture
+// trees). Returns errno values instead of Result so callers can tell "the process exited" (ENOENT,
 // ESRCH: skip it silently) from real failures. Callable from any thread.
 #pragma once
 
@@ -7,15 +7,15 @@
 #include <cstddef>
 #include <string>
 
-namespace ct::node {
+namespace ct {
 
 // Reads a whole (small) file into `out`, at most `limit` bytes. 0 or an errno value.
-int read_proc_file(const std::string& path, std::string& out, size_t limit = 1 << 20);
+int read_file(const std::string& path, std::string& out, size_t limit = 1 << 20);
 
 // readlink() into `out`. 0 or an errno value.
-int read_proc_link(const std::string& path, std::string& out);
+int read_link(const std::string& path, std::string& out);
 
 // True for the errors a process that exited (or a thread id that is gone) produces.
 inline bool vanished_errno(int err) { return err == ENOENT || err == ESRCH; }
 
-}  // namespace ct::node
+}  // namespace ct

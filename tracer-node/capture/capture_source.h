@@ -7,12 +7,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
-#include "tracer-node/export/byte_budget.h"
+#include "tracer-node/capture/byte_budget.h"
 #include "tracer-node/export/trace_event.h"
 
 namespace ct::node {
@@ -36,6 +38,11 @@ struct CaptureOptions {
     std::chrono::microseconds poll_interval{1000};  // how often the per-CPU buffers are drained
     std::uint64_t merge_window_ns = 20'000'000;  // how long events wait for older ones from other CPUs
     bool raw = true;                             // false: always read text trace_pipe
+    // Raw reader only: called with every sub-buffer (one CPU's ring-buffer page, as read from
+    // trace_pipe_raw) just before it is decoded, per CPU in order, on the thread that calls
+    // poll(); what the queue had to drop never reaches it. For keeping the pages as they are
+    // (recording) at no extra decode. Must not block for long.
+    std::function<void(int cpu, std::string_view subbuf)> page_tap;
 };
 
 class CaptureSource {
@@ -57,7 +64,7 @@ public:
 // buffers/event formats cannot be read.
 Result<std::unique_ptr<CaptureSource>> open_capture(const std::string& path, const CaptureOptions& options = {});
 
-// The tracefs instance directory when `path` is ".../instances/<name>/trace_pipe", else "".
-std::string instance_dir_of(const std::string& path);
+// The kernel's loss counters of a tracefs instance now (overrun, dropped events); zero when gone.
+CaptureLoss read_instance_loss(const std::string& instance_dir);
 
 }  // namespace ct::node

@@ -1,4 +1,4 @@
-#include "tracer-node/export/trace_line_parse.h"
+#include "tracer-node/capture/trace_line_parse.h"
 
 #include <cctype>
 #include <charconv>

@@ -1,4 +1,4 @@
-#include "tracer-node/export/raw_decode.h"
+#include "tracer-node/capture/raw_decode.h"
 
 #include <algorithm>
 #include <charconv>

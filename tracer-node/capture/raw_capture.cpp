@@ -1,4 +1,4 @@
-#include "tracer-node/export/raw_capture.h"
+#include "tracer-node/capture/raw_capture.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,12 +10,12 @@
 #include <spdlog/spdlog.h>
 
 #include "common/strings.h"
-#include "tracer-node/discovery/procfs_io.h"
-#include "tracer-node/export/text_capture.h"
-#include "tracer-node/export/trace_line_parse.h"
+#include "common/file_io.h"
+#include "tracer-node/capture/ftrace_instance.h"
+#include "tracer-node/capture/trace_line_parse.h"
 
 extern "C" {
-#include "tracer-node/export/tracefs_events.h"
+#include "tracer-node/capture/tracefs_events.h"
 }
 
 namespace ct::node {
@@ -36,7 +36,7 @@ constexpr std::string_view kKernelSystem = "ftrace";
 
 Result<std::string> read_tracefs_file(const std::string& path) {
     std::string text;
-    if (int err = read_proc_file(path, text, kMaxFormatBytes); err != 0)
+    if (int err = read_file(path, text, kMaxFormatBytes); err != 0)
         return fail_errno(fmt::format("reading \"{}\"", path), err);
     return text;
 }
@@ -47,7 +47,7 @@ std::string read_small_file(const std::string& path) { return read_tracefs_file(
 // The format texts of the events `set_event` lists plus all of the kernel's own "ftrace" system
 // (its records, e.g. markers, may appear in any buffer); empty when set_event lists nothing.
 Result<std::vector<EventFormat>> read_enabled_formats(const std::string& tracing_dir, std::string_view set_event) {
-    auto events = enabled_events(set_event);
+    auto events = ftrace::enabled_events(set_event);
     if (events.empty()) return std::vector<EventFormat>{};
     const auto events_dir = fs::path(tracing_dir) / "events";
     const auto kernel_dir = events_dir / kKernelSystem;
@@ -71,51 +71,15 @@ Result<std::vector<EventFormat>> read_enabled_formats(const std::string& tracing
 
 }  // namespace
 
-std::string tracing_dir_of_instance(const std::string& instance_dir) {
-    return fs::path(instance_dir).parent_path().parent_path().string();
-}
-
-std::optional<std::uint64_t> parse_cpu_entries(std::string_view text) {
-    for (auto line : split_any(std::string(text), "\n")) {
-        auto colon = line.find(':');
-        if (colon == std::string::npos || trim(std::string_view(line).substr(0, colon)) != "entries") continue;
-        if (auto v = parse_u64(trim(std::string_view(line).substr(colon + 1)))) return *v;
-    }
-    return std::nullopt;
-}
-
-std::vector<std::pair<std::string, std::string>> enabled_events(std::string_view set_event) {
-    std::vector<std::pair<std::string, std::string>> out;
-    for (auto line : split_any(set_event, "\n")) {
-        auto colon = line.find(':');
-        if (colon == std::string::npos) continue;
-        auto system = trim(std::string_view(line).substr(0, colon));
-        auto event = trim(std::string_view(line).substr(colon + 1));
-        // Both become a path under events/: nothing that could leave it.
-        if (system.empty() || event.empty() || system.find('/') != std::string_view::npos ||
-            event.find('/') != std::string_view::npos || system == ".." || event == "..")
-            continue;
-        out.emplace_back(system, event);
-    }
-    return out;
-}
-
 Result<std::unique_ptr<RawCapture>> RawCapture::open(const std::string& instance_dir, const CaptureOptions& options) {
+    auto buffers = ftrace::cpu_buffers(instance_dir);
+    if (!buffers) return std::unexpected(buffers.error());
     std::vector<Cpu> cpus;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(fs::path(instance_dir) / "per_cpu", ec)) {
-        auto name = entry.path().filename().string();
-        if (!name.starts_with("cpu")) continue;
-        auto n = parse_u64(std::string_view(name).substr(3));
-        if (!n) continue;
-        auto raw = (entry.path() / "trace_pipe_raw").string();
-        int fd = ::open(raw.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-        if (fd < 0) return fail_errno(fmt::format("opening raw trace buffer \"{}\"", raw));
-        cpus.push_back({static_cast<int>(*n), FD(fd), (entry.path() / "stats").string()});
+    for (auto& b : *buffers) {
+        int fd = ::open(b.raw_path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) return fail_errno(fmt::format("opening raw trace buffer \"{}\"", b.raw_path));
+        cpus.push_back({std::move(b), FD(fd)});
     }
-    if (ec) return fail(Errc::kIo, fmt::format("listing \"{}/per_cpu\": {}", instance_dir, ec.message()));
-    if (cpus.empty()) return fail(Errc::kIo, fmt::format("no per-CPU buffers under \"{}/per_cpu\"", instance_dir));
-    std::ranges::sort(cpus, {}, &Cpu::cpu);
 
     // Sub-buffers are a page unless the instance says otherwise (kernels >= 6.8 can change it).
     std::size_t subbuf = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
@@ -126,7 +90,7 @@ Result<std::unique_ptr<RawCapture>> RawCapture::open(const std::string& instance
     // format of their systems plus kallsyms and printk formats (millions of symbols, megabytes
     // and a noticeable time per session start) that syscall events never need.
     // Nothing listed: every format on the machine, through libtracefs.
-    auto tracing_dir = tracing_dir_of_instance(instance_dir);
+    auto tracing_dir = ftrace::tracing_dir_of(instance_dir);
     auto formats = read_enabled_formats(tracing_dir, read_small_file(instance_dir + "/set_event"));
     if (!formats) return std::unexpected(formats.error());
     Result<std::unique_ptr<RawDecoder>> decoder;
@@ -189,7 +153,7 @@ bool RawCapture::drain_all(std::vector<Page>& into) {
             ssize_t n = ::read(c.fd.get(), buf.data(), buf.size());
             if (n <= 0) {
                 if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                    spdlog::warn("reading {}/per_cpu/cpu{}/trace_pipe_raw: {}", instance_dir_, c.cpu,
+                    spdlog::warn("reading {}/per_cpu/cpu{}/trace_pipe_raw: {}", instance_dir_, c.buffer.cpu,
                                  std::strerror(errno));
                     c.fd.reset();
                 }
@@ -206,7 +170,7 @@ bool RawCapture::drain_all(std::vector<Page>& into) {
                 used = std::min(used, header + data + 8);
                 partial = header + data + kFullPageSlack < subbuf_size_;
             }
-            into.push_back({c.cpu, std::string(buf.data(), used)});
+            into.push_back({c.buffer.cpu, std::string(buf.data(), used)});
             // A partly filled page is the one the kernel is writing to: reading on would take it
             // a few events at a time (hundreds of thousands of reads a second under a fast
             // workload, each one contending with the writer). Its rest waits for the next pass.
@@ -245,7 +209,7 @@ void RawCapture::reader() {
             continue;
         }
         auto now = std::chrono::steady_clock::now();
-        if (hook_exited_ || (now >= next_off_check && instance_finishing(instance_dir_))) {
+        if (hook_exited_ || (now >= next_off_check && ftrace::finishing(instance_dir_))) {
             // Producers are done: events may still be landing on other CPUs for a moment, so
             // drain until the kernel counts no unread entries anywhere.
             for (int pass = 0; pass < kFinishPasses && !abort_; ++pass) {
@@ -253,7 +217,7 @@ void RawCapture::reader() {
                 enqueue();
                 bool empty = true;
                 for (const auto& c : cpus_) {
-                    auto entries = parse_cpu_entries(read_small_file(c.stats_path));
+                    auto entries = ftrace::read_cpu_stats(c.buffer).entries;
                     if (c.fd && entries && *entries > 0) empty = false;
                 }
                 if (empty) break;
@@ -274,7 +238,7 @@ void RawCapture::finish_reader() {
         // Aborted: what is still in the kernel's buffers is lost to us; count it.
         std::uint64_t unread = 0;
         for (const auto& c : cpus_)
-            if (auto entries = parse_cpu_entries(read_small_file(c.stats_path))) unread += *entries;
+            if (auto entries = ftrace::read_cpu_stats(c.buffer).entries) unread += *entries;
         queue_dropped_ += unread;
     }
     cpus_.clear();
@@ -349,6 +313,8 @@ bool RawCapture::poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wa
     }
     if (abort_) return false;  // abort() counts what is left
     fresh_.clear();
+    if (options_.page_tap)
+        for (const auto& p : pages) options_.page_tap(p.cpu, p.bytes);
     for (const auto& p : pages) {
         auto counts = decoder_->decode(p.cpu, p.bytes.data(), p.bytes.size(), fresh_);
         if (counts.unknown) unparsed_ += counts.unknown;

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "common/fd.h"
-#include "tracer-node/export/capture_source.h"
+#include "tracer-node/capture/capture_source.h"
 
 namespace ct::node {
 
@@ -32,12 +32,5 @@ private:
     std::uint64_t unparsed_ = 0;
     CaptureLoss final_loss_;    // instance counters read just before closing
 };
-
-// Sums per_cpu/cpu*/stats "overrun" and "dropped events" of a tracefs instance.
-CaptureLoss read_instance_loss(const std::string& instance_dir);
-// Pure: the counters from one per-CPU stats file's text.
-CaptureLoss parse_cpu_stats(std::string_view text);
-// True when the instance's tracing_on reads "0" (the hook is finishing) or it is gone.
-bool instance_finishing(const std::string& instance_dir);
 
 }  // namespace ct::node

@@ -24,15 +24,11 @@
 #include <utility>
 
 #include "common/fd.h"
-#include "tracer-node/export/capture_source.h"
-#include "tracer-node/export/raw_decode.h"
+#include "tracer-node/capture/capture_source.h"
+#include "tracer-node/capture/ftrace_instance.h"
+#include "tracer-node/capture/raw_decode.h"
 
 namespace ct::node {
-
-// Pure: the (system, event) pairs an instance's set_event text lists ("syscalls:sys_enter_read"
-// lines, one per enabled event), in its order; empty when no event is listed. Names that could
-// leave events/ as a path are skipped.
-std::vector<std::pair<std::string, std::string>> enabled_events(std::string_view set_event);
 
 class RawCapture : public CaptureSource {
 public:
@@ -54,9 +50,8 @@ private:
         std::string bytes;
     };
     struct Cpu {
-        int cpu;
+        ftrace::CpuBuffer buffer;
         FD fd;
-        std::string stats_path;
     };
 
     RawCapture(std::string instance_dir, CaptureOptions options, std::unique_ptr<RawDecoder> decoder,
@@ -100,10 +95,5 @@ private:
     pid_t last_comm_pid_ = 0;
     const std::string* last_comm_ = nullptr;  // comms_[last_comm_pid_], or null
 };
-
-// Pure: the tracing directory of an instance directory (".../tracing/instances/x" -> ".../tracing").
-std::string tracing_dir_of_instance(const std::string& instance_dir);
-// Pure: reads "entries: N" of a per-CPU stats text; nullopt when absent.
-std::optional<std::uint64_t> parse_cpu_entries(std::string_view stats_text);
 
 }  // namespace ct::node
