@@ -1,5 +1,6 @@
 #include "common/syscall_stats.h"
 
+#include <algorithm>
 #include <limits>
 
 #include <boost/json.hpp>
@@ -186,6 +187,21 @@ Result<PodStats> parse_pod_stats(const json::value& value) {
             if (!parsed) return std::unexpected(parsed.error());
             into[std::string(container)] = std::move(*parsed);
         }
+    }
+    return out;
+}
+
+std::vector<uint64_t> metric_bounds_ns() {
+    std::vector<uint64_t> out;
+    for (unsigned k = 8; k <= 34; k += 2) out.push_back(uint64_t{1} << k);
+    return out;
+}
+
+std::vector<uint64_t> rebucket(const SyscallCounts& counts, const std::vector<uint64_t>& bounds_ns) {
+    std::vector<uint64_t> out(bounds_ns.size() + 1, 0);
+    for (const auto& [bound, n] : counts.histogram) {
+        auto slot = std::lower_bound(bounds_ns.begin(), bounds_ns.end(), bound);  // first bound >= this one
+        out[static_cast<size_t>(slot - bounds_ns.begin())] += n;
     }
     return out;
 }

@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/json/fwd.hpp>
 
@@ -59,6 +60,13 @@ boost::json::object to_json(const SyscallTable& table);
 boost::json::object to_json(const PodStats& stats);
 // The inverse of to_json(PodStats), for tracer-svc summing nodes' answers.
 Result<PodStats> parse_pod_stats(const boost::json::value& value);
+
+// The coarser histogram metrics systems get (Prometheus, OTLP): upper bounds 256 ns to 2^34 ns
+// (17.2 s), each 4x the previous. Powers of two, so the hooks' log2 buckets fold in exactly.
+std::vector<uint64_t> metric_bounds_ns();
+// `counts`' calls per bucket of `bounds_ns` (ascending): bounds_ns.size() + 1 entries, the last
+// for calls longer than the last bound. Sums to counts.count when the histogram is complete.
+std::vector<uint64_t> rebucket(const SyscallCounts& counts, const std::vector<uint64_t>& bounds_ns);
 
 void merge_into(SyscallTable& into, const SyscallTable& from);
 void merge_into(PodStats& into, const PodStats& from);

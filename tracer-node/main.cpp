@@ -21,6 +21,7 @@
 #include "tracer-node/discovery/source_select.h"
 #include "tracer-node/export/jsonl_exporter.h"
 #include "tracer-node/export/otlp_exporter.h"
+#include "tracer-node/export/otlp_metrics.h"
 #include "tracer-node/export/stream_hub.h"
 #include "tracer-node/hooks/hook_registry.h"
 #include "tracer-node/sessions/session_manager.h"
@@ -122,7 +123,7 @@ int main(int argc, char** argv) {
     app.add_option("--tls-cert", f.tls_cert, "serve HTTPS with this PEM certificate chain (re-read when it changes)")
         ->envname("TRACER_TLS_CERT");
     app.add_option("--tls-key", f.tls_key, "PEM private key of --tls-cert")->envname("TRACER_TLS_KEY");
-    app.add_option("--otlp-endpoint", f.otlp_endpoint, "also export traces to this OTLP/HTTP collector, http://host:port")
+    app.add_option("--otlp-endpoint", f.otlp_endpoint, "also export traces (and statistics sessions' counts as metrics) to this OTLP/HTTP collector, http://host:port")
         ->envname("OTEL_EXPORTER_OTLP_ENDPOINT");
     app.add_option("--max-sessions", f.max_sessions, "trace sessions kept at once; more answer 429")
         ->envname("TRACER_MAX_SESSIONS")
@@ -212,8 +213,13 @@ int main(int argc, char** argv) {
     exporters->add(*jsonl);
     auto stream_hub = std::make_shared<ct::node::StreamHub>(ct::node::StreamHubOptions{.max_streams = f.max_streams});
     exporters->add(stream_hub);
-    if (otlp) exporters->add(std::make_shared<ct::node::OtlpExporter>(
-                  ct::node::OtlpExporterOptions{.endpoint = *otlp, .node_name = f.node_name}));
+    if (otlp) {
+        exporters->add(std::make_shared<ct::node::OtlpExporter>(
+            ct::node::OtlpExporterOptions{.endpoint = *otlp, .node_name = f.node_name}));
+        // Statistics sessions' counts go to the same collector as metrics.
+        exporters->add(std::make_shared<ct::node::OtlpMetricsExporter>(
+            ct::node::OtlpMetricsOptions{.endpoint = *otlp, .node_name = f.node_name}));
+    }
 
     // Sessions and API.
     ct::node::NodeMetrics metrics;

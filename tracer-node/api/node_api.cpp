@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/syscall_stats.h"
 #include "tracer-node/api/render.h"
 
 namespace ct::node {
@@ -30,6 +31,8 @@ http::Router NodeApi::router() {
           [this](const Request&, const http::PathParams& p) { return delete_session(p.at("id")); });
     r.add("GET", "/v1/trace-session/{id}/trace",
           [this](const Request&, const http::PathParams& p) { return stream_session(p.at("id")); });
+    r.add("GET", "/v1/trace-session/{id}/stats",
+          [this](const Request&, const http::PathParams& p) { return session_statistics(p.at("id")); });
     r.add("GET", "/healthz", [](const Request&, const http::PathParams&) {
         return json_response(json::object{{"status", "ok"}});
     });
@@ -39,6 +42,7 @@ http::Router NodeApi::router() {
     });
     r.add("GET", "/metrics", [this](const Request&, const http::PathParams&) {
         metrics_.update_sessions(sessions_.list());
+        metrics_.update_syscall_stats(sessions_.running_statistics());
         if (exporters_) metrics_.update_exporters(exporters_->total_counts());
         metrics_.update_heap();
         Response res;
@@ -125,6 +129,21 @@ Response NodeApi::stream_session(const std::string& text) {
     res.content_type = "application/x-ndjson";
     res.stream = std::move(*stream);
     return res;
+}
+
+}  // namespace ct::node
+
+namespace ct::node {
+
+// A statistics session's counts per pod and container (docs/api.md "Statistics"): while it runs
+// and after it stopped. 404 for an unknown id, 409 for a session without statistics.
+Response NodeApi::session_statistics(const std::string& text) {
+    auto id = parse_session_id(text);
+    if (!id) return error_response(id.error());
+    if (!*id) return error_response(400, "statistics need one trace session id, not \"all\"");
+    auto counts = sessions_.statistics(**id);
+    if (!counts) return error_response(counts.error());
+    return json_response(stats::to_json(*counts));
 }
 
 }  // namespace ct::node

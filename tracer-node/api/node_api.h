@@ -37,6 +37,7 @@ private:
     http::Response put_session(const std::string& id, const http::Request& request);
     http::Response delete_session(const std::string& id);
     http::Response stream_session(const std::string& id);
+    http::Response session_statistics(const std::string& id);
 
     PodDb& pods_;
     HookRegistry& hooks_;

@@ -12,6 +12,7 @@
 #include "common/strings.h"
 #include "tracer-node/capture/ftrace_instance.h"
 #include "tracer-node/discovery/process_table.h"
+#include "tracer-node/stats/stats_run.h"
 
 namespace ct::node {
 
@@ -29,12 +30,35 @@ std::optional<std::vector<std::string>> hook_error(const HookProcess& hook) {
     return std::nullopt;
 }
 
+std::uint64_t unix_now_ns() {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+}
+
+// Each selected container's processes (their tgids), with the container they are in now: how a
+// statistics run names the groups it counts.
+GroupOwners group_owners(const PodMap& pods, const Selection& selection) {
+    GroupOwners out;
+    for (const auto& [key, names] : selection) {
+        auto p = pods.find(key);
+        if (p == pods.end()) continue;
+        for (const auto& n : names)
+            if (auto c = p->second.containers.find(n); c != p->second.containers.end())
+                for (Pid tgid : c->second.tasks)
+                    out[static_cast<std::uint32_t>(tgid)] =
+                        EventOwner{p->second.name, p->second.pod_namespace, n, c->second.runtime_id};
+    }
+    return out;
+}
+
 }  // namespace
 
-// One start..stop of the hook.
+// One start..stop of the hook: an event capture, or the statistics of a statistics hook.
 struct SessionManager::Run {
     std::unique_ptr<HookProcess> hook;
-    std::unique_ptr<CaptureRun> capture;
+    std::unique_ptr<CaptureRun> capture;  // null for a statistics hook
+    std::unique_ptr<StatsRun> stats;      // null for an event hook
     std::atomic<bool> hook_exited{false};
     std::set<Pid> traced;  // processes handed to the hook (at start or by follow_containers)
     RunRecord record;      // what this run put on the host, persisted for crash cleanup
@@ -49,6 +73,8 @@ struct SessionManager::Entry {
     std::optional<std::vector<std::string>> output, error;
     SessionStats stats;      // totals of finished runs
     std::unique_ptr<Run> run;
+    std::optional<bool> statistics;          // whether the last run's hook produced statistics
+    std::optional<StatsUpdate> last_counts;  // a finished statistics run's final snapshot
     bool desired_running = false;  // persisted: restarted by the next agent start when true
     bool deleted = false;
 };
@@ -246,6 +272,40 @@ SessionManager::Counts SessionManager::counts() {
     return c;
 }
 
+Result<stats::PodStats> SessionManager::statistics(SessionId id) {
+    auto e = find(id);
+    if (!e) return fail(Errc::kNotFound, fmt::format("trace session {} not found", id));
+    // The op lock keeps the run alive while its file is read; a stop in progress is waited for.
+    std::lock_guard op(e->op_mutex);
+    if (e->run && e->run->stats) {
+        e->run->stats->refresh();
+        return pod_stats(e->run->stats->latest().containers);
+    }
+    std::lock_guard lock(e->state_mutex);
+    if (e->last_counts) return pod_stats(e->last_counts->containers);
+    if (!e->statistics)
+        return fail(Errc::kConflict, fmt::format("trace session {} has no statistics yet: it has not run its hook {}",
+                                                 id, e->spec.hook));
+    return fail(Errc::kConflict, fmt::format("trace session {} has no statistics: its hook {} produces events, not "
+                                             "statistics (statistics come from hooks such as syscall_stats)",
+                                             id, e->spec.hook));
+}
+
+std::vector<SessionManager::RunningCounts> SessionManager::running_statistics() {
+    std::vector<std::shared_ptr<Entry>> all;
+    {
+        std::lock_guard lock(map_mutex_);
+        for (auto& [id, e] : sessions_) all.push_back(e);
+    }
+    std::vector<RunningCounts> out;
+    for (auto& e : all) {
+        std::lock_guard lock(e->state_mutex);
+        if (e->run && e->run->stats && !e->run->hook_exited)
+            out.push_back({std::to_string(e->id), e->run->stats->latest()});
+    }
+    return out;
+}
+
 Status SessionManager::set_running(SessionId id, bool run) {
     auto e = find(id);
     if (!e) return fail(Errc::kNotFound, fmt::format("trace session {} not found", id));
@@ -314,27 +374,37 @@ Status SessionManager::start_locked(Entry& e) {
     run->record = RunRecord{.hook_pid = run->hook->pid(),
                             .hook_start_time = hook_stat ? hook_stat->start_time : 0,
                             .instance_dir = ftrace::instance_dir_of(run->hook->trace_path())};
-    auto source = open_capture(run->hook->trace_path(),
-                               {.procfs_root = options_.procfs_root, .queue_budget = options_.capture_queue});
-    if (!source) {
-        run->hook->stop(options_.stop_grace);
-        remove_instance_dir(run->hook->trace_path());
-        return fail_start(Error::wrap(source.error(), fmt::format("trace hook {}", e.spec.hook)));
-    }
     EventContext context{options_.node_name, std::to_string(e.id), e.spec.hook, e.spec.context};
-    OwnerLookup owners = [this](pid_t tid) -> std::optional<EventOwner> {
-        auto owner = pods_.owner_of(tid);
-        if (!owner) return std::nullopt;
-        return EventOwner{owner->pod, owner->pod_namespace, owner->container, owner->container_id};
-    };
-    run->capture = std::make_unique<CaptureRun>(std::move(*source), std::move(context), std::move(owners), exporters_,
-                                                options_.capture_nice);
+    bool statistics = stats::is_snapshot_path(run->hook->trace_path());
+    if (statistics) {
+        // A statistics hook (docs/hooks.md): no events to capture; groups are named with the
+        // containers as they are now.
+        run->stats = std::make_unique<StatsRun>(run->hook->trace_path(), group_owners(*pods, selection),
+                                                std::move(context), exporters_, unix_now_ns());
+    } else {
+        auto source = open_capture(run->hook->trace_path(),
+                                   {.procfs_root = options_.procfs_root, .queue_budget = options_.capture_queue});
+        if (!source) {
+            run->hook->stop(options_.stop_grace);
+            remove_instance_dir(run->hook->trace_path());
+            return fail_start(Error::wrap(source.error(), fmt::format("trace hook {}", e.spec.hook)));
+        }
+        OwnerLookup owners = [this](pid_t tid) -> std::optional<EventOwner> {
+            auto owner = pods_.owner_of(tid);
+            if (!owner) return std::nullopt;
+            return EventOwner{owner->pod, owner->pod_namespace, owner->container, owner->container_id};
+        };
+        run->capture = std::make_unique<CaptureRun>(std::move(*source), std::move(context), std::move(owners),
+                                                    exporters_, options_.capture_nice);
+    }
     {
         std::lock_guard lock(e.state_mutex);
         e.containers = std::move(selection);
         e.output = run->hook->output_lines();
         e.error.reset();
         e.stats.runs++;
+        e.statistics = statistics;
+        e.last_counts.reset();
         e.run = std::move(run);
     }
     e.desired_running = true;
@@ -357,19 +427,27 @@ void SessionManager::stop_locked(Entry& e, RunEnd end) {
 void SessionManager::finish_run_locked(Entry& e, RunEnd end) {
     auto& run = *e.run;
     run.hook->stop(options_.stop_grace);  // no-op when already exited
-    run.capture->hook_exited();
-    if (!run.capture->wait_finished(options_.drain_timeout, options_.drain_limit))
-        spdlog::warn("session {}: capture did not drain (no progress for {} ms, or {} ms in all); dropping and "
-                     "counting the rest", e.id, options_.drain_timeout.count(), options_.drain_limit.count());
-    run.capture->abort();  // joins the capture thread
-    remove_instance_dir(run.hook->trace_path());
-    auto stats = run.capture->stats();
+    CaptureStats stats;
+    std::optional<StatsUpdate> counts;
+    if (run.stats) {
+        run.stats->finish();  // the hook has written its final snapshot before exiting
+        counts = run.stats->latest();
+    } else {
+        run.capture->hook_exited();
+        if (!run.capture->wait_finished(options_.drain_timeout, options_.drain_limit))
+            spdlog::warn("session {}: capture did not drain (no progress for {} ms, or {} ms in all); dropping and "
+                         "counting the rest", e.id, options_.drain_timeout.count(), options_.drain_limit.count());
+        run.capture->abort();  // joins the capture thread
+        remove_instance_dir(run.hook->trace_path());
+        stats = run.capture->stats();
+    }
     std::unique_lock lock(e.state_mutex);
     e.stats.delivered += stats.delivered;
     e.stats.overrun += stats.loss.overrun;
     e.stats.dropped += stats.loss.dropped;
     e.stats.unparsed += stats.loss.unparsed;
     e.stats.queue_dropped += stats.loss.queue_dropped;
+    if (counts) e.last_counts = std::move(counts);
     auto out = run.hook->output_lines();
     e.output = out.empty() ? std::nullopt : std::optional(out);
     // A hook that failed on its own reports why; a clean stop leaves Error null.
@@ -494,6 +572,8 @@ void SessionManager::janitor() {
             if (op && e->run && e->run->hook_exited) {
                 spdlog::info("session {}: trace hook ended on its own", e->id);
                 finish_run_locked(*e, RunEnd::kStopped);
+            } else if (op && e->run && e->run->stats) {
+                e->run->stats->refresh();  // a new snapshot goes to the exporters
             }
         }
         follow_containers(all);

@@ -68,6 +68,8 @@ http::Router SvcApi::router() {
           [this](const Request&, const http::PathParams& p) { return delete_session(p.at("id")); });
     r.add("GET", "/v1/trace-session/{id}/trace",
           [this](const Request&, const http::PathParams& p) { return stream_session(p.at("id")); });
+    r.add("GET", "/v1/trace-session/{id}/stats",
+          [this](const Request&, const http::PathParams& p) { return session_statistics(p.at("id")); });
     r.add("GET", "/healthz", [](const Request&, const http::PathParams&) {
         return json_response(json::object{{"status", "ok"}});
     });
@@ -84,11 +86,18 @@ http::Router SvcApi::router() {
 
 Response SvcApi::fan(const Call& call, const std::vector<NodeAddress>& nodes, bool maps, MergeDepth depth,
                      bool remember_owners) {
+    return fan_merged(
+        call, nodes, [&](const std::vector<NodeReply>& r) { return maps ? merge_maps(r, depth) : merge_empty(r); },
+        remember_owners);
+}
+
+Response SvcApi::fan_merged(const Call& call, const std::vector<NodeAddress>& nodes,
+                            const std::function<Merged(const std::vector<NodeReply>&)>& merge, bool remember_owners) {
     if (!directory_.ready())
         return error_response(503, fmt::format("no node directory yet ({}): {}", directory_.describe(),
                                                directory_.last_error()));
     auto replies = fanout_.send(nodes, call);
-    auto merged = maps ? merge_maps(replies, depth) : merge_empty(replies);
+    auto merged = merge(replies);
     std::string failed_keys;
     {
         std::lock_guard lock(mu_);
@@ -160,6 +169,21 @@ Response SvcApi::stream_session(const std::string& text) {
                               .headers = fanout_.node_headers(),
                               .tls = fo.tls ? fo.tls->current() : nullptr,
                               .tls_server_name = fo.tls_server_name});
+}
+
+// A statistics session's counts (docs/api.md "Statistics"): the nodes that have the id answer,
+// their counts are summed per pod, container and syscall. The owner is learnt first, so that its
+// 409 (a session without statistics) is not outvoted by other nodes' 404.
+Response SvcApi::session_statistics(const std::string& text) {
+    auto id = check_session_id(text);
+    if (!id) return error_response(id.error());
+    if (!*id) return error_response(400, "statistics need one trace session id, not \"all\"");
+    if (owner_of(text).empty()) {
+        auto found = get_session(text);
+        if (found.status != 200) return found;
+    }
+    auto nodes = directory_.nodes();
+    return fan_merged({"GET", target_for_id(text) + "/stats", ""}, targets_for(text, *nodes), merge_stats, false);
 }
 
 Response SvcApi::post_session(const Request& request) {

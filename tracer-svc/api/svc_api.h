@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -49,11 +50,15 @@ public:
 private:
     http::Response fan(const Call& call, const std::vector<NodeAddress>& nodes, bool maps, MergeDepth depth,
                        bool remember_owners);
+    // The same with any merge of the replies (merge.h).
+    http::Response fan_merged(const Call& call, const std::vector<NodeAddress>& nodes,
+                              const std::function<Merged(const std::vector<NodeReply>&)>& merge, bool remember_owners);
     http::Response get_session(const std::string& id);
     http::Response post_session(const http::Request& request);
     http::Response put_session(const std::string& id, const http::Request& request);
     http::Response delete_session(const std::string& id);
     http::Response stream_session(const std::string& id);
+    http::Response session_statistics(const std::string& id);
     http::Response metrics();
     // The owner when known and still in the directory, else every node.
     std::vector<NodeAddress> targets_for(const std::string& id, const std::vector<NodeAddress>& nodes) const;

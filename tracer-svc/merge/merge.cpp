@@ -5,6 +5,8 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "common/syscall_stats.h"
+
 namespace ct::svc {
 
 namespace json = boost::json;
@@ -119,6 +121,28 @@ Merged merge_maps(const std::vector<NodeReply>& replies, MergeDepth depth) {
     }
     if (!any_ok) return merge_refusals(replies, std::move(merged));
     merged.response = http::json_response(all);
+    return merged;
+}
+
+Merged merge_stats(const std::vector<NodeReply>& replies) {
+    Merged merged;
+    merged.failed = failures(replies);
+    stats::PodStats all;
+    bool any_ok = false;
+    for (const auto& r : replies) {
+        if (!r.ok()) continue;
+        auto obj = parse_object(r.body);
+        auto counts = obj ? stats::parse_pod_stats(*obj) : Result<stats::PodStats>(fail(Errc::kInvalidArgument, "not a JSON object"));
+        if (!counts) {
+            merged.failed.push_back(fmt::format("{}: answered status {} with a body that is not a stats answer: {}",
+                                                r.node, r.status, counts.error().message));
+            continue;
+        }
+        any_ok = true;
+        stats::merge_into(all, *counts);
+    }
+    if (!any_ok) return merge_refusals(replies, std::move(merged));
+    merged.response = http::json_response(stats::to_json(all));
     return merged;
 }
 

@@ -45,6 +45,10 @@ struct Merged {
 Merged merge_maps(const std::vector<NodeReply>& replies, MergeDepth depth);
 // PUT/DELETE: any 2xx -> 200 {}; otherwise as merge_maps.
 Merged merge_empty(const std::vector<NodeReply>& replies);
+// GET /v1/trace-session/<id>/stats: the 2xx answers' counts summed per pod, container and
+// syscall (common/syscall_stats.h); otherwise as merge_maps. A 2xx body that is not a stats
+// answer counts as failed.
+Merged merge_stats(const std::vector<NodeReply>& replies);
 
 // Unions `from` into `into`; keys already present win unless both are objects and depth > 0.
 void union_into(boost::json::object& into, const boost::json::object& from, int depth);
