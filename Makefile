@@ -54,8 +54,9 @@ test-asan: deps
 # token rotation, the shared capture queue, load) under TSan, building only what they need.
 TSAN_TARGETS ?= tracer-node tracer-svc ftrace-manager getppid_loop sanitizer_canary \
                 discovery_unit_test node_integration_test svc_integration_test svc_stream_test \
-                load_test fault_test node_tls_test auth_tls_test raw_capture_test
-TSAN_TESTS ?= sanitizer_launcher|share one raw queue budget|drain ends at its limit|svc waits for a node|run concurrently|concurrent requests|PUT is idempotent|svc merges|svc sends PUT|killed node is named|DNS mode|relays a running session|64 clients|stream readers that disconnect|FanoutClient|token rotation without restarts|token auth over real HTTP
+                load_test fault_test node_tls_test auth_tls_test raw_capture_test \
+                ebpf-manager syscall_mix node_stats_test
+TSAN_TESTS ?= sanitizer_launcher|share one raw queue budget|drain ends at its limit|svc waits for a node|run concurrently|concurrent requests|PUT is idempotent|svc merges|svc sends PUT|killed node is named|DNS mode|relays a running session|64 clients|stream readers that disconnect|FanoutClient|token rotation without restarts|token auth over real HTTP|syscall_stats session answers|statistics sessions export|Prometheus series
 test-tsan: deps
 	@cmake --preset tsan -B $(TSAN_BUILD) $(CCACHE) >/dev/null
 	@cmake --build $(TSAN_BUILD) -j$(JOBS) --target $(TSAN_TARGETS)

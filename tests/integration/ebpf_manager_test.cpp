@@ -31,6 +31,7 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using ct::test::Pod;
 using ct::test::TempDir;
+using ct::test::read_text;
 
 namespace {
 
@@ -39,12 +40,6 @@ using Clock = std::chrono::steady_clock;
 const std::string kManager = CT_HOOKS_DIR "/ebpf/manager";
 const std::string kMix = CT_BINARY_DIR "/bench/syscall_mix";
 
-std::string read_text(const fs::path& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 // A manager environment of its own: TMPDIR under `tmp` and a prefix naming this test process.
 struct Env {

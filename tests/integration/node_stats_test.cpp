@@ -37,12 +37,6 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds tim
     return done();
 }
 
-std::string read_text(const fs::path& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 // A pod whose workload (syscall_mix ARGS) waits for a start file: started before the session,
 // so its calls are exactly the workload's and none of the pod shell's.
