@@ -216,6 +216,26 @@ TEST_CASE("statistics of an unknown session, an event session and a bad id are r
     CHECK(after.body.find("its hook trace_syscalls produces events, not statistics") != std::string::npos);
 }
 
+TEST_CASE("on a kernel without BTF the hook says so and its session fails to start with the reason",
+          "[integration][root]") {
+    TempDir sysfs("ct-sysfs");
+    fs::create_directories(sysfs.path() / "kernel");  // no kernel/btf/vmlinux
+    TracerNode node({.extra_args = {"--sysfs-path", sysfs.str()}});
+    Pod pod("stats-no-btf");
+    const std::string reason = fmt::format("the kernel has no BTF ({}/kernel/btf/vmlinux", sysfs.str());
+    auto hooks = node.get_json("/v1/trace-hooks");
+    auto description = json::serialize(hooks.at("trace-hooks/ebpf").at("Tracers").at("syscall_stats").at("Description"));
+    CHECK(description.find("Unavailable on this node: " + reason) != std::string::npos);
+
+    auto id = node.create_session("stats-no-btf", "*", "", "syscall_stats");
+    auto started = node.request("PUT", "/v1/trace-session/" + id, R"({"Run": true})");
+    CHECK(started.status == 500);
+    CHECK(started.body.find(reason) != std::string::npos);
+    auto session = node.get_json("/v1/trace-session/" + id).at(id);
+    CHECK(session.at("Running") == false);
+    CHECK(json::serialize(session.at("Error")).find(reason) != std::string::npos);
+}
+
 TEST_CASE("running statistics sessions are Prometheus series on /metrics", "[integration][root]") {
     TracerNode node;
     Workload w("stats-metrics", "5000 100 0");
