@@ -8,6 +8,7 @@
  * one load per tracepoint (traced()) and writes nothing. */
 #include "vmlinux.h"
 
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
@@ -86,7 +87,9 @@ static __always_inline __u32 counted_nr(struct task_struct *task, long id)
         return NOT_IN_CALL;
     __u32 nr = id;
 #ifdef __TARGET_ARCH_x86
-    if (task->thread_info.status & 0x0002 /* TS_COMPAT: an int 0x80 / 32-bit call */)
+    /* A kernel without the field loads too: the guarded read is dead code there. */
+    if (bpf_core_field_exists(task->thread_info.status) &&
+        (task->thread_info.status & 0x0002 /* TS_COMPAT: an int 0x80 / 32-bit call */))
         nr += CT_MAX_SYSCALLS;
 #endif
     if (filter_syscalls && !selected[nr & (CT_COUNTED_NRS - 1)])
