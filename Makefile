@@ -65,8 +65,9 @@ test-asan: deps
 TSAN_TARGETS ?= tracer-node tracer-svc ftrace-manager getppid_loop sanitizer_canary \
                 discovery_unit_test node_integration_test svc_integration_test svc_stream_test \
                 load_test fault_test node_tls_test auth_tls_test raw_capture_test session_unit_test \
-                recorder_test ctrace cli_integration_test common_unit_test http_limits_test stream_scale_test
-TSAN_TESTS ?= sanitizer_launcher|sessions: |HookProcess: |recorder taps and exports concurrently|share one raw queue budget|drain ends at its limit|svc waits for a node|run concurrently|concurrent requests|PUT is idempotent|svc merges|svc sends PUT|killed node is named|DNS mode|relays a running session|64 clients|stream readers that disconnect|FanoutClient|svc with 200 nodes|svc /readyz|token rotation without restarts|token auth over real HTTP|SIGTERM deletes the session|a second signal stops waiting|the reader leaving ends ctrace|the server going away|StreamFanout under|readers follow one session|readers leaving tracer-svc|readers directly against|after 2,000 idle|per-address cap|past --max-connections|slowloris|HttpServer deadlines
+                recorder_test ctrace cli_integration_test common_unit_test http_limits_test stream_scale_test \
+                ebpf-manager syscall_mix node_stats_test
+TSAN_TESTS ?= sanitizer_launcher|sessions: |HookProcess: |recorder taps and exports concurrently|share one raw queue budget|drain ends at its limit|svc waits for a node|run concurrently|concurrent requests|PUT is idempotent|svc merges|svc sends PUT|killed node is named|DNS mode|relays a running session|64 clients|stream readers that disconnect|FanoutClient|svc with 200 nodes|svc /readyz|token rotation without restarts|token auth over real HTTP|SIGTERM deletes the session|a second signal stops waiting|the reader leaving ends ctrace|the server going away|StreamFanout under|readers follow one session|readers leaving tracer-svc|readers directly against|after 2,000 idle|per-address cap|past --max-connections|slowloris|HttpServer deadlines|syscall_stats session answers|statistics sessions export|Prometheus series
 test-tsan: deps
 	@cmake --preset tsan -B $(TSAN_BUILD) $(CCACHE) >/dev/null
 	@cmake --build $(TSAN_BUILD) -j$(JOBS) --target $(TSAN_TARGETS)

@@ -10,6 +10,8 @@
 #   * completeness: events expected (the workload's own count) vs delivered vs reported lost
 #   * API latency: GET /v1/pods with 10/100 (1000 with --full) one-process pods, session
 #     create/start/stop/delete; tracer-node RSS idle and while exporting
+#   * syscall_stats overhead (bench/syscall_stats_bench): the getppid loop counted in the kernel,
+#     as a bystander of a run, and under empty BPF programs (the floor)
 # --tools/--workloads: run only these (for quick comparisons; the report covers what ran);
 # --overhead-only: skip the API latency, fan-out and pipeline parts.
 # --quick: tiny N, one repetition; exits non-zero if any benchmark produced no numbers (CTest
@@ -34,7 +36,7 @@ while [ $# -gt 0 ]; do
     --tools) only_tools=$2; shift ;;
     --workloads) only_workloads=$2; shift ;;
     --overhead-only) overhead_only=1 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -416,6 +418,18 @@ figures() {
     [ "$mode" = quick ] && exit 1
   fi
 }
+
+# Overhead of the syscall_stats eBPF hook (bench/syscall_stats_bench: counted in the kernel, no
+# events; the loop's CPU time, same-run ratios).
+log "syscall_stats: getppid loop counted, as a bystander, and the empty-program floor"
+case $mode in
+  quick) stats_args=(--quick) ;;
+  default) stats_args=(--calls 2000000 --reps 7) ;;
+  full) stats_args=(--calls 2000000 --reps 11) ;;
+esac
+figures syscall_stats "syscall_stats overhead (counted in the kernel)" \
+  "The getppid loop counted by a \`syscall_stats\` run (every syscall), untraced while a run counts another process (bystander), and under empty BPF programs on sys_enter/sys_exit (the floor any program there costs every task). Ratios are medians of same-repetition ratios of the loop's CPU time (utime + stime), which a busy machine distorts less than wall time." \
+  "^counted " "$build/bench/syscall_stats_bench" "${stats_args[@]}"
 
 [ -n "$overhead_only" ] && exit 0
 

@@ -23,6 +23,7 @@
 #include "tracer-node/discovery/source_select.h"
 #include "tracer-node/export/jsonl_exporter.h"
 #include "tracer-node/export/otlp_exporter.h"
+#include "tracer-node/export/otlp_metrics.h"
 #include "tracer-node/export/stream_hub.h"
 #include "tracer-node/hooks/hook_registry.h"
 #include "tracer-node/record/recorder.h"
@@ -129,7 +130,7 @@ int main(int argc, char** argv) {
     app.add_option("--tls-cert", f.tls_cert, "serve HTTPS with this PEM certificate chain (re-read when it changes)")
         ->envname("TRACER_TLS_CERT");
     app.add_option("--tls-key", f.tls_key, "PEM private key of --tls-cert")->envname("TRACER_TLS_KEY");
-    app.add_option("--otlp-endpoint", f.otlp_endpoint, "also export traces to this OTLP/HTTP collector, http://host:port")
+    app.add_option("--otlp-endpoint", f.otlp_endpoint, "also export traces (and statistics sessions' counts as metrics) to this OTLP/HTTP collector, http://host:port")
         ->envname("OTEL_EXPORTER_OTLP_ENDPOINT");
     app.add_option("--max-sessions", f.max_sessions, "trace sessions kept at once; more answer 429")
         ->envname("TRACER_MAX_SESSIONS")
@@ -227,8 +228,13 @@ int main(int argc, char** argv) {
                                    .max_readers_per_session = f.streams.max_session_streams,
                                    .max_streams = f.streams.max_streams});
     exporters->add(stream_hub);
-    if (otlp) exporters->add(std::make_shared<ct::node::OtlpExporter>(
-                  ct::node::OtlpExporterOptions{.endpoint = *otlp, .node_name = f.node_name}));
+    if (otlp) {
+        exporters->add(std::make_shared<ct::node::OtlpExporter>(
+            ct::node::OtlpExporterOptions{.endpoint = *otlp, .node_name = f.node_name}));
+        // Statistics sessions' counts go to the same collector as metrics.
+        exporters->add(std::make_shared<ct::node::OtlpMetricsExporter>(
+            ct::node::OtlpMetricsOptions{.endpoint = *otlp, .node_name = f.node_name}));
+    }
 
     // Recording: every ftrace session's pages, for trace.dat and trace.json.
     std::shared_ptr<ct::node::record::Recorder> recorder;

@@ -8,6 +8,7 @@
 
 #include "common/strings.h"
 #include "tracer-node/capture/ftrace_instance.h"
+#include "tracer-node/stats/stats_run.h"
 
 namespace ct::node {
 
@@ -31,12 +32,35 @@ void add_counts(SessionStats& to, const CaptureStats& s) {
     to.queue_dropped += s.loss.queue_dropped;
 }
 
+std::uint64_t unix_now_ns() {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+}
+
+// Each selected container's processes (their tgids), with the container they are in now: how a
+// statistics run names the groups it counts.
+GroupOwners group_owners(const PodMap& pods, const Selection& selection) {
+    GroupOwners out;
+    for (const auto& [key, names] : selection) {
+        auto p = pods.find(key);
+        if (p == pods.end()) continue;
+        for (const auto& n : names)
+            if (auto c = p->second.containers.find(n); c != p->second.containers.end())
+                for (Pid tgid : c->second.tasks)
+                    out[static_cast<std::uint32_t>(tgid)] =
+                        EventOwner{p->second.name, p->second.pod_namespace, n, c->second.runtime_id};
+    }
+    return out;
+}
+
 }  // namespace
 
-// One start..stop of the hook.
+// One start..stop of the hook: an event capture, or the statistics of a statistics hook.
 struct SessionManager::Run {
     std::unique_ptr<RunningHook> hook;
-    std::unique_ptr<RunCapture> capture;
+    std::unique_ptr<RunCapture> capture;  // null for a statistics hook
+    std::unique_ptr<StatsRun> stats;      // null for an event hook
     std::atomic<bool> hook_exited{false};
     std::set<Pid> traced;  // processes handed to the hook (at start or by follow_containers)
     RunRecord record;      // what this run put on the host, persisted for crash cleanup
@@ -51,6 +75,8 @@ struct SessionManager::Entry {
     std::optional<std::vector<std::string>> output, error;
     SessionStats stats;      // totals of finished runs
     std::unique_ptr<Run> run;      // written under both mutexes
+    std::optional<bool> statistics;          // whether the last run's hook produced statistics
+    std::optional<StatsUpdate> last_counts;  // a finished statistics run's final snapshot
     bool desired_running = false;  // persisted: restarted by the next agent start when true
     bool deleted = false;
     bool finishing = false;  // guarded by op_mutex: a janitor finisher has been handed this run
@@ -255,6 +281,40 @@ SessionManager::Counts SessionManager::counts() {
     return c;
 }
 
+Result<stats::PodStats> SessionManager::statistics(SessionId id) {
+    auto e = find(id);
+    if (!e) return fail(Errc::kNotFound, fmt::format("trace session {} not found", id));
+    // The op lock keeps the run alive while its file is read; a stop in progress is waited for.
+    std::lock_guard op(e->op_mutex);
+    if (e->run && e->run->stats) {
+        e->run->stats->refresh();
+        return pod_stats(e->run->stats->latest().containers);
+    }
+    std::lock_guard lock(e->state_mutex);
+    if (e->last_counts) return pod_stats(e->last_counts->containers);
+    if (!e->statistics)
+        return fail(Errc::kConflict, fmt::format("trace session {} has no statistics yet: it has not run its hook {}",
+                                                 id, e->spec.hook));
+    return fail(Errc::kConflict, fmt::format("trace session {} has no statistics: its hook {} produces events, not "
+                                             "statistics (statistics come from hooks such as syscall_stats)",
+                                             id, e->spec.hook));
+}
+
+std::vector<SessionManager::RunningCounts> SessionManager::running_statistics() {
+    std::vector<std::shared_ptr<Entry>> all;
+    {
+        std::lock_guard lock(map_mutex_);
+        for (auto& [id, e] : sessions_) all.push_back(e);
+    }
+    std::vector<RunningCounts> out;
+    for (auto& e : all) {
+        std::lock_guard lock(e->state_mutex);
+        if (e->run && e->run->stats && !e->run->hook_exited)
+            out.push_back({std::to_string(e->id), e->run->stats->latest()});
+    }
+    return out;
+}
+
 Status SessionManager::set_running(SessionId id, bool run) {
     auto e = find(id);
     if (!e) return fail(Errc::kNotFound, fmt::format("trace session {} not found", id));
@@ -325,22 +385,31 @@ Status SessionManager::start_locked(Entry& e) {
     run->record = RunRecord{.hook_pid = run->hook->pid(),
                             .hook_start_time = hook_stat ? hook_stat->start_time : 0,
                             .instance_dir = ftrace::instance_dir_of(trace_path)};
-    auto capture = captures_.open({.session = e.id,
-                                   .spec = e.spec,
-                                   .trace_path = trace_path,
-                                   .context = {options_.node_name, std::to_string(e.id), e.spec.hook, e.spec.context}});
-    if (!capture) {
-        run->hook->stop(options_.stop_grace);
-        captures_.discard(trace_path);
-        return fail_start(capture.error());
+    EventContext context{options_.node_name, std::to_string(e.id), e.spec.hook, e.spec.context};
+    bool statistics = stats::is_snapshot_path(trace_path);
+    if (statistics) {
+        // A statistics hook (docs/hooks.md): no events to capture; groups are named with the
+        // containers as they are now.
+        run->stats = std::make_unique<StatsRun>(trace_path, group_owners(*pods, selection), std::move(context),
+                                                exporters_, unix_now_ns());
+    } else {
+        auto capture = captures_.open(
+            {.session = e.id, .spec = e.spec, .trace_path = trace_path, .context = std::move(context)});
+        if (!capture) {
+            run->hook->stop(options_.stop_grace);
+            captures_.discard(trace_path);
+            return fail_start(capture.error());
+        }
+        run->capture = std::move(*capture);
     }
-    run->capture = std::move(*capture);
     {
         std::lock_guard lock(e.state_mutex);
         e.containers = std::move(selection);
         e.output = run->hook->output_lines();
         e.error.reset();
         e.stats.runs++;
+        e.statistics = statistics;
+        e.last_counts.reset();
         e.run = std::move(run);
     }
     e.desired_running = true;
@@ -363,10 +432,18 @@ void SessionManager::stop_locked(Entry& e, RunEnd end) {
 void SessionManager::finish_run_locked(Entry& e, RunEnd end) {
     auto& run = *e.run;
     run.hook->stop(options_.stop_grace);  // returns at once when it has exited
-    run.capture->finish(options_.drain);
-    auto stats = run.capture->stats();
+    CaptureStats stats;
+    std::optional<StatsUpdate> counts;
+    if (run.stats) {
+        run.stats->finish();  // the hook has written its final snapshot before exiting
+        counts = run.stats->latest();
+    } else {
+        run.capture->finish(options_.drain);
+        stats = run.capture->stats();
+    }
     std::unique_lock lock(e.state_mutex);
     add_counts(e.stats, stats);
+    if (counts) e.last_counts = std::move(counts);
     auto out = run.hook->output_lines();
     e.output = out.empty() ? std::nullopt : std::optional(out);
     // A hook that failed on its own reports why; a clean stop leaves Error null.
@@ -449,7 +526,8 @@ void SessionManager::follow_containers(const std::vector<std::shared_ptr<Entry>>
     if (!pods) return;
     for (const auto& e : all) {
         std::unique_lock op(e->op_mutex, std::try_to_lock);
-        if (!op || !e->run || e->run->hook_exited) continue;
+        // A statistics run's hook follows forks itself and takes no processes later (docs/hooks.md).
+        if (!op || !e->run || e->run->hook_exited || !e->run->capture) continue;
         auto selection = select_containers(*pods, e->spec.pod, e->spec.container);
         std::set<Pid> current;
         for (const auto& [pod, names] : selection)
@@ -525,6 +603,11 @@ void SessionManager::janitor() {
             for (auto& [id, e] : sessions_) all.push_back(e);
         }
         finish_ended_runs(all);
+        for (auto& e : all) {
+            std::unique_lock op(e->op_mutex, std::try_to_lock);  // busy = someone else is on it
+            if (op && e->run && e->run->stats && !e->run->hook_exited)
+                e->run->stats->refresh();  // a new snapshot goes to the exporters
+        }
         follow_containers(all);
         lock.lock();
     }

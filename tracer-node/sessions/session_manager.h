@@ -9,6 +9,9 @@
 // (re)started and match a running session's patterns to its run (RunCapture::follow).
 // What it uses comes through the interfaces of session_deps.h (discovery, hooks, a run's
 // capture); main.cpp wires the real ones (node_deps.h), unit tests fakes.
+// A statistics hook's run (docs/hooks.md "Statistics hooks") has no capture: a StatsRun reads its
+// snapshot file, refreshed by the janitor every tick and by statistics(); its final snapshot is
+// kept with the session after the run ends (in memory, until the next run or deletion).
 // Persistence (optional, options.state): every create, run change and delete is written to the
 // StateStore under the session's op mutex; restore() brings the stored sessions back.
 #pragma once
@@ -29,6 +32,7 @@
 #include "tracer-node/sessions/session.h"
 #include "tracer-node/sessions/session_deps.h"
 #include "tracer-node/sessions/state_store.h"
+#include "tracer-node/stats/stats_run.h"
 
 namespace ct::node {
 
@@ -83,6 +87,18 @@ public:
         size_t running = 0;
     };
     Counts counts();
+
+    // A session's syscall statistics: its running statistics run's latest snapshot (read now),
+    // else its last run's final one. 404 for an unknown id; 409 when it has none (its hook
+    // produces events, or it has not run a statistics hook yet).
+    Result<stats::PodStats> statistics(SessionId id);
+
+    // The latest counts of every running statistics run, as last read (for /metrics: no I/O).
+    struct RunningCounts {
+        std::string session_id;
+        StatsUpdate update;
+    };
+    std::vector<RunningCounts> running_statistics();
 
 private:
     struct Run;

@@ -92,6 +92,8 @@ http::Router SvcApi::router() {
           [this](const Request&, const http::PathParams& p) { return export_dat(p.at("id")); });
     r.add("GET", "/v1/trace-session/{id}/trace.json",
           [this](const Request& q, const http::PathParams& p) { return export_json(p.at("id"), q.query); });
+    r.add("GET", "/v1/trace-session/{id}/stats",
+          [this](const Request&, const http::PathParams& p) { return session_statistics(p.at("id")); });
     // /healthz and /readyz are answered on the HTTP server's I/O thread (ServerOptions::inline_paths),
     // also past its connection limits: they must never block (no node requests here).
     r.add("GET", "/healthz", [](const Request&, const http::PathParams&) {
@@ -104,9 +106,7 @@ http::Router SvcApi::router() {
 
 Response SvcApi::fan(const Call& call, const std::vector<NodeAddress>& nodes, std::optional<MergeKind> maps,
                      bool remember_owners) {
-    if (!directory_.ready())
-        return error_response(503, fmt::format("no node directory yet ({}): {}", directory_.describe(),
-                                               directory_.last_error()));
+    if (!directory_.ready()) return no_directory();
     Merged merged;
     if (maps) {
         // Each reply is parsed as it arrives (on the fan-out's thread), while the others still come.
@@ -116,6 +116,23 @@ Response SvcApi::fan(const Call& call, const std::vector<NodeAddress>& nodes, st
     } else {
         merged = merge_empty(fanout_.send(nodes, call));
     }
+    return answer(call, nodes, std::move(merged), remember_owners);
+}
+
+Response SvcApi::fan_merged(const Call& call, const std::vector<NodeAddress>& nodes,
+                            const std::function<Merged(const std::vector<NodeReply>&)>& merge, bool remember_owners) {
+    if (!directory_.ready()) return no_directory();
+    return answer(call, nodes, merge(fanout_.send(nodes, call)), remember_owners);
+}
+
+Response SvcApi::no_directory() const {
+    return error_response(503, fmt::format("no node directory yet ({}): {}", directory_.describe(),
+                                           directory_.last_error()));
+}
+
+// A fan-out's merged answer: failed nodes counted, named in the header and the log; reachability
+// and session owners learnt.
+Response SvcApi::answer(const Call& call, const std::vector<NodeAddress>& nodes, Merged merged, bool remember_owners) {
     for (const auto& node : merged.failed_nodes) metrics_.count_node_failure(node);
     reachability_.record(nodes.size(), nodes.size() - merged.failed_nodes.size(),
                          nodes.size() == directory_.nodes()->size(), summary(merged.failed));
@@ -228,9 +245,7 @@ Response SvcApi::export_json(const std::string& text, const std::string& query) 
     }
     if (!query.empty())
         return error_response(400, "the cluster's trace.json takes no query parameters (it is always on CLOCK_REALTIME)");
-    if (!directory_.ready())
-        return error_response(503, fmt::format("no node directory yet ({}): {}", directory_.describe(),
-                                               directory_.last_error()));
+    if (!directory_.ready()) return no_directory();
     auto nodes = directory_.nodes();
     Response res;
     res.content_type = "application/json";
@@ -238,6 +253,18 @@ Response SvcApi::export_json(const std::string& text, const std::string& query) 
     res.headers.emplace_back(kAskedNodesHeader, std::to_string(nodes->size()));
     res.stream = merged_trace_json(*nodes, proxy_options());
     return res;
+}
+
+// A statistics session's counts (docs/api.md "Statistics"): the nodes that have the id answer,
+// their counts are summed per pod, container and syscall. The owner is learnt first, so that its
+// 409 (a session without statistics) is not outvoted by other nodes' 404.
+Response SvcApi::session_statistics(const std::string& text) {
+    auto id = check_session_id(text);
+    if (!id) return error_response(id.error());
+    if (!*id) return error_response(400, "statistics need one trace session id, not \"all\"");
+    auto owner = owner_node(text);
+    if (!owner) return std::move(owner.error());
+    return fan_merged({"GET", target_for_id(text) + "/stats", ""}, {*owner}, merge_stats, false);
 }
 
 Response SvcApi::post_session(const Request& request) {

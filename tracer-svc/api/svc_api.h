@@ -11,6 +11,8 @@
 
 #include <atomic>
 #include <expected>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -63,6 +65,11 @@ private:
     // `maps` unset: the nodes answer {} (PUT, DELETE).
     http::Response fan(const Call& call, const std::vector<NodeAddress>& nodes, std::optional<MergeKind> maps,
                        bool remember_owners);
+    // The same with any merge of the replies (merge.h), once all are in.
+    http::Response fan_merged(const Call& call, const std::vector<NodeAddress>& nodes,
+                              const std::function<Merged(const std::vector<NodeReply>&)>& merge, bool remember_owners);
+    http::Response answer(const Call& call, const std::vector<NodeAddress>& nodes, Merged merged, bool remember_owners);
+    http::Response no_directory() const;
     http::Response get_session(const std::string& id);
     http::Response post_session(const http::Request& request);
     http::Response put_session(const std::string& id, const http::Request& request);
@@ -73,6 +80,7 @@ private:
     std::expected<NodeAddress, http::Response> owner_node(const std::string& id);
     http::Response relay_from_owner(const std::string& id, const std::string& suffix);
     ExportProxyOptions proxy_options() const;
+    http::Response session_statistics(const std::string& id);
     http::Response metrics();
     http::Response readyz() const;
     // The owner when known and still in the directory, else every node.
