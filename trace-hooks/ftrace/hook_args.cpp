@@ -7,11 +7,10 @@
 #include <fmt/format.h>
 
 #include "common/strings.h"
+#include "common/trace_filter.h"
 
 namespace ct::hooks::ftrace {
 namespace {
-
-constexpr uint64_t kMaxBufferKb = 4ULL << 20;  // 4 GiB per CPU: beyond any sane ring buffer
 
 auto bad(std::string message) { return fail(Errc::kInvalidArgument, std::move(message)); }
 
@@ -37,6 +36,28 @@ Result<pid_t> parse_pid(std::string_view text) {
     if (!value || *value == 0 || *value > static_cast<unsigned long long>(INT_MAX))
         return bad(fmt::format("invalid pid \"{}\": expected a positive number", text));
     return static_cast<pid_t>(*value);
+}
+
+// "-5": a negative number where a value belongs, not an option.
+bool is_negative_number(std::string_view token) {
+    return token.size() >= 2 && token.front() == '-' &&
+           std::ranges::all_of(token.substr(1), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+Result<uint64_t> parse_time_ms(std::string_view option, std::string_view value) {
+    if (is_negative_number(value)) return bad(fmt::format("invalid time \"{}\" for {}: it is negative", value, option));
+    auto number = parse_u64(value);
+    if (!number) return bad(fmt::format("invalid time \"{}\": expected milliseconds", value));
+    return *number;
+}
+
+Result<uint64_t> parse_buffer_kb(std::string_view option, std::string_view value) {
+    if (is_negative_number(value))
+        return bad(fmt::format("invalid buffer size \"{}\" for {}: it is negative", value, option));
+    auto number = parse_u64(value);
+    if (!number || *number == 0 || *number > kMaxBufferKb)
+        return bad(fmt::format("invalid buffer size \"{}\": expected 1-{} KB per CPU", value, kMaxBufferKb));
+    return *number;
 }
 
 Status add_syscalls(std::string_view token, std::vector<std::string>& out) {
@@ -75,8 +96,8 @@ Result<Command> parse_command(const std::vector<std::string>& args) {
     };
     auto known_hook = [&](size_t at) -> Status {
         if (args.size() <= at) return bad(fmt::format("{} needs a hook name", first));
-        if (args[at] != kHookSyscalls)
-            return bad(fmt::format("unknown hook \"{}\" (available: {})", args[at], kHookSyscalls));
+        if (args[at] != kHookSyscalls && args[at] != kHookEvents)
+            return bad(fmt::format("unknown hook \"{}\" (available: {} {})", args[at], kHookSyscalls, kHookEvents));
         return {};
     };
     if (first == "--get-all") {
@@ -161,6 +182,107 @@ Result<SyscallArgs> parse_syscall_args(const std::vector<std::string>& args) {
     std::ranges::sort(out.syscalls);
     auto dup = std::ranges::unique(out.syscalls);
     out.syscalls.erase(dup.begin(), dup.end());
+    return out;
+}
+
+namespace {
+
+// Canonical trace_events option for each accepted spelling; nullopt for anything else.
+std::optional<std::string_view> canonical_event_option(std::string_view option) {
+    if (option == "--pid") return "--pid";
+    if (option == "-e" || option == "--event") return "--event";
+    if (option == "-f" || option == "--filter") return "--filter";
+    if (option == "-t" || option == "--time") return "--time";
+    if (option == "-b" || option == "--buffer-kb") return "--buffer-kb";
+    return std::nullopt;
+}
+
+// An option of trace_events as a token ("-e", "--filter=..."): where a filter's tokens end.
+bool is_event_option(std::string_view token) {
+    if (token.starts_with("--")) token = token.substr(0, token.find('='));
+    return canonical_event_option(token).has_value();
+}
+
+// "'comm == \"sh\"'" -> "comm == \"sh\"": the quotes a shell user puts around a whole filter.
+std::string_view strip_outer_quotes(std::string_view text) {
+    if (text.size() >= 2 && (text.front() == '\'' || text.front() == '"') && text.back() == text.front() &&
+        text.substr(1, text.size() - 2).find(text.front()) == std::string_view::npos)
+        return text.substr(1, text.size() - 2);
+    return text;
+}
+
+}  // namespace
+
+Result<EventArgs> parse_event_args(const std::vector<std::string>& args) {
+    constexpr std::string_view kMissingPid = "missing --pid: the threads to trace come first";
+    EventArgs out;
+    bool saw_pid = false;
+    bool last_has_filter = false;
+    size_t i = 0;
+    while (i < args.size()) {
+        std::string_view given = args[i++];
+        std::string_view token = given;
+        if (!is_option(token)) return bad(fmt::format("unexpected argument \"{}\"", token));
+        std::optional<std::string_view> inline_value;
+        if (token.starts_with("--")) {
+            if (size_t eq = token.find('='); eq != std::string_view::npos) {
+                inline_value = token.substr(eq + 1);
+                token = token.substr(0, eq);
+            }
+        }
+        auto option = canonical_event_option(token);
+        if (!option) return bad(fmt::format("unknown option \"{}\"", token));
+        if (*option != "--pid" && !saw_pid) return bad(std::string(kMissingPid));
+
+        std::vector<std::string_view> values;
+        if (inline_value) values.push_back(*inline_value);
+        if (*option == "--pid") {
+            while (i < args.size() && !is_option(args[i])) values.push_back(args[i++]);
+            if (saw_pid)
+                return bad(fmt::format("a second --pid option (\"{}\"): the threads to trace are given once, first, "
+                                       "by tracer-node; hook arguments may not add any",
+                                       given));
+            saw_pid = true;
+            if (values.empty()) return bad("--pid needs at least one PID");
+            for (auto v : values) {
+                auto pid = parse_pid(v);
+                if (!pid) return std::unexpected(pid.error());
+                out.pids.push_back(*pid);
+            }
+        } else if (*option == "--filter") {
+            // Every token up to the next option: the filter was split on whitespace on its way here.
+            while (i < args.size() && !is_event_option(args[i])) values.push_back(args[i++]);
+            if (out.events.empty()) return bad(fmt::format("{} before any -e: a filter belongs to the -e before it", token));
+            if (last_has_filter)
+                return bad(fmt::format("a second filter for -e {}: give one filter per -e (combine with && or ||)",
+                                       out.events.back().pattern));
+            std::string joined;
+            for (auto v : values) joined += (joined.empty() ? "" : " ") + std::string(v);
+            auto filter = normalize_user_filter(strip_outer_quotes(joined));
+            if (!filter)
+                return std::unexpected(Error::wrap(filter.error(), fmt::format("-f for -e {}", out.events.back().pattern)));
+            out.events.back().filter = std::move(*filter);
+            last_has_filter = true;
+        } else {
+            if (values.empty() && i < args.size() && (!is_option(args[i]) || is_negative_number(args[i])))
+                values.push_back(args[i++]);
+            if (values.empty()) return bad(fmt::format("{} needs a value", token));
+            if (*option == "--event") {
+                out.events.push_back({std::string(values[0]), {}});
+                last_has_filter = false;
+            } else if (*option == "--time") {
+                auto ms = parse_time_ms(token, values[0]);
+                if (!ms) return std::unexpected(ms.error());
+                out.time_ms = *ms;
+            } else {
+                auto kb = parse_buffer_kb(token, values[0]);
+                if (!kb) return std::unexpected(kb.error());
+                out.buffer_kb = *kb;
+            }
+        }
+    }
+    if (!saw_pid) return bad(std::string(kMissingPid));
+    if (out.events.empty()) return bad("no event: give at least one -e SYSTEM:EVENT (e.g. -e sched:sched_process_exec)");
     return out;
 }
 
