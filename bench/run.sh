@@ -10,6 +10,8 @@
 #   * completeness: events expected (the workload's own count) vs delivered vs reported lost
 #   * API latency: GET /v1/pods with 10/100 (1000 with --full) one-process pods, session
 #     create/start/stop/delete; tracer-node RSS idle and while exporting
+#   * syscall_stats overhead (bench/syscall_stats_bench): the getppid loop counted in the kernel,
+#     as a bystander of a run, and under empty BPF programs (the floor)
 # --tools/--workloads: run only these (for quick comparisons; the report covers what ran);
 # --overhead-only: skip the API latency, fan-out and pipeline parts.
 # --quick: tiny N, one repetition; exits non-zero if any benchmark produced no numbers (CTest
@@ -34,7 +36,7 @@ while [ $# -gt 0 ]; do
     --tools) only_tools=$2; shift ;;
     --workloads) only_workloads=$2; shift ;;
     --overhead-only) overhead_only=1 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -417,6 +419,18 @@ figures() {
   fi
 }
 
+# Overhead of the syscall_stats eBPF hook (bench/syscall_stats_bench: counted in the kernel, no
+# events; the loop's CPU time, same-run ratios).
+log "syscall_stats: getppid loop counted, as a bystander, and the empty-program floor"
+case $mode in
+  quick) stats_args=(--quick) ;;
+  default) stats_args=(--calls 2000000 --reps 7) ;;
+  full) stats_args=(--calls 2000000 --reps 11) ;;
+esac
+figures syscall_stats "syscall_stats overhead (counted in the kernel)" \
+  "The getppid loop counted by a \`syscall_stats\` run (every syscall), untraced while a run counts another process (bystander), and under empty BPF programs on sys_enter/sys_exit (the floor any program there costs every task). Ratios are medians of same-repetition ratios of the loop's CPU time (utime + stime), which a busy machine distorts less than wall time." \
+  "^counted " "$build/bench/syscall_stats_bench" "${stats_args[@]}"
+
 [ -n "$overhead_only" ] && exit 0
 
 # Fan-out through tracer-svc (bench/svc_fanout: stand-in nodes over real loopback HTTP, beside a
@@ -426,6 +440,13 @@ if [ "$mode" = quick ]; then fanout_args=(--quick); else fanout_args=(--sizes 1,
 figures fanout "Fan-out latency through tracer-svc against the floor" \
   "Each row interleaves requests through tracer-svc (kept-alive client) with bare fan-out rounds to the same stand-in nodes, so both see the same load; x med / x p99 = tracer-svc over the floor; svc CPU/node = tracer-svc's CPU time per node exchange." \
   "^ *200 |" "$build/bench/svc_fanout" "${fanout_args[@]}"
+
+# Live streams at scale (bench/stream_fanout: 1,000 readers of one session through tracer-svc).
+log "streams: readers of one session through tracer-svc"
+if [ "$mode" = quick ]; then stream_args=(100 2000); else stream_args=(1000 20000); fi
+figures streams "Live streams at scale (${stream_args[0]} readers through tracer-svc)" \
+  "A pod makes ${stream_args[1]} getppid calls under \`trace_syscalls -s getppid\`; ${stream_args[0]} clients (asynchronous, one thread) follow the session's live stream through tracer-svc, which reads one stream from tracer-node and fans it out. Threads from /proc/<pid>/status; \"idle\" = session running, no reader." \
+  "^fan-out:" "$build/bench/stream_fanout" "${stream_args[@]}"
 
 # Full pipeline throughput (bench/pipeline_bench: raw capture -> decode -> JSON-lines file).
 log "pipeline: getppid at full speed through raw capture into a JSON-lines file"

@@ -21,3 +21,14 @@ ct_add_test(svc_stream_test
   SOURCES integration/svc_stream_test.cpp
   LIBS ct_common)
 add_dependencies(svc_stream_test tracer-svc tracer-node ftrace-manager getppid_loop)
+
+# Trace-session request bodies and ids: tracer-node's and tracer-svc's parsers on the same cases.
+ct_add_test(request_body_test
+  SOURCES unit/request_body_test.cpp
+  LIBS ct_node ct_svc)
+
+# The original's clients through tracer-svc: request keys in any case, refusals answered locally.
+ct_add_test(svc_request_keys_test
+  SOURCES integration/svc_request_keys_test.cpp
+  LIBS ct_svc)
+add_dependencies(svc_request_keys_test tracer-svc tracer-node)

@@ -173,6 +173,7 @@ public:
     }
     bool started() const { return started_; }
     unsigned short port() const { return port_; }
+    pid_t pid() const { return proc_.pid(); }
     Result<http::ClientResponse> get(const std::string& target) { return call(port_, "GET", target); }
     Result<http::ClientResponse> send(const std::string& method, const std::string& target, const std::string& body = {}) {
         return call(port_, method, target, body);

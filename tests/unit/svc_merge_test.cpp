@@ -236,6 +236,6 @@ TEST_CASE("session id and body validation", "[unit][svc]") {
     CHECK_FALSE(check_run_body(R"({"Run": 1})"));
     CHECK_FALSE(check_run_body(R"({})"));
     CHECK_FALSE(check_run_body("nope"));
-    CHECK(check_session_spec(R"({"pod":"x"})"));
+    CHECK(check_session_spec(R"({"pod":"x","container":"*","trace-hook":"trace_syscalls"})"));
     CHECK_FALSE(check_session_spec("[]"));
 }

@@ -62,7 +62,7 @@ TEST_CASE("trace filter: user filters come out with one space between tokens", "
 TEST_CASE("trace filter: filters that would escape their parentheses are refused", "[unit]") {
     // Each of these, put in "(scope) && (<user>)", would make the kernel read something other
     // than "scope and user".
-    CHECK(contains(error_of(normalize_user_filter("0) || (1")), "\")\" at character 2 closes nothing"));
+    CHECK(contains(error_of(normalize_user_filter("pid > 0) || (1")), "\")\" at character 8 closes nothing"));
     CHECK(contains(error_of(normalize_user_filter("sig == 1) || (sig == 2")), "closes nothing"));
     CHECK(contains(error_of(normalize_user_filter("(sig == 1")), "\"(\" at character 1 is never closed"));
     CHECK(contains(error_of(normalize_user_filter("sig == 1 ||")), "missing at its end"));
@@ -71,7 +71,7 @@ TEST_CASE("trace filter: filters that would escape their parentheses are refused
     CHECK(contains(error_of(normalize_user_filter("comm == x\"a) || (1\"")), "expected && or ||"));
     CHECK(contains(error_of(normalize_user_filter("sig == 1\n|| 1")), "control character (0x0a)"));
     CHECK(contains(error_of(normalize_user_filter("   ")), "it is empty"));
-    CHECK(contains(error_of(normalize_user_filter("1")), "expected an operator"));
+    CHECK(contains(error_of(normalize_user_filter("1")), "expected a field name at character 1"));
     CHECK(contains(error_of(normalize_user_filter("sig ==")), "a value is missing after \"sig ==\""));
     CHECK(contains(error_of(normalize_user_filter("sig && 1")), "expected an operator"));
     CHECK(contains(error_of(normalize_user_filter("!sig == 1")), "must be followed by \"(\""));

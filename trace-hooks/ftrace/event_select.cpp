@@ -113,15 +113,6 @@ Result<std::vector<SelectedEvent>> select_events(const std::vector<EventRequest>
     return out;
 }
 
-std::vector<std::string> lifecycle_exports(const std::vector<SelectedEvent>& selected) {
-    std::vector<std::string> out;
-    for (const auto& s : selected)
-        if (s.event.system == "sched" &&
-            (s.event.name == kForkEvent || s.event.name == "sched_process_exec" || s.event.name == "sched_process_exit"))
-            out.push_back(s.event.name);
-    return out;
-}
-
 std::vector<std::string> describe_events(const std::vector<EventName>& available) {
     std::vector<std::string> out = {
         "Trace any kernel tracepoints of the given containers, each event with all its fields",
@@ -137,10 +128,10 @@ std::vector<std::string> describe_events(const std::vector<EventName>& available
         out.push_back("No events could be listed (tracefs is not readable here).");
         return out;
     }
+    std::size_t systems = 0;
+    for (std::size_t k = 0; k < available.size(); ++k) systems += k == 0 || available[k].system != available[k - 1].system;
     out.push_back(fmt::format("Events of this kernel ({} in {} systems): SYSTEM (count): EVENT, ...", available.size(),
-                              std::ranges::count_if(available, [&, prev = std::string()](const EventName& e) mutable {
-                                  return std::exchange(prev, e.system) != e.system;
-                              })));
+                              systems));
     for (auto it = available.begin(); it != available.end();) {
         auto end = std::find_if(it, available.end(), [&](const EventName& e) { return e.system != it->system; });
         const auto count = static_cast<std::size_t>(end - it);

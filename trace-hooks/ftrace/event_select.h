@@ -56,10 +56,6 @@ struct SelectedEvent {
 Result<std::vector<SelectedEvent>> select_events(const std::vector<EventRequest>& requests,
                                                  const std::vector<EventName>& available);
 
-// The names of the selected process lifecycle events the user asked for (sched_process_fork,
-// sched_process_exec, sched_process_exit): tracer-node exports these instead of only using them.
-std::vector<std::string> lifecycle_exports(const std::vector<SelectedEvent>& selected);
-
 // The trace_events hook's --describe lines: its usage, then every system of `available` with its
 // event count and names ("sched (26): sched_kthread_stop, ..."; systems of more than
 // kListedPerSystem events show that many and how to take them all). `available` empty: a line

@@ -16,6 +16,12 @@ auto bad(std::string message) { return fail(Errc::kInvalidArgument, std::move(me
 
 bool is_option(std::string_view token) { return token.size() >= 2 && token.front() == '-'; }
 
+// "-5": a negative number where a value belongs, not an option.
+bool is_negative_number(std::string_view token) {
+    return token.size() >= 2 && token.front() == '-' &&
+           std::ranges::all_of(token.substr(1), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 bool valid_syscall_name(std::string_view name) {
     return !name.empty() && std::ranges::all_of(name, [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
@@ -38,26 +44,43 @@ Result<pid_t> parse_pid(std::string_view text) {
     return static_cast<pid_t>(*value);
 }
 
-// "-5": a negative number where a value belongs, not an option.
-bool is_negative_number(std::string_view token) {
-    return token.size() >= 2 && token.front() == '-' &&
-           std::ranges::all_of(token.substr(1), [](char c) { return c >= '0' && c <= '9'; });
+// --pid PID...: once, with at least one PID (`given` is the option as written, for the message).
+Status add_pids(std::string_view given, const std::vector<std::string_view>& values, bool& saw_pid,
+                std::vector<pid_t>& pids) {
+    if (saw_pid)
+        return bad(fmt::format("a second --pid option (\"{}\"): the threads to trace are given once, first, "
+                               "by tracer-node; hook arguments may not add any",
+                               given));
+    saw_pid = true;
+    if (values.empty()) return bad("--pid needs at least one PID");
+    for (auto v : values) {
+        auto pid = parse_pid(v);
+        if (!pid) return std::unexpected(pid.error());
+        pids.push_back(*pid);
+    }
+    return {};
 }
 
-Result<uint64_t> parse_time_ms(std::string_view option, std::string_view value) {
-    if (is_negative_number(value)) return bad(fmt::format("invalid time \"{}\" for {}: it is negative", value, option));
-    auto number = parse_u64(value);
-    if (!number) return bad(fmt::format("invalid time \"{}\": expected milliseconds", value));
-    return *number;
-}
-
-Result<uint64_t> parse_buffer_kb(std::string_view option, std::string_view value) {
-    if (is_negative_number(value))
-        return bad(fmt::format("invalid buffer size \"{}\" for {}: it is negative", value, option));
-    auto number = parse_u64(value);
-    if (!number || *number == 0 || *number > kMaxBufferKb)
-        return bad(fmt::format("invalid buffer size \"{}\": expected 1-{} KB per CPU", value, kMaxBufferKb));
-    return *number;
+// -t MS or -b KB (canonical `option`; `token` as written): the first of `values`, bounded.
+Status set_time_or_buffer(std::string_view option, std::string_view token, const std::vector<std::string_view>& values,
+                          uint64_t& time_ms, uint64_t& buffer_kb) {
+    if (values.empty()) return bad(fmt::format("{} needs a value", token));
+    auto number = parse_u64(values[0]);
+    bool time = option == "--time";
+    if (is_negative_number(values[0]))
+        return bad(fmt::format("invalid {} \"{}\" for {}: it is negative", time ? "time" : "buffer size", values[0],
+                               token));
+    if (time) {
+        if (!number) return bad(fmt::format("invalid time \"{}\": expected milliseconds", values[0]));
+        time_ms = *number;
+    } else {
+        if (!number || *number == 0 || *number > kMaxBufferKb)
+            return bad(fmt::format("invalid buffer size \"{}\": expected 1-{} KB per CPU (at most {} MiB "
+                                   "of kernel memory per CPU)",
+                                   values[0], kMaxBufferKb, kMaxBufferKb / 1024));
+        buffer_kb = *number;
+    }
+    return {};
 }
 
 Status add_syscalls(std::string_view token, std::vector<std::string>& out) {
@@ -128,11 +151,13 @@ Result<Command> parse_command(const std::vector<std::string>& args) {
 }
 
 Result<SyscallArgs> parse_syscall_args(const std::vector<std::string>& args) {
+    constexpr std::string_view kMissingPid = "missing --pid: the threads to trace come first";
     SyscallArgs out;
     bool saw_pid = false;
     size_t i = 0;
     while (i < args.size()) {
-        std::string_view token = args[i++];
+        std::string_view given = args[i++];
+        std::string_view token = given;
         if (!is_option(token)) return bad(fmt::format("unexpected argument \"{}\"", token));
         // --name=value: the inline value is the option's first value.
         std::optional<std::string_view> inline_value;
@@ -144,41 +169,29 @@ Result<SyscallArgs> parse_syscall_args(const std::vector<std::string>& args) {
         }
         auto option = canonical(token);
         if (!option) return bad(fmt::format("unknown option \"{}\"", token));
+        if (*option != "--pid" && !saw_pid) return bad(std::string(kMissingPid));
 
-        // Values: the inline one plus following tokens up to the next option.
+        // Values: the inline one plus following tokens up to the next option (a negative number
+        // is the value of a single-value option, refused below as negative).
         std::vector<std::string_view> values;
         if (inline_value) values.push_back(*inline_value);
         bool many = *option == "--pid" || *option == "--syscall";
-        while (i < args.size() && !is_option(args[i]) && (many || values.empty())) values.push_back(args[i++]);
+        while (i < args.size() && (many || values.empty()) && (!is_option(args[i]) || (!many && is_negative_number(args[i]))))
+            values.push_back(args[i++]);
 
+        Status ok;
         if (*option == "--pid") {
-            saw_pid = true;
-            if (values.empty()) return bad("--pid needs at least one PID");
-            for (auto v : values) {
-                auto pid = parse_pid(v);
-                if (!pid) return std::unexpected(pid.error());
-                out.pids.push_back(*pid);
-            }
+            ok = add_pids(given, values, saw_pid, out.pids);
         } else if (*option == "--syscall") {
             // No names means "all syscalls", as in the hook's description.
             for (auto v : values)
-                if (auto ok = add_syscalls(v, out.syscalls); !ok) return std::unexpected(ok.error());
+                if (ok = add_syscalls(v, out.syscalls); !ok) break;
         } else {
-            if (values.empty()) return bad(fmt::format("{} needs a value", token));
-            auto number = parse_u64(values[0]);
-            if (*option == "--time") {
-                if (!number)
-                    return bad(fmt::format("invalid time \"{}\": expected milliseconds", values[0]));
-                out.time_ms = *number;
-            } else {
-                if (!number || *number == 0 || *number > kMaxBufferKb)
-                    return bad(fmt::format("invalid buffer size \"{}\": expected 1-{} KB per CPU",
-                                           values[0], kMaxBufferKb));
-                out.buffer_kb = *number;
-            }
+            ok = set_time_or_buffer(*option, token, values, out.time_ms, out.buffer_kb);
         }
+        if (!ok) return std::unexpected(ok.error());
     }
-    if (!saw_pid) return bad("missing --pid: the threads to trace");
+    if (!saw_pid) return bad(std::string(kMissingPid));
     std::ranges::sort(out.syscalls);
     auto dup = std::ranges::unique(out.syscalls);
     out.syscalls.erase(dup.begin(), dup.end());
@@ -236,20 +249,7 @@ Result<EventArgs> parse_event_args(const std::vector<std::string>& args) {
 
         std::vector<std::string_view> values;
         if (inline_value) values.push_back(*inline_value);
-        if (*option == "--pid") {
-            while (i < args.size() && !is_option(args[i])) values.push_back(args[i++]);
-            if (saw_pid)
-                return bad(fmt::format("a second --pid option (\"{}\"): the threads to trace are given once, first, "
-                                       "by tracer-node; hook arguments may not add any",
-                                       given));
-            saw_pid = true;
-            if (values.empty()) return bad("--pid needs at least one PID");
-            for (auto v : values) {
-                auto pid = parse_pid(v);
-                if (!pid) return std::unexpected(pid.error());
-                out.pids.push_back(*pid);
-            }
-        } else if (*option == "--filter") {
+        if (*option == "--filter") {
             // Every token up to the next option: the filter was split on whitespace on its way here.
             while (i < args.size() && !is_event_option(args[i])) values.push_back(args[i++]);
             if (out.events.empty()) return bad(fmt::format("{} before any -e: a filter belongs to the -e before it", token));
@@ -263,23 +263,23 @@ Result<EventArgs> parse_event_args(const std::vector<std::string>& args) {
                 return std::unexpected(Error::wrap(filter.error(), fmt::format("-f for -e {}", out.events.back().pattern)));
             out.events.back().filter = std::move(*filter);
             last_has_filter = true;
-        } else {
-            if (values.empty() && i < args.size() && (!is_option(args[i]) || is_negative_number(args[i])))
-                values.push_back(args[i++]);
-            if (values.empty()) return bad(fmt::format("{} needs a value", token));
-            if (*option == "--event") {
-                out.events.push_back({std::string(values[0]), {}});
-                last_has_filter = false;
-            } else if (*option == "--time") {
-                auto ms = parse_time_ms(token, values[0]);
-                if (!ms) return std::unexpected(ms.error());
-                out.time_ms = *ms;
-            } else {
-                auto kb = parse_buffer_kb(token, values[0]);
-                if (!kb) return std::unexpected(kb.error());
-                out.buffer_kb = *kb;
-            }
+            continue;
         }
+        // As in parse_syscall_args: --pid takes every value up to the next option, the others one.
+        bool many = *option == "--pid";
+        while (i < args.size() && (many || values.empty()) && (!is_option(args[i]) || (!many && is_negative_number(args[i]))))
+            values.push_back(args[i++]);
+        Status ok;
+        if (*option == "--pid") {
+            ok = add_pids(given, values, saw_pid, out.pids);
+        } else if (*option == "--event") {
+            if (values.empty()) return bad(fmt::format("{} needs a value", token));
+            out.events.push_back({std::string(values[0]), {}});
+            last_has_filter = false;
+        } else {
+            ok = set_time_or_buffer(*option, token, values, out.time_ms, out.buffer_kb);
+        }
+        if (!ok) return std::unexpected(ok.error());
     }
     if (!saw_pid) return bad(std::string(kMissingPid));
     if (out.events.empty()) return bad("no event: give at least one -e SYSTEM:EVENT (e.g. -e sched:sched_process_exec)");

@@ -59,7 +59,9 @@ struct SyscallArgs {
 };
 
 // Hook arguments of trace_syscalls: --pid PID..., -s/--syscall NAME... (also comma-separated),
-// -t/--time MS, -b/--buffer-kb KB; long options also as --name=value.
+// -t/--time MS, -b/--buffer-kb KB (1..kMaxBufferKb); long options also as --name=value.
+// --pid comes first and only once: tracer-node gives it, and a second one (from a session's
+// arguments) would add processes outside the session's containers (docs/hooks.md).
 Result<SyscallArgs> parse_syscall_args(const std::vector<std::string>& args);
 
 // One -e of trace_events and the -f that follows it.

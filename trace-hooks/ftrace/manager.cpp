@@ -208,11 +208,8 @@ int run_events(const std::vector<std::string>& hook_args, const std::string& pre
         if (auto ok = companion->set_tracing(true); !ok) return report(ok.error(), kExitFailure);
     if (auto ok = primary->set_tracing(true); !ok) return report(ok.error(), kExitFailure);
 
-    // The one line of the protocol: where the traces appear, and which lifecycle events the
-    // reader exports rather than only uses (docs/hooks.md).
-    auto exports = lifecycle_exports(*selected);
-    if (exports.empty()) fmt::print("{}\n", primary->pipe_path());
-    else fmt::print("{}\texport={}\n", primary->pipe_path(), fmt::join(exports, ","));
+    // The one line of the protocol: where the traces appear.
+    fmt::print("{}\n", primary->pipe_path());
     std::fflush(stdout);
 
     // The companion follows the main instance's pid list: children (event-fork) and the

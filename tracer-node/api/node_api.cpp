@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "common/syscall_stats.h"
 #include "tracer-node/api/render.h"
 #include "tracer-node/record/export_stream.h"
 
@@ -36,6 +37,10 @@ http::Router NodeApi::router() {
           [this](const Request&, const http::PathParams& p) { return export_dat(p.at("id")); });
     r.add("GET", "/v1/trace-session/{id}/trace.json",
           [this](const Request& q, const http::PathParams& p) { return export_json(p.at("id"), q.query); });
+    r.add("GET", "/v1/trace-session/{id}/stats",
+          [this](const Request&, const http::PathParams& p) { return session_statistics(p.at("id")); });
+    // /healthz and /readyz are answered on the HTTP server's I/O thread (ServerOptions::inline_paths),
+    // also past its connection limits: they must never block.
     r.add("GET", "/healthz", [](const Request&, const http::PathParams&) {
         return json_response(json::object{{"status", "ok"}});
     });
@@ -45,6 +50,7 @@ http::Router NodeApi::router() {
     });
     r.add("GET", "/metrics", [this](const Request&, const http::PathParams&) {
         metrics_.update_sessions(sessions_.list());
+        metrics_.update_syscall_stats(sessions_.running_statistics());
         if (exporters_) metrics_.update_exporters(exporters_->total_counts());
         metrics_.update_heap();
         Response res;
@@ -211,6 +217,17 @@ Response NodeApi::export_json(const std::string& text, const std::string& query)
                                             .events_only = q->events_only,
                                             .other_data = std::move(other)});
     return res;
+}
+
+// A statistics session's counts per pod and container (docs/api.md "Statistics"): while it runs
+// and after it stopped. 404 for an unknown id, 409 for a session without statistics.
+Response NodeApi::session_statistics(const std::string& text) {
+    auto id = parse_session_id(text);
+    if (!id) return error_response(id.error());
+    if (!*id) return error_response(400, "statistics need one trace session id, not \"all\"");
+    auto counts = sessions_.statistics(**id);
+    if (!counts) return error_response(counts.error());
+    return json_response(stats::to_json(*counts));
 }
 
 }  // namespace ct::node

@@ -47,6 +47,7 @@ private:
     http::Response export_json(const std::string& id, const std::string& query);
     // The session's recording; 404 for an unknown session, 409 when nothing was recorded for it.
     Result<record::Recording> recording_of(SessionId id);
+    http::Response session_statistics(const std::string& id);
 
     PodDb& pods_;
     HookRegistry& hooks_;

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/http_server.h"
+#include "common/request_body.h"
 #include "common/strings.h"
 #include "tracer-svc/api/stream_proxy.h"
 #include "tracer-svc/api/trace_merge.h"
@@ -35,32 +36,40 @@ std::string target_for_id(const std::string& id) { return "/v1/trace-session/" +
 
 }  // namespace
 
+// The same parsers as tracer-node's (common/request_body.h), so a body tracer-svc accepts is
+// one every node accepts, and a bad one is refused once here instead of by every node.
 Result<std::optional<std::string>> check_session_id(const std::string& text) {
-    if (text == "all") return std::optional<std::string>();
-    if (!parse_u64(text))
-        return fail(Errc::kInvalidArgument,
-                    fmt::format("invalid trace session id \"{}\": expected a decimal unsigned 64-bit number or \"all\"", text));
+    auto id = api::parse_session_id(text);
+    if (!id) return std::unexpected(id.error());
+    if (!*id) return std::optional<std::string>();
     return std::optional<std::string>(text);
 }
 
 Status check_run_body(const std::string& body) {
-    auto obj = http::parse_json_object(body);
-    if (!obj) return std::unexpected(obj.error());
-    auto* run = obj->if_contains("Run");
-    if (!run) return fail(Errc::kInvalidArgument, "request body must have \"Run\": true or false");
-    if (!run->is_bool())
-        return fail(Errc::kInvalidArgument, fmt::format("\"Run\" must be true or false, not {}", json::serialize(*run)));
+    if (auto run = api::parse_run_request(body); !run) return std::unexpected(run.error());
     return {};
 }
 
 Status check_session_spec(const std::string& body) {
-    auto obj = http::parse_json_object(body);
-    if (!obj) return std::unexpected(obj.error());
+    if (auto spec = api::parse_session_spec(body); !spec) return std::unexpected(spec.error());
     return {};
 }
 
+namespace {
+
+StreamRelayOptions with_timeout(StreamRelayOptions o, std::chrono::milliseconds timeout) {
+    o.header_timeout = timeout;
+    return o;
+}
+
+}  // namespace
+
 SvcApi::SvcApi(NodeDirectory& directory, FanoutClient& fanout, SvcApiOptions options)
-    : directory_(directory), fanout_(fanout), options_(options), reachability_(directory.poll()) {}
+    : directory_(directory),
+      fanout_(fanout),
+      options_(options),
+      reachability_(directory.poll()),
+      streams_(with_timeout(options.streams, fanout.options().timeout)) {}
 
 http::Router SvcApi::router() {
     http::Router r;
@@ -83,6 +92,10 @@ http::Router SvcApi::router() {
           [this](const Request&, const http::PathParams& p) { return export_dat(p.at("id")); });
     r.add("GET", "/v1/trace-session/{id}/trace.json",
           [this](const Request& q, const http::PathParams& p) { return export_json(p.at("id"), q.query); });
+    r.add("GET", "/v1/trace-session/{id}/stats",
+          [this](const Request&, const http::PathParams& p) { return session_statistics(p.at("id")); });
+    // /healthz and /readyz are answered on the HTTP server's I/O thread (ServerOptions::inline_paths),
+    // also past its connection limits: they must never block (no node requests here).
     r.add("GET", "/healthz", [](const Request&, const http::PathParams&) {
         return json_response(json::object{{"status", "ok"}});
     });
@@ -93,9 +106,7 @@ http::Router SvcApi::router() {
 
 Response SvcApi::fan(const Call& call, const std::vector<NodeAddress>& nodes, std::optional<MergeKind> maps,
                      bool remember_owners) {
-    if (!directory_.ready())
-        return error_response(503, fmt::format("no node directory yet ({}): {}", directory_.describe(),
-                                               directory_.last_error()));
+    if (!directory_.ready()) return no_directory();
     Merged merged;
     if (maps) {
         // Each reply is parsed as it arrives (on the fan-out's thread), while the others still come.
@@ -105,6 +116,23 @@ Response SvcApi::fan(const Call& call, const std::vector<NodeAddress>& nodes, st
     } else {
         merged = merge_empty(fanout_.send(nodes, call));
     }
+    return answer(call, nodes, std::move(merged), remember_owners);
+}
+
+Response SvcApi::fan_merged(const Call& call, const std::vector<NodeAddress>& nodes,
+                            const std::function<Merged(const std::vector<NodeReply>&)>& merge, bool remember_owners) {
+    if (!directory_.ready()) return no_directory();
+    return answer(call, nodes, merge(fanout_.send(nodes, call)), remember_owners);
+}
+
+Response SvcApi::no_directory() const {
+    return error_response(503, fmt::format("no node directory yet ({}): {}", directory_.describe(),
+                                           directory_.last_error()));
+}
+
+// A fan-out's merged answer: failed nodes counted, named in the header and the log; reachability
+// and session owners learnt.
+Response SvcApi::answer(const Call& call, const std::vector<NodeAddress>& nodes, Merged merged, bool remember_owners) {
     for (const auto& node : merged.failed_nodes) metrics_.count_node_failure(node);
     reachability_.record(nodes.size(), nodes.size() - merged.failed_nodes.size(),
                          nodes.size() == directory_.nodes()->size(), summary(merged.failed));
@@ -149,29 +177,45 @@ Response SvcApi::get_session(const std::string& text) {
     return fan({"GET", target_for_id(text), ""}, *directory_.nodes(), MergeKind::kSessions, true);
 }
 
-// The owning node's live stream, relayed.
+// The owning node's live stream, relayed: one node stream per session, fanned out to every reader
+// (StreamRelay).
 Response SvcApi::stream_session(const std::string& text) {
     auto id = check_session_id(text);
     if (!id) return error_response(id.error());
     if (!*id) return error_response(400, "streaming needs one trace session id, not \"all\"");
-    return relay_from_owner(text, "/trace");
+    auto owner = owner_node(text);
+    if (!owner) return std::move(owner.error());
+    const auto& fo = fanout_.options();
+    return streams_.open(*owner, target_for_id(text) + "/trace",
+                         {.headers = fanout_.node_headers(),
+                          .tls = fo.tls ? fo.tls->current() : nullptr,
+                          .tls_server_name = fo.tls_server_name});
 }
 
-// The owning node's answer to GET /v1/trace-session/<id><suffix>, relayed as it streams. The owner
-// is learnt from earlier answers, or by asking every node for the session first.
-Response SvcApi::relay_from_owner(const std::string& id, const std::string& suffix) {
+// The node that owns session `id`, learnt from earlier answers or by asking every node for the
+// session first; else the answer to give instead (404: no node has it, or the nodes' failure).
+std::expected<NodeAddress, Response> SvcApi::owner_node(const std::string& id) {
     if (owner_of(id).empty()) {
         auto found = get_session(id);
-        if (found.status != 200) return found;  // 404 (no node has it) or the nodes' failure
+        if (found.status != 200) return std::unexpected(std::move(found));
     }
     auto nodes = directory_.nodes();
     auto targets = targets_for(id, *nodes);
     if (targets.size() != 1)
-        return error_response(404, fmt::format("trace session {} is not on any node of the directory", id));
-    return open_stream_proxy(targets.front(), target_for_id(id) + suffix, proxy_options());
+        return std::unexpected(
+            error_response(404, fmt::format("trace session {} is not on any node of the directory", id)));
+    return targets.front();
 }
 
-StreamProxyOptions SvcApi::proxy_options() const {
+// The owning node's answer to GET /v1/trace-session/<id><suffix>, relayed as it streams (one
+// download, export_proxy.h).
+Response SvcApi::relay_from_owner(const std::string& id, const std::string& suffix) {
+    auto owner = owner_node(id);
+    if (!owner) return std::move(owner.error());
+    return open_export_proxy(*owner, target_for_id(id) + suffix, proxy_options());
+}
+
+ExportProxyOptions SvcApi::proxy_options() const {
     const auto& fo = fanout_.options();
     return {.header_timeout = fo.timeout,
             .headers = fanout_.node_headers(),
@@ -201,9 +245,7 @@ Response SvcApi::export_json(const std::string& text, const std::string& query) 
     }
     if (!query.empty())
         return error_response(400, "the cluster's trace.json takes no query parameters (it is always on CLOCK_REALTIME)");
-    if (!directory_.ready())
-        return error_response(503, fmt::format("no node directory yet ({}): {}", directory_.describe(),
-                                               directory_.last_error()));
+    if (!directory_.ready()) return no_directory();
     auto nodes = directory_.nodes();
     Response res;
     res.content_type = "application/json";
@@ -211,6 +253,18 @@ Response SvcApi::export_json(const std::string& text, const std::string& query) 
     res.headers.emplace_back(kAskedNodesHeader, std::to_string(nodes->size()));
     res.stream = merged_trace_json(*nodes, proxy_options());
     return res;
+}
+
+// A statistics session's counts (docs/api.md "Statistics"): the nodes that have the id answer,
+// their counts are summed per pod, container and syscall. The owner is learnt first, so that its
+// 409 (a session without statistics) is not outvoted by other nodes' 404.
+Response SvcApi::session_statistics(const std::string& text) {
+    auto id = check_session_id(text);
+    if (!id) return error_response(id.error());
+    if (!*id) return error_response(400, "statistics need one trace session id, not \"all\"");
+    auto owner = owner_node(text);
+    if (!owner) return std::move(owner.error());
+    return fan_merged({"GET", target_for_id(text) + "/stats", ""}, {*owner}, merge_stats, false);
 }
 
 Response SvcApi::post_session(const Request& request) {
@@ -285,7 +339,7 @@ Response SvcApi::readyz() const {
 
 Response SvcApi::metrics() {
     Response res;
-    res.body = metrics_.serialize(directory_.nodes()->size(), fanout_.stats());
+    res.body = metrics_.serialize(directory_.nodes()->size(), fanout_.stats(), streams_.stats());
     res.content_type = "text/plain; version=0.0.4";
     return res;
 }

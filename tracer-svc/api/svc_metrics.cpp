@@ -38,8 +38,25 @@ SvcMetrics::SvcMetrics()
       limit_rejections_(prometheus::BuildCounter()
                             .Name("tracer_svc_limit_rejections_total")
                             .Help("Requests refused because a configured limit was reached")
-                            .Register(*registry_)) {
-    for (const char* kind : {"body", "header", "connections"}) limit_rejections_.Add({{"limit", kind}});
+                            .Register(*registry_)),
+      node_streams_(prometheus::BuildGauge()
+                        .Name("tracer_svc_stream_node_streams")
+                        .Help("Live streams open to nodes (one per followed session)")
+                        .Register(*registry_)
+                        .Add({})),
+      stream_readers_(prometheus::BuildGauge()
+                          .Name("tracer_svc_stream_readers")
+                          .Help("Clients following live streams")
+                          .Register(*registry_)
+                          .Add({})),
+      stream_events_(prometheus::BuildCounter()
+                         .Name("tracer_svc_stream_events_total")
+                         .Help("Live-stream events sent to readers, or dropped for readers that fell behind")
+                         .Register(*registry_)),
+      stream_sent_(stream_events_.Add({{"kind", "sent"}})),
+      stream_dropped_(stream_events_.Add({{"kind", "dropped"}})) {
+    for (const char* kind : {"body", "header", "connections", "address", "timeout"})
+        limit_rejections_.Add({{"limit", kind}});
 }
 
 void SvcMetrics::observe_request(const std::string& route, const std::string& method, int status) {
@@ -51,13 +68,18 @@ void SvcMetrics::observe_request(const std::string& route, const std::string& me
 
 void SvcMetrics::count_node_failure(const std::string& node) { node_failures_.Add({{"node", node}}).Increment(); }
 
-std::string SvcMetrics::serialize(size_t nodes, const FanoutClient::Stats& fanout) {
+std::string SvcMetrics::serialize(size_t nodes, const FanoutClient::Stats& fanout, const StreamRelay::Stats& streams) {
     nodes_.Set(static_cast<double>(nodes));
+    node_streams_.Set(static_cast<double>(streams.node_streams));
+    stream_readers_.Set(static_cast<double>(streams.readers));
     {
         std::lock_guard lock(mu_);
         add_delta(connects_, fanout.connects, last_.connects);
         add_delta(reused_, fanout.reused, last_.reused);
         last_ = fanout;
+        add_delta(stream_sent_, streams.sent, last_streams_.sent);
+        add_delta(stream_dropped_, streams.dropped, last_streams_.dropped);
+        last_streams_ = streams;
     }
     return prometheus::TextSerializer().Serialize(registry_->Collect());
 }

@@ -10,7 +10,7 @@ namespace {
 
 class MergedTraceStream : public http::ChunkStream {
 public:
-    MergedTraceStream(std::vector<NodeAddress> nodes, StreamProxyOptions proxy)
+    MergedTraceStream(std::vector<NodeAddress> nodes, ExportProxyOptions proxy)
         : nodes_(std::move(nodes)), proxy_(std::move(proxy)) {}
     ~MergedTraceStream() override { close(); }
 
@@ -52,7 +52,7 @@ private:
     bool open_next(std::string& out) {
         while (next_node_ < nodes_.size()) {
             const auto& node = nodes_[next_node_];
-            auto res = open_stream_proxy(node, node_trace_json_target(next_node_), proxy_);
+            auto res = open_export_proxy(node, node_trace_json_target(next_node_), proxy_);
             if (res.status == 200 && res.stream) {
                 current_ = std::move(res.stream);
                 node_wrote_ = false;
@@ -71,7 +71,7 @@ private:
     }
 
     std::vector<NodeAddress> nodes_;
-    StreamProxyOptions proxy_;
+    ExportProxyOptions proxy_;
     std::size_t next_node_ = 0;
     std::shared_ptr<http::ChunkStream> current_;
     bool opened_ = false, done_ = false;
@@ -87,7 +87,7 @@ std::string node_trace_json_target(std::size_t k) {
                        (k + 1) * kNodePidRange, k);
 }
 
-std::shared_ptr<http::ChunkStream> merged_trace_json(std::vector<NodeAddress> nodes, StreamProxyOptions proxy) {
+std::shared_ptr<http::ChunkStream> merged_trace_json(std::vector<NodeAddress> nodes, ExportProxyOptions proxy) {
     return std::make_shared<MergedTraceStream>(std::move(nodes), std::move(proxy));
 }
 

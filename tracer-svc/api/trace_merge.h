@@ -4,7 +4,7 @@
 // &pid_base=<(k+1) x 10^7>&sort_index=<k>, docs/api.md): timestamps on CLOCK_REALTIME (each
 // node applies the clock offsets it recorded), processes numbered in a range of the node's own
 // and named "<node> <namespace>/<pod>/<container>", so every node's processes form one group.
-// Their events are spliced into one document as they arrive (stream_proxy.h relays each node):
+// Their events are spliced into one document as they arrive (export_proxy.h relays each node):
 // nothing is held whole. Nodes that fail are named in the document's otherData.
 #pragma once
 
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/http.h"
-#include "tracer-svc/api/stream_proxy.h"
+#include "tracer-svc/api/export_proxy.h"
 
 namespace ct::svc {
 
@@ -22,6 +22,6 @@ inline constexpr std::uint64_t kNodePidRange = 10'000'000;  // above the kernel'
 std::string node_trace_json_target(std::size_t k);
 
 // The merged document as a stream; `proxy` carries the connection options for every node.
-std::shared_ptr<http::ChunkStream> merged_trace_json(std::vector<NodeAddress> nodes, StreamProxyOptions proxy);
+std::shared_ptr<http::ChunkStream> merged_trace_json(std::vector<NodeAddress> nodes, ExportProxyOptions proxy);
 
 }  // namespace ct::svc

@@ -13,6 +13,8 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "common/syscall_stats.h"
+
 namespace ct::svc {
 
 namespace json = boost::json;
@@ -635,6 +637,30 @@ Merged merge_maps(std::vector<NodeReply> replies, MergeKind kind) {
     MapMerge merge(kind, replies.size());
     for (size_t i = 0; i < replies.size(); ++i) merge.add(i, std::move(replies[i]));
     return merge.finish();
+}
+
+Merged merge_stats(const std::vector<NodeReply>& replies) {
+    Merged merged;
+    for (const auto& r : replies)
+        if (r.failed()) add_failure(merged, r, reply_reason(r));
+    stats::PodStats all;
+    bool any_ok = false;
+    for (const auto& r : replies) {
+        if (!r.ok()) continue;
+        auto obj = parse_object(r.body);
+        auto counts = obj ? stats::parse_pod_stats(*obj)
+                          : Result<stats::PodStats>(fail(Errc::kInvalidArgument, "not a JSON object"));
+        if (!counts) {
+            add_failure(merged, r, fmt::format("answered status {} with a body that is not a stats answer: {}",
+                                               r.status, counts.error().message));
+            continue;
+        }
+        any_ok = true;
+        stats::merge_into(all, *counts);
+    }
+    if (!any_ok) return merge_refusals(replies, std::move(merged));
+    merged.response = http::json_response(stats::to_json(all));
+    return merged;
 }
 
 Merged merge_empty(const std::vector<NodeReply>& replies) {

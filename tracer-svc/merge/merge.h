@@ -105,6 +105,10 @@ private:
 Merged merge_maps(std::vector<NodeReply> replies, MergeKind kind);
 // PUT/DELETE: any 2xx -> 200 {}; otherwise as merge_maps.
 Merged merge_empty(const std::vector<NodeReply>& replies);
+// GET /v1/trace-session/<id>/stats: the 2xx answers' counts summed per pod, container and
+// syscall (common/syscall_stats.h); otherwise as merge_maps. A 2xx body that is not a stats
+// answer counts as failed.
+Merged merge_stats(const std::vector<NodeReply>& replies);
 
 // The reason a reply failed or was refused: the transport error, the node's {"error": ...}
 // text, or the raw body cut short.
