@@ -161,6 +161,26 @@ Manager start_manager(const std::vector<std::string>& hook_args, const std::stri
     return start_hook("trace_syscalls", hook_args, instance_prefix);
 }
 
+// Runs `hook` with `args`, which must be refused: exit 2, nothing on stdout, `named` on stderr,
+// no instance of that manager left.
+void check_refused(const std::string& hook, const std::vector<std::string>& args, const std::string& named) {
+    INFO(fmt::format("{} args: {}", hook, fmt::join(args, " ")));
+    std::vector<std::string> argv = {kManager, "--run", hook, "--args"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto p = Subprocess::spawn(command(argv));
+    REQUIRE(p);
+    pid_t pid = p->pid();
+    std::string out, err;
+    auto status = p->wait_for(30s);
+    REQUIRE(status);
+    read_available(p->stdout_fd(), out, 1 << 16);
+    read_available(p->stderr_fd(), err, 1 << 16);
+    CHECK(status->code == 2);
+    CHECK(out.empty());
+    CHECK_THAT(err, Catch::Contains(named));
+    CHECK(instances_of(pid).empty());
+}
+
 struct TraceLine {
     pid_t pid = 0;
     std::string event;  // "sys_getppid()", "sys_getppid -> 0x1a84"
@@ -290,21 +310,7 @@ TEST_CASE("ftrace manager rejects bad hook arguments before creating anything", 
                                            // Kernel memory stays bounded (issue 14.2).
                                            {{"--pid", "1", "-b", "4000000"}, "\"4000000\""},
                                            {{"--pid", "1", "-t", "-5"}, "negative"}}) {
-        INFO(fmt::format("args: {}", fmt::join(c.args, " ")));
-        std::vector<std::string> argv = {kManager, "--run", "trace_syscalls", "--args"};
-        argv.insert(argv.end(), c.args.begin(), c.args.end());
-        auto p = Subprocess::spawn(command(argv));
-        REQUIRE(p);
-        pid_t pid = p->pid();
-        std::string out, err;
-        auto status = p->wait_for(30s);
-        REQUIRE(status);
-        read_available(p->stdout_fd(), out, 1 << 16);
-        read_available(p->stderr_fd(), err, 1 << 16);
-        CHECK(status->code == 2);
-        CHECK(out.empty());
-        CHECK(err.find(c.named) != std::string::npos);
-        CHECK(instances_of(pid).empty());
+        check_refused("trace_syscalls", c.args, c.named);
     }
 }
 
@@ -549,21 +555,7 @@ TEST_CASE("trace_events refuses bad events, filters and scope before creating an
              {{"--pid", me, "-e", "sched:sched_process_exec", "--pid", "1"}, "a second --pid"},
              {{"--pid", me, "-e", "sched:sched_process_exec", "-b", "65537"}, "\"65537\""},
              {{"--pid", me, "-e", "sched:sched_process_exec", "-t", "-5"}, "negative"}}) {
-        INFO(fmt::format("args: {}", fmt::join(c.args, " ")));
-        std::vector<std::string> argv = {kManager, "--run", "trace_events", "--args"};
-        argv.insert(argv.end(), c.args.begin(), c.args.end());
-        auto p = Subprocess::spawn(command(argv));
-        REQUIRE(p);
-        pid_t pid = p->pid();
-        std::string out, err;
-        auto status = p->wait_for(30s);
-        REQUIRE(status);
-        read_available(p->stdout_fd(), out, 1 << 16);
-        read_available(p->stderr_fd(), err, 1 << 16);
-        CHECK(status->code == 2);
-        CHECK(out.empty());
-        CHECK_THAT(err, Catch::Contains(c.named));
-        CHECK(instances_of(pid).empty());
+        check_refused("trace_events", c.args, c.named);
     }
 }
 

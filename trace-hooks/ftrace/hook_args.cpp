@@ -44,6 +44,34 @@ Result<pid_t> parse_pid(std::string_view text) {
     return static_cast<pid_t>(*value);
 }
 
+constexpr std::string_view kMissingPid = "missing --pid: the threads to trace come first";
+
+// One option token of a hook's arguments: "-e", "--event=sched:x" -> token "--event", value "sched:x".
+struct OptionRead {
+    std::string_view given;   // as written, "--filter=sig"
+    std::string_view token;   // without its inline value, "--filter"
+    std::string_view option;  // canonical spelling, "--filter"
+    std::optional<std::string_view> inline_value;
+};
+
+// Reads the option `given` with `canonical` (the hook's spellings); everything but --pid needs
+// --pid before it. kInvalidArgument naming a non-option, an unknown option, or the missing --pid.
+Result<OptionRead> read_option(std::string_view given,
+                               std::optional<std::string_view> (*canonical)(std::string_view), bool saw_pid) {
+    if (!is_option(given)) return bad(fmt::format("unexpected argument \"{}\"", given));
+    OptionRead out{.given = given, .token = given, .option = {}, .inline_value = std::nullopt};
+    if (given.starts_with("--"))
+        if (size_t eq = given.find('='); eq != std::string_view::npos) {
+            out.inline_value = given.substr(eq + 1);
+            out.token = given.substr(0, eq);
+        }
+    auto option = canonical(out.token);
+    if (!option) return bad(fmt::format("unknown option \"{}\"", out.token));
+    if (*option != "--pid" && !saw_pid) return bad(std::string(kMissingPid));
+    out.option = *option;
+    return out;
+}
+
 // --pid PID...: once, with at least one PID (`given` is the option as written, for the message).
 Status add_pids(std::string_view given, const std::vector<std::string_view>& values, bool& saw_pid,
                 std::vector<pid_t>& pids) {
@@ -151,43 +179,30 @@ Result<Command> parse_command(const std::vector<std::string>& args) {
 }
 
 Result<SyscallArgs> parse_syscall_args(const std::vector<std::string>& args) {
-    constexpr std::string_view kMissingPid = "missing --pid: the threads to trace come first";
     SyscallArgs out;
     bool saw_pid = false;
     size_t i = 0;
     while (i < args.size()) {
-        std::string_view given = args[i++];
-        std::string_view token = given;
-        if (!is_option(token)) return bad(fmt::format("unexpected argument \"{}\"", token));
-        // --name=value: the inline value is the option's first value.
-        std::optional<std::string_view> inline_value;
-        if (token.starts_with("--")) {
-            if (size_t eq = token.find('='); eq != std::string_view::npos) {
-                inline_value = token.substr(eq + 1);
-                token = token.substr(0, eq);
-            }
-        }
-        auto option = canonical(token);
-        if (!option) return bad(fmt::format("unknown option \"{}\"", token));
-        if (*option != "--pid" && !saw_pid) return bad(std::string(kMissingPid));
-
+        auto read = read_option(args[i++], canonical, saw_pid);
+        if (!read) return std::unexpected(read.error());
+        const std::string_view given = read->given, token = read->token, option = read->option;
         // Values: the inline one plus following tokens up to the next option (a negative number
         // is the value of a single-value option, refused below as negative).
         std::vector<std::string_view> values;
-        if (inline_value) values.push_back(*inline_value);
-        bool many = *option == "--pid" || *option == "--syscall";
+        if (read->inline_value) values.push_back(*read->inline_value);
+        bool many = option == "--pid" || option == "--syscall";
         while (i < args.size() && (many || values.empty()) && (!is_option(args[i]) || (!many && is_negative_number(args[i]))))
             values.push_back(args[i++]);
 
         Status ok;
-        if (*option == "--pid") {
+        if (option == "--pid") {
             ok = add_pids(given, values, saw_pid, out.pids);
-        } else if (*option == "--syscall") {
+        } else if (option == "--syscall") {
             // No names means "all syscalls", as in the hook's description.
             for (auto v : values)
                 if (ok = add_syscalls(v, out.syscalls); !ok) break;
         } else {
-            ok = set_time_or_buffer(*option, token, values, out.time_ms, out.buffer_kb);
+            ok = set_time_or_buffer(option, token, values, out.time_ms, out.buffer_kb);
         }
         if (!ok) return std::unexpected(ok.error());
     }
@@ -227,29 +242,17 @@ std::string_view strip_outer_quotes(std::string_view text) {
 }  // namespace
 
 Result<EventArgs> parse_event_args(const std::vector<std::string>& args) {
-    constexpr std::string_view kMissingPid = "missing --pid: the threads to trace come first";
     EventArgs out;
     bool saw_pid = false;
     bool last_has_filter = false;
     size_t i = 0;
     while (i < args.size()) {
-        std::string_view given = args[i++];
-        std::string_view token = given;
-        if (!is_option(token)) return bad(fmt::format("unexpected argument \"{}\"", token));
-        std::optional<std::string_view> inline_value;
-        if (token.starts_with("--")) {
-            if (size_t eq = token.find('='); eq != std::string_view::npos) {
-                inline_value = token.substr(eq + 1);
-                token = token.substr(0, eq);
-            }
-        }
-        auto option = canonical_event_option(token);
-        if (!option) return bad(fmt::format("unknown option \"{}\"", token));
-        if (*option != "--pid" && !saw_pid) return bad(std::string(kMissingPid));
-
+        auto read = read_option(args[i++], canonical_event_option, saw_pid);
+        if (!read) return std::unexpected(read.error());
+        const std::string_view given = read->given, token = read->token, option = read->option;
         std::vector<std::string_view> values;
-        if (inline_value) values.push_back(*inline_value);
-        if (*option == "--filter") {
+        if (read->inline_value) values.push_back(*read->inline_value);
+        if (option == "--filter") {
             // Every token up to the next option: the filter was split on whitespace on its way here.
             while (i < args.size() && !is_event_option(args[i])) values.push_back(args[i++]);
             if (out.events.empty()) return bad(fmt::format("{} before any -e: a filter belongs to the -e before it", token));
@@ -266,18 +269,18 @@ Result<EventArgs> parse_event_args(const std::vector<std::string>& args) {
             continue;
         }
         // As in parse_syscall_args: --pid takes every value up to the next option, the others one.
-        bool many = *option == "--pid";
+        bool many = option == "--pid";
         while (i < args.size() && (many || values.empty()) && (!is_option(args[i]) || (!many && is_negative_number(args[i]))))
             values.push_back(args[i++]);
         Status ok;
-        if (*option == "--pid") {
+        if (option == "--pid") {
             ok = add_pids(given, values, saw_pid, out.pids);
-        } else if (*option == "--event") {
+        } else if (option == "--event") {
             if (values.empty()) return bad(fmt::format("{} needs a value", token));
             out.events.push_back({std::string(values[0]), {}});
             last_has_filter = false;
         } else {
-            ok = set_time_or_buffer(*option, token, values, out.time_ms, out.buffer_kb);
+            ok = set_time_or_buffer(option, token, values, out.time_ms, out.buffer_kb);
         }
         if (!ok) return std::unexpected(ok.error());
     }
