@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "common/strings.h"
-#include "common/trace_filter.h"
+#include "trace-hooks/ftrace/trace_filter.h"
 
 namespace ct::hooks::ftrace {
 namespace {

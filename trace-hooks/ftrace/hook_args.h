@@ -67,7 +67,7 @@ Result<SyscallArgs> parse_syscall_args(const std::vector<std::string>& args);
 // One -e of trace_events and the -f that follows it.
 struct EventRequest {
     std::string pattern;  // "system:event", shell globs allowed in either part
-    std::string filter;   // the user's filter, normalised (common/trace_filter.h); "" for none
+    std::string filter;   // the user's filter, normalised (trace-hooks/ftrace/trace_filter.h); "" for none
 };
 
 struct EventArgs {

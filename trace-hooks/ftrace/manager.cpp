@@ -21,7 +21,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "common/trace_filter.h"
+#include "trace-hooks/ftrace/trace_filter.h"
 #include "trace-hooks/ftrace/event_select.h"
 #include "trace-hooks/ftrace/hook_args.h"
 #include "trace-hooks/ftrace/trace_instance.h"
@@ -142,7 +142,7 @@ int run_syscalls(const std::vector<std::string>& hook_args, const std::string& p
 }
 
 // The companion's filter for one target-scoped event: the session's threads by the event's
-// target field, ANDed with the user's filter (common/trace_filter.h); within the kernel's limit.
+// target field, ANDed with the user's filter (trace-hooks/ftrace/trace_filter.h); within the kernel's limit.
 std::string companion_filter(const SelectedEvent& event, const std::vector<pid_t>& pids) {
     const auto field = target_field(event.event).value_or("pid");
     const std::size_t room = kMaxFilterBytes - event.filter.size() - std::string_view("() && ()").size();

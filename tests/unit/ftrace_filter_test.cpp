@@ -1,12 +1,13 @@
-// Event filter texts (common/trace_filter.h): a user's filter is parsed and normalised so that
+// Event filter texts (trace-hooks/ftrace/trace_filter.h): a user's filter is parsed and normalised so that
 // "(scope) && (<user>)" can only narrow the scope; pid scopes fit the kernel's size limit.
 #include <catch2/catch.hpp>
 
 #include <numeric>
 
-#include "common/trace_filter.h"
+#include "trace-hooks/ftrace/trace_filter.h"
 
 using namespace ct;
+using namespace ct::hooks::ftrace;
 
 namespace {
 

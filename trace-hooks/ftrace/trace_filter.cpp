@@ -1,4 +1,4 @@
-#include "common/trace_filter.h"
+#include "trace-hooks/ftrace/trace_filter.h"
 
 #include <algorithm>
 #include <array>
@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-namespace ct {
+namespace ct::hooks::ftrace {
 namespace {
 
 bool is_field_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
@@ -196,4 +196,4 @@ std::string combine_filters(std::string_view scope, std::string_view user) {
     return fmt::format("({}) && ({})", scope, user);
 }
 
-}  // namespace ct
+}  // namespace ct::hooks::ftrace

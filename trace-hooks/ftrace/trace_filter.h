@@ -13,7 +13,7 @@
 
 #include "common/result.h"
 
-namespace ct {
+namespace ct::hooks::ftrace {
 
 // The kernel refuses a filter write of a page (4096 bytes) or more.
 inline constexpr std::size_t kMaxFilterBytes = 4095;
@@ -49,4 +49,4 @@ std::string pid_scope_filter(std::string_view field, std::vector<pid_t> pids, st
 // normalize_user_filter.
 std::string combine_filters(std::string_view scope, std::string_view user);
 
-}  // namespace ct
+}  // namespace ct::hooks::ftrace
