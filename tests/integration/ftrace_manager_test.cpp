@@ -331,7 +331,11 @@ TEST_CASE("ftrace manager traces exactly the given pid's syscalls and waits for 
     CHECK(fs::path(m.trace_pipe).is_absolute());
     CHECK(m.dir().parent_path() == kInstances);
     CHECK(m.dir().filename().string().starts_with(fmt::format("ctrace_{}_", m.process.pid())));
-    CHECK(split_whitespace(read_text(m.dir() / "set_event_pid")).size() >= 3000);
+    // All 3,000 were written; with event-fork the kernel drops a listed pid when a task of that pid
+    // exits, and other processes on the machine may take (and leave) an unused pid meanwhile.
+    auto listed = split_whitespace(read_text(m.dir() / "set_event_pid"));
+    CHECK(listed.size() >= 2900);
+    CHECK(std::find(listed.begin(), listed.end(), std::to_string(traced.pid())) != listed.end());
     CHECK(trim(read_text(m.dir() / "options/event-fork")) == "1");
     PipeReader reader(m.trace_pipe);
 
