@@ -1,6 +1,7 @@
 #include "tracer-node/capture/raw_capture.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,9 +27,8 @@ namespace {
 
 constexpr std::size_t kMaxPagesPerPoll = 16;  // ~4k events: bounds one batch's work, memory and latency
 constexpr std::size_t kMaxHeldEvents = 16384;  // merge window bound in events (see poll)
-// A page with less free room than this is full: the next event did not fit.
-constexpr std::size_t kFullPageSlack = 256;
 constexpr int kFinishPasses = 50;                // drain passes waiting for "entries: 0" at the end
+constexpr auto kFinishStep = std::chrono::milliseconds(1);
 constexpr auto kOffCheckInterval = std::chrono::milliseconds(10);
 
 constexpr std::size_t kMaxFormatBytes = 1 << 20;  // format files are a few KiB
@@ -69,6 +69,14 @@ Result<std::vector<EventFormat>> read_enabled_formats(const std::string& tracing
     return formats;
 }
 
+// The lifecycle events the run consumes and never delivers: not counted when dropped.
+std::set<std::string> bookkeeping_events(const CaptureOptions& options) {
+    std::set<std::string> out;
+    for (auto name : kLifecycleEvents)
+        if (!options.export_lifecycle.contains(std::string(name))) out.emplace(name);
+    return out;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<RawCapture>> RawCapture::open(const std::string& instance_dir, const CaptureOptions& options) {
@@ -81,10 +89,12 @@ Result<std::unique_ptr<RawCapture>> RawCapture::open(const std::string& instance
         cpus.push_back({std::move(b), FD(fd)});
     }
 
-    // Sub-buffers are a page unless the instance says otherwise (kernels >= 6.8 can change it).
-    std::size_t subbuf = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-    if (auto kb = parse_u64(trim(read_small_file(instance_dir + "/buffer_subbuf_size_kb"))); kb && *kb > 0)
-        subbuf = std::max<std::size_t>(subbuf, *kb * 1024);
+    const std::size_t subbuf = ftrace::subbuf_size(instance_dir);
+    // The kernel wakes the reader when a CPU's buffer is this full; drain_interval bounds the
+    // wait otherwise. Only a wake-up threshold: the instance's memory and events are unchanged.
+    if (auto set = ftrace::set_wake_percent(instance_dir, options.wake_percent); !set)
+        spdlog::warn("{} (the reader wakes every {} ms instead)", set.error().message,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(options.drain_interval).count());
 
     // Only the formats of the events the hook enabled, parsed here: libtracefs would parse every
     // format of their systems plus kallsyms and printk formats (millions of symbols, megabytes
@@ -108,6 +118,7 @@ Result<std::unique_ptr<RawCapture>> RawCapture::open(const std::string& instance
                                                      decoder.error().message));
     }
     if (!decoder) return std::unexpected(decoder.error());
+    (*decoder)->skip_in_count(bookkeeping_events(options));
     return std::unique_ptr<RawCapture>(
         new RawCapture(instance_dir, options, std::move(*decoder), std::move(cpus), subbuf));
 }
@@ -120,7 +131,13 @@ RawCapture::RawCapture(std::string instance_dir, CaptureOptions options, std::un
       cpus_(std::move(cpus)),
       subbuf_size_(subbuf_size),
       budget_(options_.queue_budget ? options_.queue_budget
-                                    : std::make_shared<ByteBudget>(CaptureOptions::kDefaultQueueBytes)) {
+                                    : std::make_shared<ByteBudget>(CaptureOptions::kDefaultQueueBytes)),
+      names_([root = options_.procfs_root](pid_t pid) -> std::string {
+          if (pid == 0) return "<idle>";
+          // A task names itself: any bytes. Event strings are UTF-8 (the exported JSON must be).
+          auto comm = to_valid_utf8(trim(read_small_file(fmt::format("{}/{}/comm", root, pid))));
+          return comm.empty() ? "<...>" : comm;  // gone already; ftrace prints the same when it can't tell
+      }) {
     thread_ = std::thread([this] { reader(); });
 }
 
@@ -133,7 +150,10 @@ void RawCapture::abort() {
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
     // Count what was read but will never be handed out (the reader is gone: its kbuffer is free).
-    std::uint64_t discarded = held_.size();
+    const auto bookkeeping = bookkeeping_events(options_);
+    std::uint64_t discarded = std::ranges::count_if(held_, [&](const TraceEvent& e) {
+        return !bookkeeping.contains(std::string(e.name()));
+    });
     held_.clear();
     std::lock_guard lock(mutex_);
     for (const auto& p : queue_) discarded += decoder_->count(p.bytes.data(), p.bytes.size());
@@ -144,11 +164,13 @@ void RawCapture::abort() {
 }
 
 bool RawCapture::drain_all(std::vector<Page>& into) {
-    bool any = false;
+    const std::size_t first = into.size();
     std::string buf(subbuf_size_, '\0');
     const std::size_t header = decoder_->header_size();
     for (auto& c : cpus_) {
         if (!c.fd) continue;
+        // Until the CPU is empty, the page the kernel writes to included: every event up to now
+        // is then in hand, which the merge window relies on.
         while (true) {
             ssize_t n = ::read(c.fd.get(), buf.data(), buf.size());
             if (n <= 0) {
@@ -159,25 +181,28 @@ bool RawCapture::drain_all(std::vector<Page>& into) {
                 }
                 break;
             }
-            any = true;
             // Keep only the used part: header + commit bytes (+ 8 for a stored missed-events count).
             std::size_t used = static_cast<std::size_t>(n);
-            bool partial = false;
             if (used >= header && header >= 16) {
                 std::uint64_t commit = 0;
                 std::memcpy(&commit, buf.data() + 8, 8);
                 std::size_t data = static_cast<std::size_t>(commit & ((1ULL << 30) - 1));
                 used = std::min(used, header + data + 8);
-                partial = header + data + kFullPageSlack < subbuf_size_;
             }
             into.push_back({c.buffer.cpu, std::string(buf.data(), used)});
-            // A partly filled page is the one the kernel is writing to: reading on would take it
-            // a few events at a time (hundreds of thousands of reads a second under a fast
-            // workload, each one contending with the writer). Its rest waits for the next pass.
-            if (partial) break;
         }
     }
-    return any;
+    // Pages in the order of their first events (a page starts with its timestamp): decoding
+    // then meets the CPUs' events nearly in time order, and the merge window only has to cover
+    // one page's span. Stable: each CPU's pages keep their order.
+    auto start_of = [](const Page& p) {
+        std::uint64_t ts = 0;
+        if (p.bytes.size() >= 8) std::memcpy(&ts, p.bytes.data(), 8);
+        return ts;
+    };
+    std::stable_sort(into.begin() + static_cast<std::ptrdiff_t>(first), into.end(),
+                     [&](const Page& a, const Page& b) { return start_of(a) < start_of(b); });
+    return into.size() > first;
 }
 
 void RawCapture::reader() {
@@ -201,13 +226,20 @@ void RawCapture::reader() {
         got.clear();
         cv_.notify_all();
     };
+    std::vector<pollfd> fds;
+    for (const auto& c : cpus_) fds.push_back({c.fd.get(), POLLIN, 0});
+    const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.drain_interval);
+    const timespec timeout{static_cast<time_t>(wait.count() / 1'000'000'000), static_cast<long>(wait.count() % 1'000'000'000)};
     while (!abort_) {
+        // Asleep until a CPU's buffer is wake_percent full, or drain_interval at most.
+        if (::ppoll(fds.data(), fds.size(), &timeout, nullptr) < 0 && errno != EINTR) {
+            spdlog::warn("waiting on {}'s buffers: {}", instance_dir_, std::strerror(errno));
+            std::this_thread::sleep_for(options_.drain_interval);
+        }
+        if (abort_) break;
         bool any = drain_all(got);
         enqueue();
-        if (any) {
-            std::this_thread::sleep_for(options_.poll_interval);
-            continue;
-        }
+        if (any) continue;
         auto now = std::chrono::steady_clock::now();
         if (hook_exited_ || (now >= next_off_check && ftrace::finishing(instance_dir_))) {
             // Producers are done: events may still be landing on other CPUs for a moment, so
@@ -221,12 +253,11 @@ void RawCapture::reader() {
                     if (c.fd && entries && *entries > 0) empty = false;
                 }
                 if (empty) break;
-                std::this_thread::sleep_for(options_.poll_interval);
+                std::this_thread::sleep_for(kFinishStep);
             }
             break;
         }
         if (now >= next_off_check) next_off_check = now + kOffCheckInterval;
-        std::this_thread::sleep_for(options_.poll_interval);
     }
     finish_reader();
 }
@@ -263,38 +294,6 @@ CaptureLoss RawCapture::loss() const {
     l.unparsed = unparsed_;
     l.queue_dropped = queue_dropped_;
     return l;
-}
-
-void RawCapture::set_comm(TraceEvent& e) {
-    // The hook's fork and exec events name new and renamed tasks exactly, and spare a /proc read
-    // per child (which a short-lived one may not outlive). The event's own task is the parent
-    // (fork) or the exec'd process, whose name ftrace already shows as the new one.
-    if (auto change = process_change(e); change && !change->comm.empty()) {
-        comms_.insert_or_assign(change->pid, std::move(change->comm));
-        last_comm_ = nullptr;
-    }
-    // Runs of events come from one task: the lookup is skipped for the same pid as the last one.
-    if (!last_comm_ || e.pid != last_comm_pid_) {
-        auto it = comms_.find(e.pid);
-        if (it == comms_.end()) {
-            std::string comm;
-            if (e.pid == 0) comm = "<idle>";
-            else {
-                // A task names itself: any bytes. Event strings are UTF-8 (the exported JSON must be).
-                comm = to_valid_utf8(trim(read_small_file(fmt::format("{}/{}/comm", options_.procfs_root, e.pid))));
-                if (comm.empty()) comm = "<...>";  // gone already; ftrace prints the same when it can't tell
-            }
-            it = comms_.emplace(e.pid, std::move(comm)).first;
-        }
-        last_comm_pid_ = e.pid;
-        last_comm_ = &it->second;  // unordered_map values stay put until erased
-    }
-    e.comm = *last_comm_;
-    // exec renames the task: look it up again for the events after this one.
-    if (e.event.starts_with("sys_exit_execve")) {
-        comms_.erase(e.pid);
-        last_comm_ = nullptr;
-    }
 }
 
 bool RawCapture::poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wait) {
@@ -337,7 +336,7 @@ bool RawCapture::poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wa
     }
     if (out.empty()) out.reserve(emit);  // not on a filled one: reserving exactly each time would be quadratic
     for (std::size_t k = 0; k < emit; ++k) {
-        set_comm(held_.front());
+        names_.name(held_.front());
         out.push_back(std::move(held_.front()));
         held_.pop_front();
     }

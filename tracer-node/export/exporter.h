@@ -18,9 +18,10 @@ namespace ct::node {
 
 struct EnrichedEvent {
     TraceEvent event;
-    // Pod/container the pid belongs to; null when unknown. Shared: millions of events of a
-    // handful of pids point to the same few owners instead of copying three strings each.
-    std::shared_ptr<const EventOwner> owner;
+    // Pod/container the pid belongs to; null when unknown. Owned by the capture run, which keeps
+    // one per container: valid during the export_events call that hands it over, so an exporter
+    // that keeps an event past that call copies the owner.
+    const EventOwner* owner = nullptr;
 };
 
 // What one exporter did with one session's events (or with all of them).

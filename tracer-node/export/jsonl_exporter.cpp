@@ -35,7 +35,7 @@ void JsonLinesExporter::export_events(const EventContext& context, std::span<con
         total_ += events.size();
     };
     for (const auto& e : events) {
-        writer.append(text, e.event, e.owner.get());
+        writer.append(text, e.event, e.owner);
         text += '\n';
         if (text.size() >= kChunkBytes) write(false);
     }

@@ -157,7 +157,7 @@ void StreamHub::export_events(const EventContext& c, std::span<const EnrichedEve
     };
     EventJsonWriter writer(c);
     for (const auto& e : events) {
-        writer.append(chunk, e.event, e.owner.get());
+        writer.append(chunk, e.event, e.owner);
         chunk += '\n';
         if (++in_chunk, chunk.size() >= options_.chunk_bytes) flush();
     }

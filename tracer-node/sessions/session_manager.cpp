@@ -29,6 +29,25 @@ std::optional<std::vector<std::string>> hook_error(const HookProcess& hook) {
     return std::nullopt;
 }
 
+// A run's capture figures added to a session's totals.
+void add_capture_stats(SessionStats& to, const CaptureStats& s) {
+    to.delivered += s.delivered;
+    to.overrun += s.loss.overrun;
+    to.dropped += s.loss.dropped;
+    to.unparsed += s.loss.unparsed;
+    to.queue_dropped += s.loss.queue_dropped;
+    to.out_of_scope += s.out_of_scope;
+    to.cache_evictions += s.evictions;
+}
+
+// The selection as the capture's scope: every (pod, container) it names.
+std::vector<ContainerRef> scope_of(const Selection& selection) {
+    std::vector<ContainerRef> out;
+    for (const auto& [pod, names] : selection)
+        for (const auto& n : names) out.push_back({pod, n});
+    return out;
+}
+
 }  // namespace
 
 // One start..stop of the hook.
@@ -206,14 +225,7 @@ SessionView SessionManager::view_of(Entry& e) {
         if (auto err = hook_error(*e.run->hook)) v.error = err;
     }
     v.stats = e.stats;
-    if (e.run && e.run->capture) {
-        auto s = e.run->capture->stats();
-        v.stats.delivered += s.delivered;
-        v.stats.overrun += s.loss.overrun;
-        v.stats.dropped += s.loss.dropped;
-        v.stats.unparsed += s.loss.unparsed;
-        v.stats.queue_dropped += s.loss.queue_dropped;
-    }
+    if (e.run && e.run->capture) add_capture_stats(v.stats, e.run->capture->stats());
     v.stats.lost = v.stats.overrun + v.stats.dropped + v.stats.unparsed + v.stats.queue_dropped;
     for (const auto& [kind, c] : exporters_->session_counts(std::to_string(e.id)))
         v.stats.exporters[kind] = SessionExportStats{c.exported, c.dropped, c.errors};
@@ -327,8 +339,11 @@ Status SessionManager::start_locked(Entry& e) {
         if (!owner) return std::nullopt;
         return EventOwner{owner->pod, owner->pod_namespace, owner->container, owner->container_id};
     };
+    // The capture exports only the selected containers' events (docs/api.md "Capture"), whatever
+    // else gets into the instance.
     run->capture = std::make_unique<CaptureRun>(std::move(*source), std::move(context), std::move(owners), exporters_,
-                                                options_.capture_nice);
+                                                CaptureRunOptions{.nice = options_.capture_nice,
+                                                                  .scope = scope_of(selection)});
     {
         std::lock_guard lock(e.state_mutex);
         e.containers = std::move(selection);
@@ -365,11 +380,7 @@ void SessionManager::finish_run_locked(Entry& e, RunEnd end) {
     remove_instance_dir(run.hook->trace_path());
     auto stats = run.capture->stats();
     std::unique_lock lock(e.state_mutex);
-    e.stats.delivered += stats.delivered;
-    e.stats.overrun += stats.loss.overrun;
-    e.stats.dropped += stats.loss.dropped;
-    e.stats.unparsed += stats.loss.unparsed;
-    e.stats.queue_dropped += stats.loss.queue_dropped;
+    add_capture_stats(e.stats, stats);
     auto out = run.hook->output_lines();
     e.output = out.empty() ? std::nullopt : std::optional(out);
     // A hook that failed on its own reports why; a clean stop leaves Error null.
@@ -465,6 +476,7 @@ void SessionManager::follow_containers(const std::vector<std::shared_ptr<Entry>>
         if (fresh.empty()) continue;
         auto tids = threads_of(options_.procfs_root, fresh);
         if (!tids || tids->empty()) continue;
+        e->run->capture->widen_scope(scope_of(selection));  // before their events can come
         if (auto added = ftrace::add_event_pids(dir, *tids); !added) {
             spdlog::warn("session {}: cannot follow new processes: {}", e->id, added.error().message);
             continue;
