@@ -216,3 +216,26 @@ TEST_CASE("packed values survive copies and moves, inline and on the heap", "[ex
         }
     }
 }
+
+TEST_CASE("numbers at every width and sign come out as Boost.JSON writes them", "[export][unit]") {
+    EventContext context{.node = "n", .session_id = "1", .hook = "h", .user_context = ""};
+    const EventType type("ints",
+                         {{"s", FieldKind::kSigned, false}, {"u", FieldKind::kUnsigned, false}, {"h", FieldKind::kHex, true}},
+                         EventType::Details::kArgs);
+    std::vector<std::uint64_t> values{0, 1, 9, 10, 99, 100, 999'999'999, 1'000'000'000, 1'000'000'001,
+                                      static_cast<std::uint64_t>(INT64_MAX), static_cast<std::uint64_t>(INT64_MIN),
+                                      9'999'999'999'999'999'999ULL, 10'000'000'000'000'000'000ULL, UINT64_MAX};
+    for (std::uint64_t p = 10; p < 10'000'000'000'000'000'000ULL; p *= 10)
+        for (auto v : {p - 1, p, p + 1}) values.push_back(v);
+    EventJsonWriter writer(context);
+    for (auto v : values) {
+        TraceEvent e = make(type, v, static_cast<int>(v % 7) - 3, static_cast<pid_t>(v), "t");
+        e.values.add_int(v);
+        e.values.add_int(v);
+        e.values.add_int(v);
+        INFO(v);
+        std::string out;
+        writer.append(out, e, nullptr);
+        CHECK(out == reference(e, context, nullptr));
+    }
+}

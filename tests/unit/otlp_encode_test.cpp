@@ -21,31 +21,31 @@ struct F {
     bool arg = false;
 };
 
-// An event as a capture hands it out; its type and owner are kept for the whole test program.
+// An event as a capture hands it out; the event, its type and owner are kept for the whole test
+// program (EnrichedEvent only lends them).
 EnrichedEvent ev(std::uint64_t ts, pid_t pid, std::string name, std::vector<F> fields = {},
                  std::optional<EventOwner> owner = std::nullopt, std::string details = "") {
     static std::deque<std::unique_ptr<EventType>> types;
     static std::deque<EventOwner> owners;
+    static std::deque<TraceEvent> events;
     std::vector<EventField> defs;
     for (const auto& f : fields)
         defs.push_back({f.name, std::holds_alternative<std::int64_t>(f.value) ? FieldKind::kSigned : FieldKind::kString, f.arg});
     types.push_back(std::make_unique<EventType>(std::move(name), std::move(defs), EventType::Details::kStored));
-    EnrichedEvent e;
-    e.event.timestamp_ns = ts;
-    e.event.cpu = 1;
-    e.event.pid = pid;
-    e.event.comm = "loop";
-    e.event.type = types.back().get();
-    e.event.values.add_string(details);
+    auto& e = events.emplace_back();
+    e.timestamp_ns = ts;
+    e.cpu = 1;
+    e.pid = pid;
+    e.comm = "loop";
+    e.type = types.back().get();
+    e.values.add_string(details);
     for (const auto& f : fields) {
-        if (const auto* i = std::get_if<std::int64_t>(&f.value)) e.event.values.add_int(static_cast<std::uint64_t>(*i));
-        else e.event.values.add_string(std::get<std::string>(f.value));
+        if (const auto* i = std::get_if<std::int64_t>(&f.value)) e.values.add_int(static_cast<std::uint64_t>(*i));
+        else e.values.add_string(std::get<std::string>(f.value));
     }
-    if (owner) {
-        owners.push_back(std::move(*owner));
-        e.owner = &owners.back();
-    }
-    return e;
+    const EventOwner* o = nullptr;
+    if (owner) o = &owners.emplace_back(std::move(*owner));
+    return {e, o};
 }
 
 otlp::SpanBuilder builder(std::int64_t offset = 1'000'000'000'000) {

@@ -126,7 +126,7 @@ void CaptureRun::run(int nice) {
             }
             if (!bookkeeping) {
                 const Task& task = task_of(e.pid, now);
-                if (task.owner && task.owner->in_scope) enriched.push_back({std::move(e), &task.owner->owner});
+                if (task.owner && task.owner->in_scope) enriched.push_back({e, &task.owner->owner});
                 else ++dropped;
             }
             if (change && change->kind == ProcessChange::kExit) {

@@ -27,6 +27,7 @@ namespace {
 
 constexpr std::size_t kMaxPagesPerPoll = 16;  // ~4k events: bounds one batch's work, memory and latency
 constexpr std::size_t kMaxHeldEvents = 16384;  // merge window bound in events (see poll)
+constexpr std::size_t kMaxFreeBuffers = 256;   // page buffers kept for reuse (1 MiB of 4 KiB pages)
 constexpr int kFinishPasses = 50;                // drain passes waiting for "entries: 0" at the end
 constexpr auto kFinishStep = std::chrono::milliseconds(1);
 constexpr auto kOffCheckInterval = std::chrono::milliseconds(10);
@@ -149,12 +150,12 @@ void RawCapture::abort() {
     abort_ = true;
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
-    // Count what was read but will never be handed out (the reader is gone: its kbuffer is free).
+    // Count what was read but will never be handed out (the reader thread is gone).
     const auto bookkeeping = bookkeeping_events(options_);
-    std::uint64_t discarded = std::ranges::count_if(held_, [&](const TraceEvent& e) {
-        return !bookkeeping.contains(std::string(e.name()));
-    });
+    std::uint64_t discarded = std::count_if(held_.begin() + static_cast<std::ptrdiff_t>(held_head_), held_.end(),
+                                            [&](const TraceEvent& e) { return !bookkeeping.contains(std::string(e.name())); });
     held_.clear();
+    held_head_ = 0;
     std::lock_guard lock(mutex_);
     for (const auto& p : queue_) discarded += decoder_->count(p.bytes.data(), p.bytes.size());
     queue_.clear();
@@ -163,17 +164,30 @@ void RawCapture::abort() {
     queue_dropped_ += discarded;
 }
 
+std::string RawCapture::spare_buffer() {
+    if (spare_.empty()) {
+        std::lock_guard lock(mutex_);
+        spare_.swap(free_buffers_);
+    }
+    if (spare_.empty()) return {};
+    std::string b = std::move(spare_.back());
+    spare_.pop_back();
+    return b;
+}
+
 bool RawCapture::drain_all(std::vector<Page>& into) {
     const std::size_t first = into.size();
-    std::string buf(subbuf_size_, '\0');
     const std::size_t header = decoder_->header_size();
     for (auto& c : cpus_) {
         if (!c.fd) continue;
         // Until the CPU is empty, the page the kernel writes to included: every event up to now
         // is then in hand, which the merge window relies on.
         while (true) {
+            std::string buf = spare_buffer();  // read straight into a page of the queue
+            buf.resize(subbuf_size_);
             ssize_t n = ::read(c.fd.get(), buf.data(), buf.size());
             if (n <= 0) {
+                spare_.push_back(std::move(buf));
                 if (n < 0 && errno != EAGAIN && errno != EINTR) {
                     spdlog::warn("reading {}/per_cpu/cpu{}/trace_pipe_raw: {}", instance_dir_, c.buffer.cpu,
                                  std::strerror(errno));
@@ -189,7 +203,8 @@ bool RawCapture::drain_all(std::vector<Page>& into) {
                 std::size_t data = static_cast<std::size_t>(commit & ((1ULL << 30) - 1));
                 used = std::min(used, header + data + 8);
             }
-            into.push_back({c.buffer.cpu, std::string(buf.data(), used)});
+            buf.resize(used);
+            into.push_back({c.buffer.cpu, std::move(buf)});
         }
     }
     // Pages in the order of their first events (a page starts with its timestamp): decoding
@@ -297,50 +312,77 @@ CaptureLoss RawCapture::loss() const {
 }
 
 bool RawCapture::poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wait) {
-    std::vector<Page> pages;
     bool done = false;
     {
         std::unique_lock lock(mutex_);
+        // The last poll's pages are decoded: their buffers go back to the reader.
+        for (auto& p : taken_)
+            if (free_buffers_.size() < kMaxFreeBuffers) free_buffers_.push_back(std::move(p.bytes));
+        taken_.clear();
         cv_.wait_for(lock, wait, [&] { return !queue_.empty() || reader_done_ || abort_; });
-        while (!queue_.empty() && pages.size() < kMaxPagesPerPoll) {
+        while (!queue_.empty() && taken_.size() < kMaxPagesPerPoll) {
             queued_bytes_ -= queue_.front().bytes.size();
             budget_->give_back(queue_.front().bytes.size());
-            pages.push_back(std::move(queue_.front()));
+            taken_.push_back(std::move(queue_.front()));
             queue_.pop_front();
         }
         done = (reader_done_ && queue_.empty()) || abort_;
     }
     if (abort_) return false;  // abort() counts what is left
-    fresh_.clear();
     if (options_.page_tap)
-        for (const auto& p : pages) options_.page_tap(p.cpu, p.bytes);
-    for (const auto& p : pages) {
-        auto counts = decoder_->decode(p.cpu, p.bytes.data(), p.bytes.size(), fresh_);
+        for (const auto& p : taken_) options_.page_tap(p.cpu, p.bytes);
+    // Decoded straight behind what is held; hold_new() puts them in order.
+    const std::size_t first_new = held_.size();
+    for (const auto& p : taken_) {
+        auto counts = decoder_->decode(p.cpu, p.bytes.data(), p.bytes.size(), held_);
         if (counts.unknown) unparsed_ += counts.unknown;
     }
-    const bool decoded_any = !fresh_.empty();
-    const std::uint64_t newest = decoded_any ? hold_fresh() : 0;
-    if (held_.empty()) return !done;
+    const bool decoded_any = held_.size() > first_new;
+    const std::uint64_t newest = decoded_any ? hold_new(first_new) : 0;
+    const auto held = held_.begin() + static_cast<std::ptrdiff_t>(held_head_);
+    const std::size_t holding = held_.size() - held_head_;
+    if (holding == 0) return !done;
     // Hold back the newest events a little: an older one may still be on another CPU's page.
     // With nothing new this time, or at the end, everything goes.
-    std::size_t emit = held_.size();
+    std::size_t emit = holding;
     if (!done && decoded_any && newest > options_.merge_window_ns) {
-        auto oldest_kept = std::ranges::upper_bound(held_, newest - options_.merge_window_ns, {}, &TraceEvent::timestamp_ns);
-        emit = static_cast<std::size_t>(oldest_kept - held_.begin());
+        auto oldest_kept = std::upper_bound(held, held_.end(), newest - options_.merge_window_ns,
+                                            [](std::uint64_t t, const TraceEvent& e) { return t < e.timestamp_ns; });
+        emit = static_cast<std::size_t>(oldest_kept - held);
         // A fast workload puts more than a batch into the window (20 ms at millions of events
         // a second): hold back at most kMaxHeldEvents, so a session's memory does not scale
         // with its event rate. When several CPUs run at full speed and the reader falls behind,
         // their skew in the queue can exceed that: their events then come out a few ms out of
         // order (each CPU's own stay in order; docs/api.md).
-        if (held_.size() - emit > kMaxHeldEvents) emit = held_.size() - kMaxHeldEvents;
+        if (holding - emit > kMaxHeldEvents) emit = holding - kMaxHeldEvents;
     }
     if (out.empty()) out.reserve(emit);  // not on a filled one: reserving exactly each time would be quadratic
     for (std::size_t k = 0; k < emit; ++k) {
-        names_.name(held_.front());
-        out.push_back(std::move(held_.front()));
-        held_.pop_front();
+        names_.name(held_[held_head_]);
+        out.push_back(std::move(held_[held_head_++]));
+    }
+    // Handed-out events leave the front; the vector moves what stays down once it is mostly gone.
+    if (held_head_ == held_.size()) {
+        held_.clear();
+        held_head_ = 0;
+    } else if (held_head_ > held_.size() / 2) {
+        held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(held_head_));
+        held_head_ = 0;
     }
     return true;
+}
+
+std::uint64_t RawCapture::hold_new(std::size_t first) {
+    const auto by_time = [](const TraceEvent& a, const TraceEvent& b) { return a.timestamp_ns < b.timestamp_ns; };
+    const auto begin_new = held_.begin() + static_cast<std::ptrdiff_t>(first);
+    // Usually in order already, and after what is held: one busy CPU, or pages of several that
+    // do not overlap in time. Nothing moves then.
+    if (std::is_sorted(begin_new, held_.end(), by_time) &&
+        (first == held_head_ || held_[first - 1].timestamp_ns <= begin_new->timestamp_ns))
+        return held_.back().timestamp_ns;
+    fresh_.assign(std::make_move_iterator(begin_new), std::make_move_iterator(held_.end()));
+    held_.erase(begin_new, held_.end());
+    return hold_fresh();
 }
 
 std::uint64_t RawCapture::hold_fresh() {
@@ -351,7 +393,9 @@ std::uint64_t RawCapture::hold_fresh() {
     if (!std::ranges::is_sorted(order_)) std::ranges::sort(order_);
     // Held events newer than the oldest fresh one (pages of another CPU, read earlier) are taken
     // out and merged back with the fresh ones; held ones go first on equal times (read first).
-    auto overlap = std::ranges::upper_bound(held_, order_.front().first, {}, &TraceEvent::timestamp_ns);
+    auto overlap = std::upper_bound(held_.begin() + static_cast<std::ptrdiff_t>(held_head_), held_.end(),
+                                    order_.front().first,
+                                    [](std::uint64_t t, const TraceEvent& e) { return t < e.timestamp_ns; });
     tail_.assign(std::make_move_iterator(overlap), std::make_move_iterator(held_.end()));
     held_.erase(overlap, held_.end());
     std::size_t t = 0;

@@ -24,6 +24,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <string>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -67,9 +68,12 @@ private:
     // One pass over the CPUs, reading each until it is empty; appends the pages ordered by their
     // start time (each CPU's in its order). True when it read anything.
     bool drain_all(std::vector<Page>& into);
+    std::string spare_buffer();  // reader thread: a page buffer to reuse, or an empty string
     void finish_reader();
-    // Moves fresh_ (not empty) into held_, keeping held_ in (timestamp, arrival) order. Returns
-    // the newest fresh timestamp.
+    // Puts the events decoded behind held_[first] (at least one) in (timestamp, arrival) order
+    // with the held ones. Returns the newest timestamp.
+    std::uint64_t hold_new(std::size_t first);
+    // The same for events in fresh_ (not empty), merged into held_.
     std::uint64_t hold_fresh();
 
     std::string instance_dir_;
@@ -92,11 +96,16 @@ private:
     std::atomic<bool> abort_{false};
     std::thread thread_;
 
+    std::vector<std::string> free_buffers_;  // guarded by mutex_: page buffers poll() is done with
+    std::vector<std::string> spare_;         // reader thread only: taken from free_buffers_
+
     // poll() thread only.
-    // Decoded and held back for the merge window, in (timestamp, arrival) order: each event is
-    // moved in once and out once, whatever the window holds.
-    std::deque<TraceEvent> held_;
-    std::vector<TraceEvent> fresh_;  // this poll's decoded events
+    std::vector<Page> taken_;  // the pages of the last poll (their buffers go back to the reader)
+    // Decoded and held back for the merge window, from held_head_ on, in (timestamp, arrival)
+    // order: each event is moved in once and out once, whatever the window holds.
+    std::vector<TraceEvent> held_;
+    std::size_t held_head_ = 0;
+    std::vector<TraceEvent> fresh_;  // this poll's decoded events, while merging
     std::vector<TraceEvent> tail_;   // held events newer than the oldest fresh one, while merging
     std::vector<std::pair<std::uint64_t, std::uint32_t>> order_;  // (timestamp, fresh_ position), sorted
     TaskNames names_;

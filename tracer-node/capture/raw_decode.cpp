@@ -7,11 +7,6 @@
 #include <traceevent/event-parse.h>
 #include <traceevent/trace-seq.h>
 
-// kbuffer.h, unlike event-parse.h, has no extern "C" of its own.
-extern "C" {
-#include <traceevent/kbuffer.h>
-}
-
 #include "common/strings.h"
 
 namespace ct::node {
@@ -49,28 +44,107 @@ void add_text(PackedValues& v, std::string_view text) {
     else v.add_string(to_valid_utf8(text));
 }
 
-// True when the reader moved past the previous record (`last`, updated). A damaged record can
-// make kbuffer return the same record forever.
-bool advanced(kbuffer* kbuf, int& last) {
-    int index = kbuffer_curr_index(kbuf);
-    if (index <= last) return false;
-    last = index;
-    return true;
-}
+// Walks the records of one ring-buffer sub-buffer (the kernel's ring_buffer.c layout, as its
+// events/header_page and header_event describe it): a u64 timestamp, a long "commit" (data
+// bytes in its low 27 bits; bit 31: events were lost before this page, bit 30: their count is
+// stored after the data), then records, each a u32 header (type_len: 5 bits, time_delta: 27
+// bits) and a body. type_len 1-28: that many 4-byte words of data; 0: the data length (+4) in
+// the next word, data after it; 29: padding (time_delta 0: the rest of the page; else a
+// discarded event of 4 + the next word's bytes), 30: a time extension (the next word holds the
+// delta's upper bits), 31: an absolute time stamp. Every read stays inside the bytes given; a
+// damaged page ends early, never loops.
+class PageReader {
+public:
+    static constexpr unsigned kPadding = 29, kTimeExtend = 30, kTimeStamp = 31, kDataMax = 28;
+    static constexpr int kTsShift = 27;
+    static constexpr std::uint64_t kTsMsb = 0xf8ULL << 56;  // an absolute time stamp lacks these bits
+
+    // `commit_bytes`: 8 (long) on 64-bit kernels, 4 on 32-bit ones.
+    PageReader(const char* page, std::size_t size, int commit_bytes) {
+        const std::size_t header = 8 + static_cast<std::size_t>(commit_bytes);
+        if (size < header) return;
+        std::memcpy(&ts_, page, 8);
+        std::uint64_t commit = read_unsigned(page + 8, commit_bytes);
+        std::size_t length = commit & ((1U << 27) - 1);
+        data_ = page + header;
+        end_ = data_ + std::min(length, size - header);
+        if (commit & (1ULL << 31)) {
+            missed_ = -1;  // lost, count unknown
+            if ((commit & (1ULL << 30)) && length + commit_bytes <= size - header)
+                missed_ = static_cast<long long>(read_unsigned(data_ + length, commit_bytes));
+        }
+        pos_ = data_;
+    }
+
+    // The next data record: its body and timestamp. False at the end of the page.
+    bool next(const char*& body, std::size_t& length, std::uint64_t& ts) {
+        while (end_ - pos_ >= 4) {
+            std::uint32_t header;
+            std::memcpy(&header, pos_, 4);
+            const unsigned type_len = header & 31;
+            std::uint64_t delta = header >> 5;
+            const char* rest = pos_ + 4;
+            const std::size_t left = static_cast<std::size_t>(end_ - rest);
+            std::uint32_t word = 0;
+            if (left >= 4) std::memcpy(&word, rest, 4);
+            switch (type_len) {
+                case kPadding:
+                    // A discarded event: its first data word holds its length (that word
+                    // included), the bytes after the header. Time delta 0: the rest is padding.
+                    if (delta == 0 || left < 4 || word > left) return stop();
+                    pos_ = rest + word;
+                    ts_ += delta;
+                    continue;
+                case kTimeExtend:
+                    if (left < 4) return stop();
+                    ts_ += delta + (std::uint64_t{word} << kTsShift);
+                    pos_ = rest + 4;
+                    continue;
+                case kTimeStamp:
+                    if (left < 4) return stop();
+                    ts_ = ((std::uint64_t{word} << kTsShift) | delta) | (ts_ & kTsMsb);
+                    pos_ = rest + 4;
+                    continue;
+                case 0: {
+                    // The length word counts itself; data is padded to whole words.
+                    if (left < 4 || word < 4) return stop();
+                    const std::size_t padded = (std::size_t{word} - 4 + 3) & ~std::size_t{3};
+                    body = rest + 4;
+                    length = std::min<std::size_t>(word - 4, left - 4);
+                    pos_ = padded > left - 4 ? end_ : body + padded;
+                    break;
+                }
+                default:
+                    body = rest;
+                    length = std::min<std::size_t>(std::size_t{type_len} * 4, left);
+                    pos_ = rest + length;
+                    break;
+            }
+            ts_ += delta;
+            ts = ts_;
+            return true;
+        }
+        return stop();
+    }
+    long long missed() const { return missed_; }
+
+private:
+    bool stop() {
+        pos_ = end_;
+        return false;
+    }
+    const char* data_ = nullptr;
+    const char* end_ = nullptr;
+    const char* pos_ = nullptr;
+    std::uint64_t ts_ = 0;
+    long long missed_ = 0;
+};
 
 }  // namespace
 
 Result<std::unique_ptr<RawDecoder>> RawDecoder::create(tep_handle* tep) {
     if (!tep) return fail(Errc::kInvalidArgument, "no event formats to decode raw trace buffers with");
-    kbuffer* kbuf = tep_kbuffer(tep);
-    kbuffer* count_kbuf = tep_kbuffer(tep);
-    if (!kbuf || !count_kbuf) {
-        if (kbuf) kbuffer_free(kbuf);
-        if (count_kbuf) kbuffer_free(count_kbuf);
-        tep_free(tep);
-        return fail(Errc::kInternal, "cannot set up a ring-buffer reader for the event formats");
-    }
-    return std::unique_ptr<RawDecoder>(new RawDecoder(tep, kbuf, count_kbuf));
+    return std::unique_ptr<RawDecoder>(new RawDecoder(tep));
 }
 
 Result<std::unique_ptr<RawDecoder>> RawDecoder::from_formats(std::string_view header_page,
@@ -95,20 +169,16 @@ Result<std::unique_ptr<RawDecoder>> RawDecoder::from_formats(std::string_view he
     return create(tep);
 }
 
-RawDecoder::RawDecoder(tep_handle* tep, kbuffer* kbuf, kbuffer* count_kbuf)
-    : tep_(tep), kbuf_(kbuf), count_kbuf_(count_kbuf), seq_(std::make_unique<trace_seq>()) {
+RawDecoder::RawDecoder(tep_handle* tep) : tep_(tep), seq_(std::make_unique<trace_seq>()) {
     trace_seq_init(seq_.get());
 }
 
 RawDecoder::~RawDecoder() {
     trace_seq_destroy(seq_.get());
-    kbuffer_free(kbuf_);
-    kbuffer_free(count_kbuf_);
     tep_free(tep_);
 }
 
-// The u64 timestamp, then the commit field (header_page). Not kbuffer_start_of_data(): that is
-// only set once a sub-buffer has been loaded.
+// The u64 timestamp, then the commit field (header_page).
 std::size_t RawDecoder::header_size() const { return 8 + static_cast<std::size_t>(commit_size()); }
 
 int RawDecoder::commit_size() const {
@@ -136,6 +206,11 @@ std::unique_ptr<RawDecoder::EventInfo> RawDecoder::make_info(tep_event* ev) cons
         info->min_size = std::max(info->min_size, plan.offset + plan.size);
     };
     for (tep_format_field* f = ev->format.fields; f; f = f->next) {
+        // Every field of the format must be in the record (tep_print_event reads them all), and
+        // every dynamic one is checked before printing.
+        info->min_size = std::max(info->min_size, f->offset + f->size);
+        if ((f->flags & TEP_FIELD_IS_DYNAMIC) && f->size == 4)
+            info->locators.emplace_back(f->offset, (f->flags & TEP_FIELD_IS_RELATIVE) != 0);
         std::string_view fname = f->name;
         FieldPlan plan{.offset = f->offset, .size = f->size, .is_signed = (f->flags & TEP_FIELD_IS_SIGNED) != 0};
         if (enter || exit) {
@@ -198,12 +273,22 @@ const RawDecoder::EventInfo* RawDecoder::info_for(int type) {
     return last_;
 }
 
-void RawDecoder::pack_details(int cpu, unsigned long long ts, void* data, int size,
+void RawDecoder::pack_details(const EventInfo& info, int cpu, std::uint64_t ts, const char* data, int size,
                               PackedValues& v) {
+    // libtraceevent follows a record's dynamic fields wherever their locators point: only when
+    // all lie inside the record is it printed.
+    for (const auto& [offset, relative] : info.locators) {
+        auto loc = static_cast<std::uint32_t>(read_unsigned(data + offset, 4));
+        auto start = (loc & 0xffff) + (relative ? static_cast<std::uint32_t>(offset) + 4 : 0);
+        if (start + (loc >> 16) > static_cast<std::uint32_t>(size)) {
+            v.add_string("");
+            return;
+        }
+    }
     tep_record record{};
     record.ts = ts;
     record.size = size;
-    record.data = data;
+    record.data = const_cast<char*>(data);  // only read
     record.cpu = cpu;
     trace_seq_reset(seq_.get());
     tep_print_event(tep_, seq_.get(), &record, "%s", TEP_PRINT_INFO);
@@ -211,15 +296,15 @@ void RawDecoder::pack_details(int cpu, unsigned long long ts, void* data, int si
     add_text(v, std::string_view(seq_->buffer, seq_->len));
 }
 
-bool RawDecoder::fill(const EventInfo& info, int cpu, unsigned long long ts, void* data, int size, TraceEvent& e) {
+bool RawDecoder::fill(const EventInfo& info, int cpu, std::uint64_t ts, const char* data, int size, TraceEvent& e) {
     if (size < info.min_size) return false;
-    const char* p = static_cast<const char*>(data);
+    const char* p = data;
     e.timestamp_ns = ts;
     e.cpu = cpu;
     e.type = info.type.get();
     if (info.pid_offset >= 0) e.pid = static_cast<pid_t>(read_signed(p + info.pid_offset, info.pid_size));
     auto& v = e.values;
-    if (info.type->details() == EventType::Details::kStored) pack_details(cpu, ts, data, size, v);
+    if (info.type->details() == EventType::Details::kStored) pack_details(info, cpu, ts, data, size, v);
     for (const auto& plan : info.plans) {
         switch (plan.kind) {
             case FieldKind::kSigned:
@@ -254,45 +339,19 @@ bool RawDecoder::fill(const EventInfo& info, int cpu, unsigned long long ts, voi
     return true;
 }
 
-void* RawDecoder::bounded(const void* subbuf, std::size_t size, std::vector<char>& scratch) const {
-    // kbuffer's view of the commit field (kbuffer-parse.c): data length in the low 27 bits; with
-    // both flags, a lost-events count stored after the data.
-    constexpr std::uint64_t kCommitMask = (1U << 27) - 1, kMissing = 1ULL << 31, kStored = 1ULL << 30;
-    constexpr std::size_t kCommitOffset = 8, kSlack = 16;  // slack: a record header read at the end
-    const std::size_t header = header_size();
-    const auto commit_bytes = static_cast<std::size_t>(commit_size());
-    if (size < header) return nullptr;
-    scratch.resize(size + kSlack);  // keeps its capacity from page to page
-    std::memcpy(scratch.data(), subbuf, size);
-    std::memset(scratch.data() + size, 0, kSlack);
-    std::uint64_t commit = 0;  // little-endian host (set in from_formats/create's tep)
-    std::memcpy(&commit, scratch.data() + kCommitOffset, commit_bytes);
-    std::size_t need = header + (commit & kCommitMask) + ((commit & kMissing) && (commit & kStored) ? commit_bytes : 0);
-    if (need > size) {
-        commit = size - header;  // what we hold, without the (unreadable) lost-events count
-        std::memcpy(scratch.data() + kCommitOffset, &commit, commit_bytes);
-    }
-    return scratch.data();
-}
-
 DecodeCounts RawDecoder::decode(int cpu, const void* subbuf, std::size_t size, std::vector<TraceEvent>& out) {
     DecodeCounts counts;
-    void* page = bounded(subbuf, size, scratch_);
-    if (!page || kbuffer_load_subbuffer(kbuf_, page) != 0) return counts;
-    const char* end = static_cast<const char*>(page) + size;
-    int last = -1;
-    counts.missed = static_cast<std::size_t>(std::max(0, kbuffer_missed_events(kbuf_)));
-    unsigned long long ts = 0;
-    for (void* data = kbuffer_read_event(kbuf_, &ts); data && advanced(kbuf_, last); data = kbuffer_next_event(kbuf_, &ts)) {
-        // A record may claim more bytes than the sub-buffer has left.
-        int len = static_cast<int>(std::min<std::ptrdiff_t>(kbuffer_event_size(kbuf_), end - static_cast<char*>(data)));
-        if (len < type_offset_ + type_size_) {
-            ++counts.unknown;
-            continue;
-        }
-        int type = static_cast<int>(read_unsigned(static_cast<const char*>(data) + type_offset_, type_size_));
-        const EventInfo* info = info_for(type);
-        if (!info || !fill(*info, cpu, ts, data, len, out.emplace_back())) {
+    PageReader page(static_cast<const char*>(subbuf), size, commit_size());
+    counts.missed = static_cast<std::size_t>(std::max(0LL, page.missed()));
+    const char* body = nullptr;
+    std::size_t length = 0;
+    std::uint64_t ts = 0;
+    while (page.next(body, length, ts)) {
+        const int len = static_cast<int>(length);
+        const EventInfo* info = len >= type_offset_ + type_size_
+                                    ? info_for(static_cast<int>(read_unsigned(body + type_offset_, type_size_)))
+                                    : nullptr;
+        if (!info || !fill(*info, cpu, ts, body, len, out.emplace_back())) {
             if (info) out.pop_back();
             ++counts.unknown;
             continue;
@@ -302,18 +361,15 @@ DecodeCounts RawDecoder::decode(int cpu, const void* subbuf, std::size_t size, s
     return counts;
 }
 
-std::size_t RawDecoder::count(const void* subbuf, std::size_t size) {
-    void* page = bounded(subbuf, size, count_scratch_);
-    if (!page || kbuffer_load_subbuffer(count_kbuf_, page) != 0) return 0;
-    const char* end = static_cast<const char*>(page) + size;
+std::size_t RawDecoder::count(const void* subbuf, std::size_t size) const {
+    PageReader page(static_cast<const char*>(subbuf), size, commit_size());
+    const char* body = nullptr;
+    std::size_t length = 0;
+    std::uint64_t ts = 0;
     std::size_t n = 0;
-    unsigned long long ts = 0;
-    int last = -1;
-    for (void* data = kbuffer_read_event(count_kbuf_, &ts); data && advanced(count_kbuf_, last);
-         data = kbuffer_next_event(count_kbuf_, &ts)) {
-        const char* record = static_cast<const char*>(data);
-        if (!uncounted_.empty() && end - record >= type_offset_ + type_size_ &&
-            std::ranges::find(uncounted_, static_cast<int>(read_unsigned(record + type_offset_, type_size_))) !=
+    while (page.next(body, length, ts)) {
+        if (!uncounted_.empty() && length >= static_cast<std::size_t>(type_offset_ + type_size_) &&
+            std::ranges::find(uncounted_, static_cast<int>(read_unsigned(body + type_offset_, type_size_))) !=
                 uncounted_.end())
             continue;
         ++n;

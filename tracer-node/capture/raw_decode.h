@@ -26,7 +26,6 @@
 
 struct tep_handle;
 struct tep_event;
-struct kbuffer;
 struct trace_seq;
 
 namespace ct::node {
@@ -61,9 +60,9 @@ public:
     // could be read before the damage.
     DecodeCounts decode(int cpu, const void* subbuf, std::size_t size, std::vector<TraceEvent>& out);
     // Counts the records in a sub-buffer without decoding them (for exact drop accounting),
-    // leaving out those of skip_in_count's events. Uses its own reader state: may run on one
-    // other thread concurrently with decode().
-    std::size_t count(const void* subbuf, std::size_t size);
+    // leaving out those of skip_in_count's events. Reads nothing decode() changes: may run on
+    // another thread concurrently with decode().
+    std::size_t count(const void* subbuf, std::size_t size) const;
     // Events count() leaves out: those the capture consumes itself and never delivers (the
     // hook's lifecycle bookkeeping), so a dropped one is no lost event. Before any count().
     void skip_in_count(const std::set<std::string>& event_names);
@@ -85,29 +84,25 @@ private:
         std::unique_ptr<EventType> type;
         tep_event* event = nullptr;
         int pid_offset = -1, pid_size = 0;
-        int min_size = 0;  // bytes a record needs for every fixed field
+        int min_size = 0;  // bytes a record needs for every fixed field of the format
+        std::vector<std::pair<int, bool>> locators;  // dynamic fields: (offset, __rel_loc)
         std::vector<FieldPlan> plans;  // one per type->fields(), in order
     };
 
-    RawDecoder(tep_handle* tep, kbuffer* kbuf, kbuffer* count_kbuf);
-    // `subbuf` copied into `scratch` with room to spare and its commit field cut to the bytes we
-    // hold: kbuffer trusts a sub-buffer's own lengths. Null when too short for a header.
-    void* bounded(const void* subbuf, std::size_t size, std::vector<char>& scratch) const;
+    explicit RawDecoder(tep_handle* tep);
     int commit_size() const;  // bytes of the sub-buffer header's commit field (a long)
     const EventInfo* info_for(int type);
     std::unique_ptr<EventInfo> make_info(tep_event* ev) const;
     // False (nothing appended) for a record too short for its format.
-    bool fill(const EventInfo& info, int cpu, unsigned long long ts, void* data, int size, TraceEvent& e);
+    bool fill(const EventInfo& info, int cpu, std::uint64_t ts, const char* data, int size, TraceEvent& e);
     // The details text as ftrace prints the record, packed first.
-    void pack_details(int cpu, unsigned long long ts, void* data, int size, PackedValues& v);
+    // (Empty when a dynamic field's locator points outside the record.)
+    void pack_details(const EventInfo& info, int cpu, std::uint64_t ts, const char* data, int size, PackedValues& v);
 
     tep_handle* tep_;
-    kbuffer* kbuf_;
-    kbuffer* count_kbuf_;
     int type_offset_ = 0, type_size_ = 2;
     std::unordered_map<int, std::unique_ptr<EventInfo>> infos_;  // nullptr value = unknown type
     const EventInfo* last_ = nullptr;  // most records repeat the previous type
-    std::vector<char> scratch_, count_scratch_;  // for decode() and count() respectively
     std::unique_ptr<trace_seq> seq_;  // reused for tep_print_event
     int last_type_ = -1;
     std::vector<int> uncounted_;  // type ids count() leaves out; fixed before threads use it

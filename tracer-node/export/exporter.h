@@ -16,11 +16,12 @@
 
 namespace ct::node {
 
+// One event and its owner, as lent to the exporters: both are the capture run's and valid during
+// the export_events call that hands them over. An exporter that keeps an event past that call
+// copies it (and its owner). No copy is made per event otherwise.
 struct EnrichedEvent {
-    TraceEvent event;
-    // Pod/container the pid belongs to; null when unknown. Owned by the capture run, which keeps
-    // one per container: valid during the export_events call that hands it over, so an exporter
-    // that keeps an event past that call copies the owner.
+    const TraceEvent& event;
+    // Pod/container the pid belongs to; null when unknown. The run keeps one per container.
     const EventOwner* owner = nullptr;
 };
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 
 namespace ct::node {
 
@@ -23,6 +22,58 @@ constexpr std::array<char, 256> kEscape = [] {
     return t;
 }();
 
+// "00".."99": two decimal digits at a time.
+constexpr std::array<char, 200> kDigitPairs = [] {
+    std::array<char, 200> t{};
+    for (int i = 0; i < 100; ++i) {
+        t[2 * i] = static_cast<char>('0' + i / 10);
+        t[2 * i + 1] = static_cast<char>('0' + i % 10);
+    }
+    return t;
+}();
+
+// Decimal digits of v (1 for 0).
+int decimal_length(std::uint64_t v) {
+    static constexpr std::uint64_t kPow10[20] = {1ULL,
+                                                  10ULL,
+                                                  100ULL,
+                                                  1000ULL,
+                                                  10000ULL,
+                                                  100000ULL,
+                                                  1000000ULL,
+                                                  10000000ULL,
+                                                  100000000ULL,
+                                                  1000000000ULL,
+                                                  10000000000ULL,
+                                                  100000000000ULL,
+                                                  1000000000000ULL,
+                                                  10000000000000ULL,
+                                                  100000000000000ULL,
+                                                  1000000000000000ULL,
+                                                  10000000000000000ULL,
+                                                  100000000000000000ULL,
+                                                  1000000000000000000ULL,
+                                                  10000000000000000000ULL};
+    const int bits = 64 - __builtin_clzll(v | 1);
+    const int guess = bits * 1233 >> 12;  // ~log10(2^bits)
+    return guess + ((v | 1) >= kPow10[guess]);
+}
+
+// Writes v's `length` decimal digits ending at `end`.
+void write_digits(char* end, std::uint64_t v) {
+    while (v >= 100) {
+        end -= 2;
+        std::memcpy(end, &kDigitPairs[2 * (v % 100)], 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        end -= 2;
+        std::memcpy(end, &kDigitPairs[2 * v], 2);
+    } else {
+        *--end = static_cast<char>('0' + v);
+    }
+}
+
 // Writes into memory reserved beforehand (EventJsonWriter::append bounds every event's size).
 struct Cursor {
     char* p;
@@ -31,6 +82,12 @@ struct Cursor {
     void put(std::string_view s) {
         std::memcpy(p, s.data(), s.size());
         p += s.size();
+    }
+    // A literal: its length is known here, so the copy is a few moves.
+    template <std::size_t N>
+    void lit(const char (&s)[N]) {
+        std::memcpy(p, s, N - 1);
+        p += N - 1;
     }
     // The content of a JSON string literal (no quotes): at most 6 bytes per input byte.
     void put_escaped(std::string_view s) {
@@ -46,7 +103,7 @@ struct Cursor {
             if (e != 'u') {
                 *p++ = e;
             } else {
-                put("u00");
+                lit("u00");
                 *p++ = kHex[c >> 4];
                 *p++ = kHex[c & 0xf];
             }
@@ -58,14 +115,28 @@ struct Cursor {
         put_escaped(s);
         put('"');
     }
-    template <class Int>
-    void put_int(Int v) {
-        p = std::to_chars(p, p + 24, v).ptr;
+    void put_uint(std::uint64_t v) {
+        p += decimal_length(v);
+        write_digits(p, v);
+    }
+    void put_int(std::int64_t v) {
+        if (v < 0) {
+            put('-');
+            put_uint(0 - static_cast<std::uint64_t>(v));
+        } else {
+            put_uint(static_cast<std::uint64_t>(v));
+        }
     }
     // "0x" + lower-case hex, as the kernel's "0x%lx".
     void put_hex(std::uint64_t v) {
-        put("0x");
-        p = std::to_chars(p, p + 16, v, 16).ptr;
+        static constexpr char kHex[] = "0123456789abcdef";
+        lit("0x");
+        p += (64 - __builtin_clzll(v | 1) + 3) / 4;
+        char* q = p;
+        do {
+            *--q = kHex[v & 0xf];
+            v >>= 4;
+        } while (v);
     }
     void put_array(std::string_view elements, bool is_signed) {
         put('[');
@@ -74,7 +145,7 @@ struct Cursor {
             std::uint64_t v;
             std::memcpy(&v, elements.data() + i, 8);
             if (is_signed) put_int(static_cast<std::int64_t>(v));
-            else put_int(v);
+            else put_uint(v);
         }
         put(']');
     }
@@ -109,14 +180,30 @@ EventType::Lifecycle lifecycle_of(std::string_view name) {
 EventType::EventType(std::string name, std::vector<EventField> fields, Details details)
     : name_(std::move(name)), fields_(std::move(fields)), details_(details), lifecycle_(lifecycle_of(name_)) {
     name_member_ = R"(,"event":")" + escaped(name_) + '"';
-    bool first_arg = true;
-    for (const auto& f : fields_) {
-        keys_.push_back('"' + escaped(f.name) + "\":");
+    // What goes before each value: the opening of "fields" (and of "args"), commas, the key.
+    bool in_args = false, first_arg = true;
+    for (std::size_t i = 0; i < fields_.size(); ++i) {
+        const auto& f = fields_[i];
+        std::string before = i == 0 ? R"(,"fields":{)" : "";
+        if (f.arg && !in_args) {
+            if (i > 0) before += ',';
+            before += R"("args":{)";
+            in_args = true;
+        } else if (!f.arg && in_args) {
+            before += "},";
+            in_args = false;
+        } else if (i > 0) {
+            before += ',';
+        }
+        before += '"' + escaped(f.name) + "\":";
+        value_prefixes_.push_back(std::move(before));
         arg_labels_.push_back((f.arg && !first_arg ? ", " : "") + escaped(f.name) + ": ");
         if (f.arg) first_arg = false;
-        json_overhead_ += keys_.back().size() + arg_labels_.back().size();
+        json_overhead_ += value_prefixes_.back().size() + arg_labels_.back().size();
+        if (f.name == "ret") ret_field_ = static_cast<int>(i);
     }
-    json_overhead_ += name_member_.size();
+    if (!fields_.empty()) fields_end_ = in_args ? "}}" : "}";
+    json_overhead_ += name_member_.size() + fields_end_.size();
 }
 
 int EventType::field_index(std::string_view name) const {
@@ -144,20 +231,6 @@ void PackedValues::reserve(std::size_t n) {
     std::memcpy(bigger.get(), data(), size_);
     heap_ = std::move(bigger);
     capacity_ = static_cast<std::uint32_t>(cap);
-}
-
-void PackedValues::take(PackedValues& other) noexcept {
-    size_ = other.size_;
-    if (other.heap_) {
-        heap_ = std::move(other.heap_);
-        capacity_ = other.capacity_;
-    } else {
-        heap_.reset();
-        capacity_ = kInline;
-        std::memcpy(inline_, other.inline_, size_);
-    }
-    other.size_ = 0;
-    other.capacity_ = kInline;
 }
 
 std::uint32_t ValueReader::next_length() {
@@ -219,112 +292,106 @@ EventJsonWriter::EventJsonWriter(const EventContext& c) {
 }
 
 void EventJsonWriter::append(std::string& out, const TraceEvent& e, const EventOwner* owner) {
-    if (!owner_set_ || owner != owner_) {
-        owner_json_.clear();
-        if (owner) {
-            append_member(owner_json_, R"(,"pod":)", owner->pod);
-            if (!owner->pod_namespace.empty()) append_member(owner_json_, R"(,"namespace":)", owner->pod_namespace);
-            append_member(owner_json_, R"(,"container":)", owner->container);
-        } else {
-            owner_json_ = R"(,"pod":null,"container":null)";
-        }
+    // The event's first members repeat from event to event: rebuilt when its owner or task changes.
+    if (!head_set_ || owner != owner_ || task_ != e.comm) {
         owner_ = owner;
-        owner_set_ = true;
-    }
-    if (!task_set_ || task_ != e.comm) {
         task_ = e.comm;
-        task_json_.clear();
-        append_member(task_json_, R"(,"task":)", e.comm);
-        task_set_ = true;
+        head_set_ = true;
+        head_ = prefix_;
+        if (owner) {
+            append_member(head_, R"(,"pod":)", owner->pod);
+            if (!owner->pod_namespace.empty()) append_member(head_, R"(,"namespace":)", owner->pod_namespace);
+            append_member(head_, R"(,"container":)", owner->container);
+        } else {
+            head_ += R"(,"pod":null,"container":null)";
+        }
+        append_member(head_, R"(,"task":)", e.comm);
+        head_ += R"(,"pid":)";
     }
     static const EventType kNoType("", {}, EventType::Details::kStored);
     const EventType& type = e.type ? *e.type : kNoType;
     const std::string_view values = e.values.bytes();
     // Every piece below is bounded: numbers by their widths, texts by 6 bytes per byte (\u00xx),
     // and each packed integer (8 bytes) stands for at most 2 x 20 written bytes (its field and
-    // its details).
-    const std::size_t bound = prefix_.size() + owner_json_.size() + task_json_.size() + type.json_overhead() +
-                              6 * values.size() + 192;
+    // its details). The slack also covers the fixed-size copies of the timestamp's digits.
+    const std::size_t bound = head_.size() + type.json_overhead() + 6 * values.size() + 192;
     const std::size_t start = out.size();
     out.resize_and_overwrite(start + bound, [&](char* buf, std::size_t) {
         Cursor c{buf + start};
-        c.put(prefix_);
-        c.put(owner_json_);
-        c.put(task_json_);
-        c.put(R"(,"pid":)");
-        c.put_int(static_cast<std::int64_t>(e.pid));
-        c.put(R"(,"cpu":)");
-        c.put_int(static_cast<std::int64_t>(e.cpu));
-        // Seconds as ftrace prints them, as text: a double would lose nanoseconds and print "1.8E3".
-        c.put(R"(,"timestamp":")");
-        c.put_int(e.timestamp_ns / 1'000'000'000ULL);
-        char frac[10] = {'.', '0', '0', '0', '0', '0', '0', '0', '0', '0'};  // ".%09u"
-        auto ns = e.timestamp_ns % 1'000'000'000ULL;
-        for (int i = 9; ns; --i, ns /= 10) frac[i] = static_cast<char>('0' + ns % 10);
-        c.put(std::string_view(frac, sizeof frac));
-        c.put(R"(","timestamp_ns":)");
-        c.put_int(e.timestamp_ns);
+        c.put(head_);
+        c.put_int(e.pid);
+        c.lit(R"(,"cpu":)");
+        c.put_int(e.cpu);
+        // Seconds as ftrace prints them, as text: a double would lose nanoseconds and print
+        // "1.8E3". The same digits as timestamp_ns, with a point before the last nine.
+        char digits[32];
+        std::memset(digits, '0', 12);  // zeros before a timestamp of under a second
+        int length;
+        // Events come close in time: the digits above the milliseconds repeat, and are kept.
+        const std::uint64_t high = e.timestamp_ns / 1'000'000, low = e.timestamp_ns % 1'000'000;
+        if (high != 0) {
+            if (high != ts_high_) {
+                ts_high_ = high;
+                ts_high_length_ = decimal_length(high);
+                write_digits(ts_high_digits_ + ts_high_length_, high);
+            }
+            std::memcpy(digits + 12, ts_high_digits_, sizeof ts_high_digits_);
+            length = ts_high_length_ + 6;
+            char* d = digits + 12 + ts_high_length_;
+            std::memcpy(d, &kDigitPairs[2 * (low / 10000)], 2);
+            std::memcpy(d + 2, &kDigitPairs[2 * (low / 100 % 100)], 2);
+            std::memcpy(d + 4, &kDigitPairs[2 * (low % 100)], 2);
+        } else {
+            length = decimal_length(e.timestamp_ns);
+            write_digits(digits + 12 + length, e.timestamp_ns);
+        }
+        const char* ns = digits + 12;
+        const int whole = std::max(length - 9, 1);  // "0" seconds for timestamps under a second
+        c.lit(R"(,"timestamp":")");
+        c.put(std::string_view(ns + length - 9 - whole, static_cast<std::size_t>(whole)));
+        c.put('.');
+        c.put(std::string_view(ns + length - 9, 9));
+        c.lit(R"(","timestamp_ns":)");
+        c.put(std::string_view(ns, static_cast<std::size_t>(length)));
         c.put(type.name_member());
 
         ValueReader r(values);
-        c.put(R"(,"details":")");
+        c.lit(R"(,"details":")");
         switch (type.details()) {
             case EventType::Details::kStored: c.put_escaped(r.next_string()); break;
             case EventType::Details::kArgs: {
-                ValueReader args(values);
+                ValueReader args(values);  // all fields of a raw syscall enter are integers
                 for (std::size_t i = 0; i < type.fields().size(); ++i) {
-                    auto v = args.next_int();  // all fields of a raw syscall enter are integers
+                    auto v = args.next_int();
                     if (!type.fields()[i].arg) continue;
                     c.put(type.arg_label(i));
                     c.put_hex(v);
                 }
                 break;
             }
-            case EventType::Details::kReturn: {
-                ValueReader ret(values);
-                for (std::size_t i = 0; i < type.fields().size(); ++i) {
-                    auto v = ret.next_int();  // all fields of a raw syscall exit are integers
-                    if (type.fields()[i].name == "ret") c.put_hex(v);
-                }
+            case EventType::Details::kReturn: {  // all fields of a raw syscall exit are integers
+                const auto at = 8 * static_cast<std::size_t>(type.ret_field());
+                if (type.ret_field() >= 0 && at + 8 <= values.size()) c.put_hex(ValueReader(values.substr(at)).next_int());
                 break;
             }
         }
         c.put('"');
-
-        if (!type.fields().empty()) {
-            c.put(R"(,"fields":{)");
-            bool in_args = false, first = true;
-            for (std::size_t i = 0; i < type.fields().size(); ++i) {
-                const auto& f = type.fields()[i];
-                if (f.arg && !in_args) {
-                    if (!first) c.put(',');
-                    c.put(R"("args":{)");
-                    in_args = true;
-                    first = true;
-                } else if (!f.arg && in_args) {
-                    c.put('}');
-                    in_args = false;
-                    first = false;
-                }
-                if (!first) c.put(',');
-                first = false;
-                c.put(type.key(i));
-                switch (f.kind) {
-                    case FieldKind::kSigned: c.put_int(static_cast<std::int64_t>(r.next_int())); break;
-                    case FieldKind::kUnsigned: c.put_int(r.next_int()); break;
-                    case FieldKind::kHex:
-                        c.put('"');
-                        c.put_hex(r.next_int());
-                        c.put('"');
-                        break;
-                    case FieldKind::kString: c.put_string(r.next_string()); break;
-                    case FieldKind::kSignedArray: c.put_array(r.next_array(), true); break;
-                    case FieldKind::kUnsignedArray: c.put_array(r.next_array(), false); break;
-                }
+        for (std::size_t i = 0; i < type.fields().size(); ++i) {
+            c.put(type.value_prefix(i));
+            switch (type.fields()[i].kind) {
+                case FieldKind::kSigned: c.put_int(static_cast<std::int64_t>(r.next_int())); break;
+                case FieldKind::kUnsigned: c.put_uint(r.next_int()); break;
+                case FieldKind::kHex:
+                    c.put('"');
+                    c.put_hex(r.next_int());
+                    c.put('"');
+                    break;
+                case FieldKind::kString: c.put_string(r.next_string()); break;
+                case FieldKind::kSignedArray: c.put_array(r.next_array(), true); break;
+                case FieldKind::kUnsignedArray: c.put_array(r.next_array(), false); break;
             }
-            if (in_args) c.put('}');
-            c.put('}');
         }
+        c.put(type.fields_end());
         c.put('}');
         return static_cast<std::size_t>(c.p - buf);
     });

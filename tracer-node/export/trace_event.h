@@ -67,10 +67,14 @@ public:
     int field_index(std::string_view name) const;
 
     // Pre-escaped JSON pieces for EventJsonWriter.
-    const std::string& name_member() const { return name_member_; }          // ,"event":"<name>"
-    const std::string& key(std::size_t field) const { return keys_[field]; }  // "<name>":
+    const std::string& name_member() const { return name_member_; }  // ,"event":"<name>"
+    // What goes before field i's value: ,"fields":{ for the first, "args":{ for the first
+    // argument, }, after the last one, commas, and "<name>":.
+    const std::string& value_prefix(std::size_t field) const { return value_prefixes_[field]; }
+    const std::string& fields_end() const { return fields_end_; }  // } or }} (args last); "" without fields
     const std::string& arg_label(std::size_t field) const { return arg_labels_[field]; }  // [, ]<name>: (escaped)
-    std::size_t json_overhead() const { return json_overhead_; }  // bytes of keys and labels
+    int ret_field() const { return ret_field_; }  // index of the field "ret", or -1
+    std::size_t json_overhead() const { return json_overhead_; }  // bytes of all of the above
 
 private:
     std::string name_;
@@ -78,7 +82,9 @@ private:
     Details details_;
     Lifecycle lifecycle_;
     std::string name_member_;
-    std::vector<std::string> keys_, arg_labels_;
+    std::vector<std::string> value_prefixes_, arg_labels_;
+    std::string fields_end_;
+    int ret_field_ = -1;
     std::size_t json_overhead_ = 0;
 };
 
@@ -121,14 +127,26 @@ private:
     }
     void reserve(std::size_t n);
     void assign(std::string_view bytes) { std::memcpy(grow(bytes.size()), bytes.data(), bytes.size()); }
-    void take(PackedValues& other) noexcept;
+    void take(PackedValues& other) noexcept {
+        size_ = other.size_;
+        if (other.heap_) {
+            heap_ = std::move(other.heap_);
+            capacity_ = other.capacity_;
+        } else {
+            heap_.reset();
+            capacity_ = kInline;
+            std::memcpy(inline_, other.inline_, kInline);  // all of it: a fixed-size copy is a few moves
+        }
+        other.size_ = 0;
+        other.capacity_ = kInline;
+    }
     char* data() { return heap_ ? heap_.get() : inline_; }
     const char* data() const { return heap_ ? heap_.get() : inline_; }
 
     std::unique_ptr<char[]> heap_;
     std::uint32_t size_ = 0;
     std::uint32_t capacity_ = kInline;
-    alignas(8) char inline_[kInline];
+    alignas(8) char inline_[kInline]{};
 };
 
 // Reads PackedValues back in order. Reading past the end yields zeros and empty texts.
@@ -211,12 +229,15 @@ public:
 
 private:
     std::string prefix_;  // {"node":..,"session":..,"hook":..,"context":..
+    // prefix_ + ,"pod":..[,"namespace":..],"container":..,"task":..,"pid": of owner_ and task_
+    std::string head_;
     const EventOwner* owner_ = nullptr;
-    bool owner_set_ = false;
-    std::string owner_json_;  // ,"pod":..[,"namespace":..],"container":..
-    std::string task_;        // the comm of task_json_
-    std::string task_json_;   // ,"task":"<comm>"
-    bool task_set_ = false;
+    std::string task_;
+    bool head_set_ = false;
+    // The decimal digits of the last timestamp / 10^6 (nonzero): the part events share.
+    std::uint64_t ts_high_ = 0;
+    int ts_high_length_ = 0;
+    char ts_high_digits_[20] = {};
 };
 
 template <class F>
