@@ -18,9 +18,17 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD) -j$(JOBS)
 
-# Starts tracer-node on this machine with the shipped hooks (node name = hostname).
-run: build
-	$(TRACER_NODE) --address $(ADDRESS) --trace-hooks $(BUILD)/trace-hooks $(ARGS)
+# Starts tracer-node on this machine with the shipped hooks (node name = hostname). Builds only
+# the programs (CMake target `programs`), not the tests and benchmarks. Everything it keeps stays
+# under $(RUN_DIR): exported events in events.jsonl (stdout keeps the log readable) and the
+# sessions in state/, its own, so runs of the tests or another agent never leak into it.
+RUN_DIR ?= $(BUILD)/run
+run: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target programs
+	@mkdir -p $(RUN_DIR)
+	@echo "tracer-node: events -> $(RUN_DIR)/events.jsonl, sessions -> $(RUN_DIR)/state (make run RUN_DIR=... to move them)"
+	$(TRACER_NODE) --address $(ADDRESS) --trace-hooks $(BUILD)/trace-hooks \
+		--trace-output $(RUN_DIR)/events.jsonl --state-dir $(RUN_DIR)/state $(ARGS)
 
 # Every test (unit and integration; integration tests need root, as CI is). Serial: the
 # integration tests share the machine's ftrace.
@@ -50,12 +58,16 @@ test-asan: deps
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure --timeout 600 -E '$(ASAN_EXCLUDE)' $(CTEST_ARGS)
 
-# The tests that drive threads (HTTP server and client, fan-out, sessions, streams, pod index,
-# token rotation, the shared capture queue, load) under TSan, building only what they need.
+# The tests that drive threads (HTTP server and client, fan-out, sessions and their runs, hook
+# processes and their watchers, streams, pod index, token rotation, the shared capture queue,
+# recording, load, connection limits, 1,000 stream readers, ctrace's stream and signal threads)
+# under TSan, building only what they need.
 TSAN_TARGETS ?= tracer-node tracer-svc ftrace-manager getppid_loop sanitizer_canary \
                 discovery_unit_test node_integration_test svc_integration_test svc_stream_test \
-                load_test fault_test node_tls_test auth_tls_test raw_capture_test
-TSAN_TESTS ?= sanitizer_launcher|share one raw queue budget|drain ends at its limit|svc waits for a node|run concurrently|concurrent requests|PUT is idempotent|svc merges|svc sends PUT|killed node is named|DNS mode|relays a running session|64 clients|stream readers that disconnect|FanoutClient|token rotation without restarts|token auth over real HTTP
+                load_test fault_test node_tls_test auth_tls_test raw_capture_test session_unit_test \
+                recorder_test ctrace cli_integration_test common_unit_test http_limits_test stream_scale_test \
+                ebpf-manager syscall_mix node_stats_test
+TSAN_TESTS ?= sanitizer_launcher|sessions: |HookProcess: |recorder taps and exports concurrently|share one raw queue budget|drain ends at its limit|svc waits for a node|run concurrently|concurrent requests|PUT is idempotent|svc merges|svc sends PUT|killed node is named|DNS mode|relays a running session|64 clients|stream readers that disconnect|FanoutClient|svc with 200 nodes|svc /readyz|token rotation without restarts|token auth over real HTTP|SIGTERM deletes the session|a second signal stops waiting|the reader leaving ends ctrace|the server going away|StreamFanout under|readers follow one session|readers leaving tracer-svc|readers directly against|after 2,000 idle|per-address cap|past --max-connections|slowloris|HttpServer deadlines|syscall_stats session answers|statistics sessions export|Prometheus series
 test-tsan: deps
 	@cmake --preset tsan -B $(TSAN_BUILD) $(CCACHE) >/dev/null
 	@cmake --build $(TSAN_BUILD) -j$(JOBS) --target $(TSAN_TARGETS)

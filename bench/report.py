@@ -13,7 +13,8 @@ import sys
 WORKLOADS = ["getppid", "fswalk", "forkexec"]
 TOOL_NAMES = {
     "untraced": "untraced (baseline)",
-    "product": "container-tracer (tracer-node, trace_syscalls, JSON lines)",
+    "product": "container-tracer (tracer-node, trace_syscalls, JSON lines + recording)",
+    "product-norec": "container-tracer, recording off (--record-limit 0)",
     "strace-c": "strace -f -c",
     "strace-o": "strace -f -o /dev/null",
     "perf": "perf trace -s",
@@ -80,10 +81,10 @@ def main():
                              if any(r.get("lost") is not None for r in counted) else None),
                     "runs": len(counted),
                 }
-                if t == "product":
+                if t.startswith("product"):
                     row["completeness"]["stats_delivered"] = sum(r["stats"]["Delivered"] for r in counted)
                     row["stop_seconds"] = summary([r["stop_seconds"] for r in counted])
-            elif t in ("product", "strace-c", "perf", "trace-cmd", "bpftrace"):
+            elif t in ("product", "product-norec", "strace-c", "perf", "trace-cmd", "bpftrace"):
                 problems.append(f"{w}/{t}: no event counts")
             overhead.append(row)
 
@@ -109,8 +110,39 @@ def main():
         if state not in rss and "getppid" in chosen_workloads and "product" in chosen_tools:
             problems.append(f"RSS {state}: not measured")
 
+    recording = []
+    for w in [w for w in WORKLOADS if w in chosen_workloads]:
+        row = {"workload": w}
+        prod = [r for r in runs if r["workload"] == w and r["tool"] == "product" and r.get("record")]
+        events = sum(r["stats"]["Exporters"]["record"]["Exported"] for r in prod if r.get("stats"))
+        if prod and events:
+            rec = lambda key: sum(r["record"][key] for r in prod)
+            row.update({"events": events,
+                        "record_bytes_per_event": rec("segment_bytes") / events,
+                        "record_dir_bytes_per_event": rec("dir_bytes") / events,
+                        "jsonl_bytes_per_event": rec("jsonl_bytes") / max(1, sum(r["delivered"] or 0 for r in prod)),
+                        "dat_mb_per_s": rec("dat_bytes") / 1e6 / max(1e-9, rec("dat_seconds")),
+                        "dat_events_per_s": events / max(1e-9, rec("dat_seconds")),
+                        "json_mb_per_s": rec("json_bytes") / 1e6 / max(1e-9, rec("json_seconds")),
+                        "json_events_per_s": events / max(1e-9, rec("json_seconds"))})
+        tc = [r for r in runs if r["workload"] == w and r["tool"] == "trace-cmd" and r.get("record")]
+        tc_events = sum(r["delivered"] or 0 for r in tc)
+        if tc and tc_events:
+            row["trace_cmd_file_bytes_per_event"] = sum(r["record"]["file_bytes"] for r in tc) / tc_events
+            row["trace_cmd_data_bytes_per_event"] = sum(r["record"]["data_bytes"] for r in tc) / tc_events
+        slow = {t: next((o.get("ratio") for o in overhead if o["workload"] == w and o["tool"] == t), None)
+                for t in ("product", "product-norec")}
+        if slow["product"] and slow["product-norec"]:
+            row["slowdown_with_recording"] = slow["product"]
+            row["slowdown_without_recording"] = slow["product-norec"]
+        if len(row) > 1:
+            recording.append(row)
+        elif "product" in chosen_tools:
+            problems.append(f"{w}: no recording figures")
+
     result = dict(meta)
-    result.update({"tools": tools, "overhead": overhead, "api": api, "rss_kb": rss, "problems": problems,
+    result.update({"tools": tools, "overhead": overhead, "recording": recording, "api": api, "rss_kb": rss,
+                   "problems": problems,
                    "note": "Measured on a shared machine that may be busy; figures are noisy."})
     with open(f"{out_dir}/benchmarks.json", "w") as f:
         json.dump(result, f, indent=2)
@@ -197,6 +229,29 @@ def render(r):
             "newfstatat calls (not counted: delivered slightly above expected for fswalk is expected). "
             "For the fork/exec burst, strace -c and perf trace -s count execve calls; the tracepoint tools "
             "count enter+exit events of execve in all children.", ""]
+    out += ["## Recording and viewer export", "",
+            "Bytes per event on disk: the product's recording (zstd chunks of the raw ring-buffer pages; "
+            "`dir` adds run metadata and task names) next to its JSON-lines output of the same events, and "
+            "`trace-cmd record`'s file (whole, and its trace data alone; it records raw_syscalls events, "
+            "which are larger records, and its file carries kallsyms and every event format). Export: "
+            "`GET .../trace.dat` and `GET .../trace.json` of the finished session through curl on loopback. "
+            "Slowdown: the workload traced by a node that records vs one with `--record-limit 0` (same runs "
+            "as above).", "",
+            "| workload | events | recording B/event (dir) | JSON lines B/event | trace-cmd B/event (data) | "
+            "trace.dat export | trace.json export | slowdown recording / off |",
+            "|---|---|---|---|---|---|---|---|"]
+    for x in r.get("recording", []):
+        f = lambda k, fmt: (fmt.format(x[k]) if k in x else "-")
+        slow = (f"{x['slowdown_with_recording']:.2f}x / {x['slowdown_without_recording']:.2f}x"
+                if "slowdown_with_recording" in x else "-")
+        tc = (f"{x['trace_cmd_file_bytes_per_event']:.1f} ({x['trace_cmd_data_bytes_per_event']:.1f})"
+              if "trace_cmd_file_bytes_per_event" in x else "-")
+        out.append(f"| {x['workload']} | {f('events', '{}')} | {f('record_bytes_per_event', '{:.2f}')} "
+                   f"({f('record_dir_bytes_per_event', '{:.2f}')}) | {f('jsonl_bytes_per_event', '{:.0f}')} | {tc} | "
+                   f"{f('dat_mb_per_s', '{:.1f} MB/s')} ({f('dat_events_per_s', '{:,.0f}')} events/s) | "
+                   f"{f('json_mb_per_s', '{:.0f} MB/s')} "
+                   f"({f('json_events_per_s', '{:,.0f}')} events/s) | {slow} |")
+    out.append("")
     if r.get("overhead_only"):
         if r["problems"]:
             out += ["## Problems", ""] + [f"- {p}" for p in r["problems"]] + [""]

@@ -10,6 +10,8 @@
 #   * completeness: events expected (the workload's own count) vs delivered vs reported lost
 #   * API latency: GET /v1/pods with 10/100 (1000 with --full) one-process pods, session
 #     create/start/stop/delete; tracer-node RSS idle and while exporting
+#   * syscall_stats overhead (bench/syscall_stats_bench): the getppid loop counted in the kernel,
+#     as a bystander of a run, and under empty BPF programs (the floor)
 # --tools/--workloads: run only these (for quick comparisons; the report covers what ran);
 # --overhead-only: skip the API latency, fan-out and pipeline parts.
 # --quick: tiny N, one repetition; exits non-zero if any benchmark produced no numbers (CTest
@@ -34,7 +36,7 @@ while [ $# -gt 0 ]; do
     --tools) only_tools=$2; shift ;;
     --workloads) only_workloads=$2; shift ;;
     --overhead-only) overhead_only=1 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -147,6 +149,18 @@ node_pid=$!
 for _ in $(seq 200); do curl -sf -m 2 "$api/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf -m 2 "$api/readyz" >/dev/null || { log "tracer-node did not become ready"; cat "$tmp/node.log" >&2; exit 1; }
 log "tracer-node pid $node_pid on port $port"
+# A second tracer-node with recording off (--record-limit 0), for what recording adds to the
+# traced workload's slowdown (tool product-norec).
+norec_pid= norec_api=
+if [ -z "$only_tools" ] || [[ " $only_tools " == *" product-norec "* ]]; then
+  for _ in $(seq 50); do norec_port=$((20000 + RANDOM % 30000)); port_free "$norec_port" && [ "$norec_port" != "$port" ] && break; done
+  "$node_bin" --address "127.0.0.1:$norec_port" --use-procfs --trace-hooks "$hooks" --record-limit 0 \
+    --trace-output "$tmp/events.jsonl" --state-dir "$tmp/state-norec" > "$tmp/node-norec.log" 2>&1 &
+  norec_pid=$!
+  pids+=("$norec_pid")
+  norec_api=http://127.0.0.1:$norec_port
+  for _ in $(seq 200); do curl -sf -m 2 "$norec_api/readyz" >/dev/null && break; sleep 0.1; done
+fi
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 sleep 1
@@ -174,8 +188,8 @@ find_descendant() {
     }'
 }
 
-api_call() {  # method path [body]: prints the body, exits non-zero on non-2xx
-  curl -sf -m 60 -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} "$api$2"
+api_call() {  # method path [body]: prints the body, exits non-zero on non-2xx (node: $node_api, else $api)
+  curl -sf -m 60 -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} "${node_api:-$api}$2"
 }
 
 run_sample() {  # workload tool rep
@@ -191,7 +205,8 @@ run_sample() {  # workload tool rep
   local launch=() pod=ctbench$$-$seq
   case $tool in
     untraced)  launch=("${cmd[@]}") ;;
-    product)   launch=(unshare --uts --pid --fork --kill-child --mount-proc sh -c "hostname $pod; exec ${cmd[*]}") ;;
+    product|product-norec)
+               launch=(unshare --uts --pid --fork --kill-child --mount-proc sh -c "hostname $pod; exec ${cmd[*]}") ;;
     strace-c)  launch=(strace -f -c -o "$out" "${cmd[@]}") ;;
     strace-o)  launch=(strace -f -o /dev/null "${cmd[@]}") ;;
     perf)      launch=(perf trace -s -o "$out" -- "${cmd[@]}") ;;
@@ -208,13 +223,14 @@ run_sample() {  # workload tool rep
   local lpid=$! fd
   pids+=("$lpid")
   exec {fd}< "$fifo"
-  local fail= wpid= id= measure_rss=
+  local fail= wpid= id= measure_rss= node_api=$api
+  [ "$tool" = product-norec ] && node_api=$norec_api
   for _ in $(seq 1500); do  # the workload exists (exec'd, so the tool is attached): up to 30 s
     wpid=$(find_descendant "$lpid" "$exe"); [ -n "$wpid" ] && break
     kill -0 "$lpid" 2>/dev/null || break; sleep 0.02
   done
   [ -n "$wpid" ] || fail="workload did not start: $(head -c 200 "$err")"
-  if [ -z "$fail" ] && [ "$tool" = product ]; then
+  if [ -z "$fail" ] && [[ $tool = product* ]]; then
     local body
     body=$(jq -cn --arg p "$pod" --arg a "-s $syscall" \
       '{pod:$p, container:"*", "trace-hook":"trace_syscalls", "trace-arguments":$a, "trace-user-context":"bench"}')
@@ -227,7 +243,7 @@ run_sample() {  # workload tool rep
     fi
     # tracer-node's peak RSS while it exports this run's events: the kernel keeps the high-water
     # mark (VmHWM) once reset here, so nothing samples it (a sampler would take CPU from the run).
-    [ "$workload" = getppid ] && echo 5 > "/proc/$node_pid/clear_refs" && measure_rss=1
+    [ "$workload" = getppid ] && [ "$tool" = product ] && echo 5 > "/proc/$node_pid/clear_refs" && measure_rss=1
   fi
   local t0 t1 line= count=
   t0=$(now)
@@ -245,10 +261,23 @@ run_sample() {  # workload tool rep
   forget "$lpid"
   [ -z "$fail" ] && [ "$rc" -ne 0 ] && fail="exit status $rc: $(head -c 200 "$err")"
   local expected=null delivered=null lost=null unit=null extra='{}'
-  if [ "$tool" = product ] && [ -n "$id" ]; then
-    local ts te view
+  if [[ $tool = product* ]] && [ -n "$id" ]; then
+    local ts te view record='{}'
     ts=$(now); api_call PUT "/v1/trace-session/$id" '{"Run": false}' >/dev/null; te=$(now)
     view=$(api_call GET "/v1/trace-session/$id")
+    if [ "$tool" = product ]; then
+      # What the recording costs on disk next to the JSON-lines output, and how fast it exports.
+      local rec_dir=$tmp/state/recordings/session-$id xs xe js je
+      xs=$(now); curl -sf -m 600 -o "$tmp/export.dat" "$api/v1/trace-session/$id/trace.dat"; xe=$(now)
+      js=$(now); curl -sf -m 600 -o "$tmp/export.json" "$api/v1/trace-session/$id/trace.json"; je=$(now)
+      record=$(jq -cn --argjson seg "$(find "$rec_dir" -name '*.ctrec' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')" \
+        --argjson all "$(du -sb "$rec_dir" 2>/dev/null | cut -f1)" --argjson jl "$(stat -c %s "$tmp/events.jsonl")" \
+        --argjson db "$(stat -c %s "$tmp/export.dat" 2>/dev/null || echo 0)" --arg ds "$(elapsed "$xs" "$xe")" \
+        --argjson jb "$(stat -c %s "$tmp/export.json" 2>/dev/null || echo 0)" --arg jsec "$(elapsed "$js" "$je")" \
+        '{record:{segment_bytes:$seg, dir_bytes:$all, jsonl_bytes:$jl, dat_bytes:$db, dat_seconds:($ds|tonumber),
+                  json_bytes:$jb, json_seconds:($jsec|tonumber)}}')
+      rm -f "$tmp/export.dat" "$tmp/export.json"
+    fi
     api_call DELETE "/v1/trace-session/$id" >/dev/null
     unit='"events"'; expected=$((2 * ${count:-0}))  # the pod exec'd the workload before the session
     delivered=$(grep -c "\"session\":\"$id\"" "$tmp/events.jsonl")
@@ -256,8 +285,8 @@ run_sample() {  # workload tool rep
     # would otherwise pile up until the kernel's dirty-page writeback slows the later runs.
     : > "$tmp/events.jsonl"
     lost=$(jq -r --arg id "$id" '.[$id].Stats.Lost // "null"' <<<"$view")
-    extra=$(jq -c --arg id "$id" --arg stop "$(elapsed "$ts" "$te")" \
-      '{stats: .[$id].Stats, stop_seconds: ($stop | tonumber)}' <<<"$view")
+    extra=$(jq -c --arg id "$id" --arg stop "$(elapsed "$ts" "$te")" --argjson rec "$record" \
+      '{stats: .[$id].Stats, stop_seconds: ($stop | tonumber)} + $rec' <<<"$view")
     if [ -n "$measure_rss" ]; then
       emit "{\"kind\":\"rss\",\"state\":\"exporting\",\"kb\":$(awk '/^VmHWM:/ { print $2 }' "/proc/$node_pid/status")}"
     fi
@@ -272,6 +301,10 @@ run_sample() {  # workload tool rep
                 lost=$(grep -oE 'LOST [0-9]+' "$out" "$err" | awk '{ l += $2 } END { print l + 0 }') ;;
       trace-cmd) unit='"events"'; expected=$((2 * count))
                 delivered=$(trace-cmd report -i "$out" 2>/dev/null | grep -c 'sys_e')
+                # Its file on disk: whole, and the trace data alone (flyrecord sections).
+                extra=$(jq -cn --argjson all "$(stat -c %s "$out")" \
+                  --argjson data "$(trace-cmd dump --summary -i "$out" 2>/dev/null | grep -oE '[0-9]+ bytes flyrecord data' | awk '{ s += $1 } END { print s + 0 }')" \
+                  '{record:{file_bytes:$all, data_bytes:$data}}')
                 lost=$(trace-cmd report -i "$out" --stat 2>/dev/null | awk '/^overrun:/ { l += $2 } END { print l + 0 }') ;;
       bpftrace) unit='"events"'; expected=$((2 * count))
                 delivered=$(awk '/^@(enter|exit):/ { c += $2 } END { print c + 0 }' "$tmp/rest.$seq") ;;
@@ -290,10 +323,10 @@ run_sample() {  # workload tool rep
 run_seq=0
 
 tools=()
-for t in untraced product strace-c strace-o perf trace-cmd bpftrace; do
+for t in untraced product product-norec strace-c strace-o perf trace-cmd bpftrace; do
   base=${t%%-[co]}
   [ -n "$only_tools" ] && [[ " $only_tools " != *" $t "* ]] && continue
-  [[ $base = untraced || $base = product || ${tool_status[$base]} = ok ]] && tools+=("$t")
+  [[ $base = untraced || $base = product* || ${tool_status[$base]} = ok ]] && tools+=("$t")
 done
 for workload in ${only_workloads:-getppid fswalk forkexec}; do
   for rep in $(seq "$reps"); do
@@ -386,13 +419,34 @@ figures() {
   fi
 }
 
+# Overhead of the syscall_stats eBPF hook (bench/syscall_stats_bench: counted in the kernel, no
+# events; the loop's CPU time, same-run ratios).
+log "syscall_stats: getppid loop counted, as a bystander, and the empty-program floor"
+case $mode in
+  quick) stats_args=(--quick) ;;
+  default) stats_args=(--calls 2000000 --reps 7) ;;
+  full) stats_args=(--calls 2000000 --reps 11) ;;
+esac
+figures syscall_stats "syscall_stats overhead (counted in the kernel)" \
+  "The getppid loop counted by a \`syscall_stats\` run (every syscall), untraced while a run counts another process (bystander), and under empty BPF programs on sys_enter/sys_exit (the floor any program there costs every task). Ratios are medians of same-repetition ratios of the loop's CPU time (utime + stime), which a busy machine distorts less than wall time." \
+  "^counted " "$build/bench/syscall_stats_bench" "${stats_args[@]}"
+
 [ -n "$overhead_only" ] && exit 0
 
-# Fan-out through tracer-svc (bench/svc_fanout: stand-in nodes over real loopback HTTP).
-log "fan-out: GET /v1/pods through tracer-svc with 1, 10, 50, 200 nodes"
-fanout_requests=$([ "$mode" = quick ] && echo 10 || echo 200)
-figures fanout "Fan-out latency through tracer-svc ($fanout_requests requests per size)" "" "^ *200 " \
-  "$build/bench/svc_fanout" "$fanout_requests"
+# Fan-out through tracer-svc (bench/svc_fanout: stand-in nodes over real loopback HTTP, beside a
+# bare epoll client doing the same fan-out: the floor).
+log "fan-out: GET /v1/pods through tracer-svc with 200 and 1000 nodes, beside the floor"
+if [ "$mode" = quick ]; then fanout_args=(--quick); else fanout_args=(--sizes 1,200,1000 200); fi
+figures fanout "Fan-out latency through tracer-svc against the floor" \
+  "Each row interleaves requests through tracer-svc (kept-alive client) with bare fan-out rounds to the same stand-in nodes, so both see the same load; x med / x p99 = tracer-svc over the floor; svc CPU/node = tracer-svc's CPU time per node exchange." \
+  "^ *200 |" "$build/bench/svc_fanout" "${fanout_args[@]}"
+
+# Live streams at scale (bench/stream_fanout: 1,000 readers of one session through tracer-svc).
+log "streams: readers of one session through tracer-svc"
+if [ "$mode" = quick ]; then stream_args=(100 2000); else stream_args=(1000 20000); fi
+figures streams "Live streams at scale (${stream_args[0]} readers through tracer-svc)" \
+  "A pod makes ${stream_args[1]} getppid calls under \`trace_syscalls -s getppid\`; ${stream_args[0]} clients (asynchronous, one thread) follow the session's live stream through tracer-svc, which reads one stream from tracer-node and fans it out. Threads from /proc/<pid>/status; \"idle\" = session running, no reader." \
+  "^fan-out:" "$build/bench/stream_fanout" "${stream_args[@]}"
 
 # Full pipeline throughput (bench/pipeline_bench: raw capture -> decode -> JSON-lines file).
 log "pipeline: getppid at full speed through raw capture into a JSON-lines file"

@@ -29,14 +29,6 @@ Response json_response(const boost::json::value& value, int status) {
     return r;
 }
 
-Result<boost::json::object> parse_json_object(const std::string& body) {
-    boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(body, ec);
-    if (ec) return fail(Errc::kInvalidArgument, fmt::format("request body is not valid JSON: {}", ec.message()));
-    if (!v.is_object()) return fail(Errc::kInvalidArgument, "request body must be a JSON object");
-    return std::move(v.as_object());
-}
-
 std::string metric_method(std::string_view method) {
     static constexpr std::string_view kKnown[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
     for (auto known : kKnown)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -29,16 +30,25 @@ struct Request {
     std::string header(const std::string& lower_name) const;  // "" when absent
 };
 
-// A response body produced over time (chunked transfer), e.g. a live trace stream.
-// next() is called from a server pool thread, one call at a time per stream.
+// A response body produced over time (chunked transfer), e.g. a live trace stream. Push-driven:
+// the producer queues data and wakes the connection; the server takes what is queued on the
+// connection's I/O thread and writes it. No thread waits on a stream (common/stream_fanout.h is
+// the implementation both programs use).
+using StreamPiece = std::shared_ptr<const std::string>;  // shared by every reader, never copied
 class ChunkStream {
 public:
     virtual ~ChunkStream() = default;
-    // Waits up to `wait` for data. Returns the next chunk ("" = nothing yet, keep going),
-    // or nullopt when the stream has ended.
-    virtual std::optional<std::string> next(std::chrono::milliseconds wait) = 0;
-    // The client went away or the server is stopping; release resources. Called at most once,
-    // after which next() is not called again.
+    // Called once by the server before the first take(). After a take() that returned true with
+    // nothing, the stream calls `wake` (from any thread, never blocking, possibly more than once)
+    // when data or the end is there. `wake` is not called after close() returned.
+    virtual void start(std::function<void()> wake) = 0;
+    // Appends the pieces queued now to `out` (nothing = wait for wake). False once the stream
+    // has ended and everything was taken; `out` is then left empty.
+    virtual bool take(std::vector<StreamPiece>& out) = 0;
+    // Trailer fields sent after the last chunk of a stream that ended (not of one cut short).
+    virtual std::vector<std::pair<std::string, std::string>> trailers() const { return {}; }
+    // The client went away, the server is stopping, or the stream ended; release resources.
+    // Called once, from the connection's thread; take() is not called again.
     virtual void close() = 0;
 };
 
@@ -59,9 +69,5 @@ Response json_response(const boost::json::value& value, int status = 200);
 // The method as a metrics label: the standard methods as they are, anything else "other", so a
 // client sending made-up methods cannot grow the metrics without bound.
 std::string metric_method(std::string_view method);
-
-// Parses a JSON request body that must be an object. kInvalidArgument naming the problem
-// ("request body is not valid JSON: ...", "request body must be a JSON object").
-Result<boost::json::object> parse_json_object(const std::string& body);
 
 }  // namespace ct::http

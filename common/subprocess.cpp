@@ -19,6 +19,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// waitid's P_PIDFD (linux/wait.h, Linux 5.4); glibc 2.36's idtype_t does not name it yet.
+constexpr idtype_t kIdPidfd = static_cast<idtype_t>(3);
+
 int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
 ExitStatus decode(int wstatus) {
@@ -26,6 +29,24 @@ ExitStatus decode(int wstatus) {
     if (WIFEXITED(wstatus)) s.code = WEXITSTATUS(wstatus);
     else if (WIFSIGNALED(wstatus)) s.signal = WTERMSIG(wstatus);
     return s;
+}
+
+ExitStatus decode(const siginfo_t& info) {
+    ExitStatus s;
+    if (info.si_code == CLD_EXITED) s.code = info.si_status;
+    else s.signal = info.si_status;  // CLD_KILLED, CLD_DUMPED
+    return s;
+}
+
+// waitid on the pidfd with `flags` (WEXITED plus WNOHANG / WNOWAIT). nullopt while the child
+// runs (WNOHANG); an empty status when it was reaped elsewhere or waitid failed.
+std::optional<ExitStatus> wait_pidfd(int pidfd, int flags) {
+    siginfo_t info{};
+    while (::waitid(kIdPidfd, static_cast<id_t>(pidfd), &info, WEXITED | flags) != 0) {
+        if (errno != EINTR) return ExitStatus{};
+    }
+    if (info.si_pid == 0) return std::nullopt;  // WNOHANG: still running
+    return decode(info);
 }
 
 // PATH lookup done in the parent: the child may only make async-signal-safe calls.
@@ -153,6 +174,7 @@ void Subprocess::release_all() {
 std::optional<ExitStatus> Subprocess::try_wait() {
     if (status_) return status_;
     if (pid_ <= 0) return std::nullopt;
+    if (pidfd_) return status_ = wait_pidfd(pidfd_.get(), WNOHANG);
     int ws = 0;
     pid_t r = ::waitpid(pid_, &ws, WNOHANG);
     if (r == pid_) status_ = decode(ws);
@@ -177,8 +199,19 @@ Result<ExitStatus> Subprocess::wait_for(std::chrono::milliseconds timeout) {
     }
 }
 
+std::optional<ExitStatus> Subprocess::peek_exit() {
+    if (status_) return status_;
+    if (pid_ <= 0) return std::nullopt;
+    if (pidfd_) return wait_pidfd(pidfd_.get(), WNOHANG | WNOWAIT);
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return ExitStatus{};
+    if (info.si_pid == 0) return std::nullopt;
+    return decode(info);
+}
+
 ExitStatus Subprocess::wait() {
     if (status_) return *status_;
+    if (pidfd_) return *(status_ = wait_pidfd(pidfd_.get(), 0));
     int ws = 0;
     while (::waitpid(pid_, &ws, 0) < 0) {
         if (errno != EINTR) return *(status_ = ExitStatus{});
@@ -188,8 +221,21 @@ ExitStatus Subprocess::wait() {
 
 bool Subprocess::send_signal(int sig) {
     if (pid_ <= 0 || try_wait()) return false;
+    // Unreaped (just checked), so the group id is still this child's.
     if (group_ && ::kill(-pid_, sig) == 0) return true;
+    if (pidfd_) return signal_pidfd(pidfd_.get(), sig);
     return ::kill(pid_, sig) == 0;
+}
+
+FD open_pidfd(pid_t pid) { return FD(pidfd_open(pid)); }
+
+bool signal_pidfd(int pidfd, int sig) {
+    return ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) == 0;
+}
+
+bool pidfd_exited(int pidfd) {
+    pollfd pfd{pidfd, POLLIN, 0};
+    return ::poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
 }
 
 ExitStatus Subprocess::stop(std::chrono::milliseconds grace, int first_signal) {

@@ -1,9 +1,12 @@
 // Subprocess: one child process, owned. Spawned with fork+execve (no shell), optionally with
 // stdout/stderr captured through pipes, watched through a pidfd, and killed with its parent
 // (PR_SET_PDEATHSIG, which fires when the *spawning thread* exits: spawn from long-lived threads).
-// The destructor stops (SIGINT, then SIGKILL after kDefaultGrace) and reaps a child still running,
-// so a Subprocess never leaks a process or a zombie.
-// Thread-safety: one owner at a time; distinct Subprocess objects are independent.
+// Signals and waits go through the pidfd, so they can never reach another process that reused
+// the PID. The destructor stops (SIGINT, then SIGKILL after kDefaultGrace) and reaps a child
+// still running, so a Subprocess never leaks a process or a zombie.
+// Thread-safety: one owner at a time; distinct Subprocess objects are independent. The pidfd
+// (pidfd()) stays open and unchanged for the object's life: another thread may signal through it
+// with signal_pidfd() while the owner waits.
 #pragma once
 
 #include <sys/types.h>
@@ -57,8 +60,14 @@ public:
     FD take_stdout() { return std::move(out_); }
     FD take_stderr() { return std::move(err_); }
 
+    // The pidfd of the child (-1 when pidfd_open failed: then PIDs are used).
+    int pidfd() const { return pidfd_.get(); }
+
     bool running();                               // false once it has exited (and is reaped)
     std::optional<ExitStatus> try_wait();         // reaps if it has exited; never blocks
+    // How the child ended once it has exited, without reaping it: it stays a zombie, so its PID
+    // names it alone until try_wait()/wait() reaps it. nullopt while it runs. Never blocks.
+    std::optional<ExitStatus> peek_exit();
     Result<ExitStatus> wait_for(std::chrono::milliseconds timeout);  // kTimeout if still running
     ExitStatus wait();                            // blocks until it exits
     bool send_signal(int sig);                    // false when already gone
@@ -87,6 +96,15 @@ struct RunOutput {
 // rest is drained and dropped). Killed (SIGKILL) and kTimeout when it runs past `timeout`.
 Result<RunOutput> run_capture(const SpawnOptions& options, std::chrono::milliseconds timeout,
                               size_t max_output = 1 << 20);
+
+// A pidfd for `pid` (pidfd_open); empty when the process is gone or the call failed. Open it
+// before checking that `pid` is the process you mean, then signal through it: no check-to-kill race.
+FD open_pidfd(pid_t pid);
+// Sends `sig` to the process behind `pidfd` (pidfd_send_signal). False when it has been reaped
+// or the call failed; a zombie still accepts (and ignores) the signal. Any thread.
+bool signal_pidfd(int pidfd, int sig);
+// True once the process behind `pidfd` has exited (the pidfd polls readable). Never blocks.
+bool pidfd_exited(int pidfd);
 
 // Reads what is available on a non-blocking or ready fd into `out` (at most `limit` bytes kept).
 // Returns false on EOF or error.

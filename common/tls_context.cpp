@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 namespace ct::http {
 
@@ -73,14 +74,31 @@ size_t TlsContextSource::loads() const {
     return loads_;
 }
 
-Result<std::shared_ptr<ssl::context>> make_client_context(const std::string& ca_file) {
+namespace {
+
+std::shared_ptr<ssl::context> new_client_context() {
     auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
     ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                      ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    ctx->set_verify_mode(ssl::verify_peer);
+    return ctx;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<ssl::context>> make_client_context(const std::string& ca_file) {
+    auto ctx = new_client_context();
     boost::system::error_code ec;
     ctx->load_verify_file(ca_file, ec);
     if (ec) return fail(Errc::kInvalidArgument, "CA file \"" + ca_file + "\": " + ec.message());
-    ctx->set_verify_mode(ssl::verify_peer);
+    return ctx;
+}
+
+Result<std::shared_ptr<ssl::context>> make_system_client_context() {
+    auto ctx = new_client_context();
+    boost::system::error_code ec;
+    ctx->set_default_verify_paths(ec);
+    if (ec) return fail(Errc::kInvalidArgument, "the system's CA certificates: " + ec.message());
     return ctx;
 }
 

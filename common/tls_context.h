@@ -5,6 +5,8 @@
 // logged and the previous context stays in use.
 // Thread-safety: current() may be called from any thread; contexts handed out stay valid for as
 // long as the caller holds them.
+// Only forward declarations of the Asio SSL and OpenSSL types here: a file that uses a context
+// includes <boost/asio/ssl/context.hpp> itself, the rest stay free of the SSL headers.
 //
 // TlsClientContextSource: the client side — a context that verifies servers against a CA bundle
 // file, re-read when the file changes (checked at most once per interval), with
@@ -16,10 +18,16 @@
 #include <mutex>
 #include <string>
 
-#include <boost/asio/ssl/context.hpp>
-
 #include "common/file_watch.h"
 #include "common/result.h"
+
+namespace boost::asio::ssl {
+class context;
+}
+namespace boost::system {
+class error_code;
+}
+struct ssl_st;  // OpenSSL's SSL
 
 namespace ct::http {
 
@@ -50,16 +58,19 @@ private:
 // Client context trusting only the CA certificates in `ca_file` (PEM, one or more), peer
 // verification on. Errors: kInvalidArgument naming the file and OpenSSL's reason.
 Result<std::shared_ptr<boost::asio::ssl::context>> make_client_context(const std::string& ca_file);
+// Client context trusting the system's CA store (OpenSSL's default paths), peer verification on:
+// for servers with a publicly issued certificate. Errors: kInvalidArgument with OpenSSL's reason.
+Result<std::shared_ptr<boost::asio::ssl::context>> make_system_client_context();
 
 // Makes the connection `ssl` (not yet handshaken) accept only a certificate for `host`: an IP
 // address must be in the certificate's IP SANs, a name in its DNS SANs (and is sent as SNI).
 // A mismatch fails the handshake as "certificate verify failed" (see describe_handshake_error).
 // Errors: kInvalidArgument when OpenSSL refuses the name.
-Status expect_peer_name(SSL* ssl, const std::string& host);
+Status expect_peer_name(ssl_st* ssl, const std::string& host);
 
 // The text for a failed client handshake: the error, plus OpenSSL's verification result when the
 // certificate was refused, e.g. "certificate verify failed (SSL routines): certificate has expired".
-std::string describe_handshake_error(const boost::system::error_code& ec, const SSL* ssl);
+std::string describe_handshake_error(const boost::system::error_code& ec, const ssl_st* ssl);
 
 class TlsClientContextSource {
 public:

@@ -14,6 +14,7 @@
 #include "tracer-node/api/node_api.h"
 #include "tracer-node/discovery/hostname_resolver.h"
 #include "tracer-node/discovery/procfs_source.h"
+#include "tracer-node/sessions/node_deps.h"
 
 namespace {
 
@@ -34,8 +35,12 @@ struct Node {
                kProcRoot};
     HookRegistry hooks{HookRegistryOptions{.root = CT_FUZZ_DATA_DIR "/hooks-empty", .procfs_root = kProcRoot}};
     NodeMetrics metrics;
-    SessionManager sessions{SessionManagerOptions{.node_name = "fuzz-node", .procfs_root = kProcRoot}, pods, hooks,
-                            std::make_shared<ExporterSet>()};
+    PodDbSource pod_source{pods, kProcRoot};
+    RegistryHookLauncher hook_launcher{hooks};
+    std::shared_ptr<const ExporterSet> exporters = std::make_shared<ExporterSet>();
+    EventCaptureFactory captures{{.procfs_root = kProcRoot}, pod_source, exporters};
+    SessionManager sessions{SessionManagerOptions{.node_name = "fuzz-node", .procfs_root = kProcRoot}, pod_source,
+                            hook_launcher, captures, exporters};
     NodeApi api{pods, hooks, sessions, metrics};
     ct::http::Router router = api.router();
 

@@ -1,9 +1,14 @@
 // tracer-svc's merge (merge/merge.h) of arbitrary node replies: up to 6 replies, each a transport
-// failure or a status with a body (JSON-ish or not), merged as maps at both depths and as empty
-// answers. Rules checked: the answer is valid JSON; any 2xx reply whose body is a JSON object
-// gives 200; an error answer is {"error": "<text>"}; every failed node is named.
+// failure or a status with a body (JSON-ish or not), merged as pods, hooks and sessions maps and
+// as empty answers. Rules checked: the answer is valid JSON; any 2xx reply whose body is a JSON
+// object gives 200; an error answer is {"error": "<text>"}; every failed node is named; nothing a
+// node answered is lost (pods: one entry per node entry, every container names its node; hooks:
+// every directory key; sessions: every id); adding the replies in reverse gives the same answer;
+// pods read in place (MapMerge's fast path) give the answer the tree parser gives.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,22 +22,30 @@ namespace {
 
 using namespace ct::svc;
 
-void check(const std::vector<NodeReply>& replies, const Merged& merged, bool maps) {
+namespace json = boost::json;
+
+// `kind` unset: merged as empty answers (PUT, DELETE).
+void check(const std::vector<NodeReply>& replies, const Merged& merged, std::optional<MergeKind> kind) {
     const auto& res = merged.response;
     boost::system::error_code ec;
-    auto body = boost::json::parse(res.body, ec);
+    auto body = json::parse(res.body, ec);
     if (ec) __builtin_trap();
     bool any_ok = false;
-    size_t failed = 0;
+    size_t failed = 0, entries = 0;
+    std::set<std::string> keys;  // distinct top-level keys of the usable replies
     for (const auto& r : replies) {
         failed += r.failed();
         if (!r.ok()) continue;
         boost::system::error_code pec;
-        auto v = boost::json::parse(r.body, pec);
+        auto v = json::parse(r.body, pec);
         // Usable: an object that survives being written back (no 1e309 read as infinity).
         bool usable = !pec && v.is_object();
-        if (usable) (void)boost::json::parse(boost::json::serialize(v), pec);
-        any_ok = any_ok || !maps || (usable && !pec);
+        if (usable) (void)json::parse(json::serialize(v), pec);
+        usable = usable && !pec;
+        any_ok = any_ok || !kind || usable;
+        if (!usable) continue;
+        entries += v.as_object().size();
+        for (const auto& kv : v.as_object()) keys.emplace(kv.key());
     }
     if (any_ok != (res.status == 200)) __builtin_trap();
     if (merged.failed.size() < failed) __builtin_trap();
@@ -40,6 +53,39 @@ void check(const std::vector<NodeReply>& replies, const Merged& merged, bool map
         const auto* error = body.is_object() ? body.as_object().if_contains("error") : nullptr;
         if (!error || !error->is_string()) __builtin_trap();
     }
+    if (!kind || res.status != 200) return;
+    const auto& out = body.as_object();
+    switch (*kind) {
+        case MergeKind::kPods:
+            if (out.size() != entries) __builtin_trap();
+            for (const auto& pod : out) {
+                const auto* containers = pod.value().is_object() ? pod.value().as_object().if_contains("Containers") : nullptr;
+                if (!containers || !containers->is_object()) continue;
+                for (const auto& c : containers->as_object())
+                    if (c.value().is_object() && !c.value().as_object().contains("Node")) __builtin_trap();
+            }
+            break;
+        case MergeKind::kHooks:
+        case MergeKind::kSessions:
+            for (const auto& k : keys)
+                if (!out.contains(k)) __builtin_trap();
+            if (*kind == MergeKind::kSessions && out.size() != keys.size()) __builtin_trap();
+            break;
+    }
+}
+
+void check_maps(const std::vector<NodeReply>& replies, MergeKind kind) {
+    auto merged = merge_maps(replies, kind);
+    check(replies, merged, kind);
+    MapMerge reversed(kind, replies.size());
+    for (size_t i = replies.size(); i-- > 0;) reversed.add(i, replies[i]);
+    if (reversed.finish().response.body != merged.response.body) __builtin_trap();
+    // Pods read in place mean what pods parsed into a tree mean.
+    MapMerge tree(kind, replies.size(), false);
+    for (size_t i = 0; i < replies.size(); ++i) tree.add(i, replies[i]);
+    auto parsed = tree.finish();
+    if (parsed.response.status != merged.response.status || parsed.failed != merged.failed) __builtin_trap();
+    if (json::parse(parsed.response.body) != json::parse(merged.response.body)) __builtin_trap();
 }
 
 }  // namespace
@@ -69,8 +115,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         replies.push_back(std::move(r));
     }
-    check(replies, merge_maps(replies, MergeDepth::kNested), true);
-    check(replies, merge_maps(replies, MergeDepth::kTopLevel), true);
-    check(replies, merge_empty(replies), false);
+    for (auto kind : {MergeKind::kPods, MergeKind::kHooks, MergeKind::kSessions}) check_maps(replies, kind);
+    check(replies, merge_empty(replies), std::nullopt);
     return 0;
 }

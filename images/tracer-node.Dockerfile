@@ -7,7 +7,7 @@ COPY scripts/deps.sh scripts/deps.sh
 RUN scripts/deps.sh
 COPY . .
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release \
- && cmake --build /build -j"$(nproc)" --target tracer-node ftrace-manager \
+ && cmake --build /build -j"$(nproc)" --target tracer-node ftrace-manager ebpf-manager ctrace \
  && images/rootfs.sh tracer-node /build /out
 
 FROM debian:12-slim

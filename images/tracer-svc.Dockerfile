@@ -7,7 +7,7 @@ COPY scripts/deps.sh scripts/deps.sh
 RUN scripts/deps.sh
 COPY . .
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release \
- && cmake --build /build -j"$(nproc)" --target tracer-svc \
+ && cmake --build /build -j"$(nproc)" --target tracer-svc ctrace \
  && images/rootfs.sh tracer-svc /build /out
 
 FROM debian:12-slim

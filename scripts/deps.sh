@@ -14,7 +14,13 @@ packages=(
   containerd runc containernetworking-plugins busybox-static
   dnsmasq-base openssl libssl-dev unzip
   clang-16 libclang-rt-16-dev  # make fuzz: libFuzzer + a clang that compiles libstdc++ 12's <expected>
+  libzstd-dev trace-cmd        # recordings (zstd chunks); trace.dat tests read them with trace-cmd
+  clang libbpf-dev bpftool     # trace-hooks/ebpf: BPF CO-RE object (clang -target bpf), skeleton, libbpf
+  strace                       # tests/integration/ebpf_manager_test.cpp compares counts with strace -c -f
 )
+# npm for the node packages tests install (scripts/helm-tools.sh, scripts/trace-engine.sh); a
+# node that ships its own npm (NodeSource) needs no Debian npm.
+command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do

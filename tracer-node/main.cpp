@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <set>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -13,6 +14,7 @@
 #include "common/http_auth.h"
 #include "common/http_server.h"
 #include "common/log.h"
+#include "common/server_flags.h"
 #include "common/strings.h"
 #include "tracer-node/api/metrics.h"
 #include "tracer-node/api/node_api.h"
@@ -21,8 +23,11 @@
 #include "tracer-node/discovery/source_select.h"
 #include "tracer-node/export/jsonl_exporter.h"
 #include "tracer-node/export/otlp_exporter.h"
+#include "tracer-node/export/otlp_metrics.h"
 #include "tracer-node/export/stream_hub.h"
 #include "tracer-node/hooks/hook_registry.h"
+#include "tracer-node/record/recorder.h"
+#include "tracer-node/sessions/node_deps.h"
 #include "tracer-node/sessions/session_manager.h"
 
 namespace {
@@ -52,11 +57,14 @@ struct Flags {
     std::string tls_key;
     std::string otlp_endpoint;
     std::string state_dir = "/var/lib/container-tracer";
+    std::string record_dir;  // "" = <state_dir>/recordings
+    size_t record_limit_mib = 256;
     // Limits (defaults as in the components' options).
     size_t max_sessions = 1024;
-    size_t max_streams = 256;
-    size_t max_connections = 512;
-    size_t max_body = 1 << 20;
+    ct::http::StreamLimits streams{.max_streams = ct::node::StreamHubOptions{}.max_streams,
+                                   .max_session_streams = ct::node::StreamHubOptions{}.max_readers_per_session,
+                                   .queue_bytes = ct::node::StreamHubOptions{}.reader_queue_bytes};
+    ct::http::ServerOptions server;
 };
 
 std::string host_name() {
@@ -122,22 +130,26 @@ int main(int argc, char** argv) {
     app.add_option("--tls-cert", f.tls_cert, "serve HTTPS with this PEM certificate chain (re-read when it changes)")
         ->envname("TRACER_TLS_CERT");
     app.add_option("--tls-key", f.tls_key, "PEM private key of --tls-cert")->envname("TRACER_TLS_KEY");
-    app.add_option("--otlp-endpoint", f.otlp_endpoint, "also export traces to this OTLP/HTTP collector, http://host:port")
+    app.add_option("--otlp-endpoint", f.otlp_endpoint, "also export traces (and statistics sessions' counts as metrics) to this OTLP/HTTP collector, http://host:port")
         ->envname("OTEL_EXPORTER_OTLP_ENDPOINT");
     app.add_option("--max-sessions", f.max_sessions, "trace sessions kept at once; more answer 429")
         ->envname("TRACER_MAX_SESSIONS")
         ->check(CLI::Range(size_t{1}, size_t{1} << 20));
-    app.add_option("--max-streams", f.max_streams, "live trace streams open at once (all sessions); more answer 429")
-        ->envname("TRACER_MAX_STREAMS")
-        ->check(CLI::Range(size_t{1}, size_t{1} << 16));
-    app.add_option("--max-connections", f.max_connections, "open API connections; more answer 503")
-        ->envname("TRACER_MAX_CONNECTIONS")
-        ->check(CLI::Range(size_t{1}, size_t{1} << 20));
-    app.add_option("--max-body", f.max_body, "request body bytes; larger answer 413")
+    ct::http::add_stream_flags(app, f.streams, "TRACER_", "tracer-svc relays one per session");
+    ct::http::add_server_flags(app, f.server, "TRACER_");
+    app.add_option("--max-body", f.server.max_body, "request body bytes; larger answer 413")
         ->envname("TRACER_MAX_BODY")
         ->check(CLI::Range(size_t{64}, size_t{1} << 30));
     app.add_option("--state-dir", f.state_dir, "where trace sessions are kept across restarts (created if missing)")
         ->envname("TRACE_KUBE_STATE_DIR");
+    app.add_option("--record-dir", f.record_dir,
+                   "where sessions' ftrace pages are recorded for trace.dat / trace.json (default: "
+                   "<state-dir>/recordings)")
+        ->envname("TRACER_RECORD_DIR");
+    app.add_option("--record-limit", f.record_limit_mib,
+                   "MiB of recorded pages kept per session (oldest go first); 0 turns recording off")
+        ->envname("TRACER_RECORD_LIMIT")
+        ->check(CLI::Range(size_t{0}, size_t{1} << 30));
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -174,6 +186,7 @@ int main(int argc, char** argv) {
 
     ct::init_logging(f.verbose, "tracer-node");
     std::signal(SIGPIPE, SIG_IGN);
+    const size_t open_files = ct::http::raise_open_file_limit();  // each API connection holds one
     // Block SIGINT/SIGTERM in every thread; main waits for them below.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
@@ -210,35 +223,68 @@ int main(int argc, char** argv) {
     auto jsonl = ct::node::JsonLinesExporter::open(f.trace_output);
     if (!jsonl) return usage_error(jsonl.error().message);
     exporters->add(*jsonl);
-    auto stream_hub = std::make_shared<ct::node::StreamHub>(ct::node::StreamHubOptions{.max_streams = f.max_streams});
+    auto stream_hub = std::make_shared<ct::node::StreamHub>(
+        ct::node::StreamHubOptions{.reader_queue_bytes = f.streams.queue_bytes,
+                                   .max_readers_per_session = f.streams.max_session_streams,
+                                   .max_streams = f.streams.max_streams});
     exporters->add(stream_hub);
-    if (otlp) exporters->add(std::make_shared<ct::node::OtlpExporter>(
-                  ct::node::OtlpExporterOptions{.endpoint = *otlp, .node_name = f.node_name}));
+    if (otlp) {
+        exporters->add(std::make_shared<ct::node::OtlpExporter>(
+            ct::node::OtlpExporterOptions{.endpoint = *otlp, .node_name = f.node_name}));
+        // Statistics sessions' counts go to the same collector as metrics.
+        exporters->add(std::make_shared<ct::node::OtlpMetricsExporter>(
+            ct::node::OtlpMetricsOptions{.endpoint = *otlp, .node_name = f.node_name}));
+    }
 
-    // Sessions and API.
+    // Recording: every ftrace session's pages, for trace.dat and trace.json.
+    std::shared_ptr<ct::node::record::Recorder> recorder;
+    if (f.record_limit_mib > 0) {
+        auto opened = ct::node::record::Recorder::open(
+            {.dir = f.record_dir.empty() ? (std::filesystem::path(f.state_dir) / "recordings").string() : f.record_dir,
+             .session_limit = static_cast<std::uint64_t>(f.record_limit_mib) << 20,
+             .procfs_root = f.procfs});
+        if (!opened) return usage_error("--record-dir: " + opened.error().message);
+        recorder = std::move(*opened);
+        exporters->add(recorder);
+    }
+    // Sessions and API: the real discovery, hooks and captures behind the sessions' interfaces.
     ct::node::NodeMetrics metrics;
+    ct::node::PodDbSource pod_source(pods, f.procfs);
+    ct::node::RegistryHookLauncher hook_launcher(hooks);
+    ct::node::EventCaptureFactory captures(
+        {.procfs_root = f.procfs,
+         .capture_nice = f.capture_nice,
+         .capture_queue = std::make_shared<ct::node::ByteBudget>(f.capture_queue_mib << 20),
+         .page_tap_for = recorder ? [recorder](const ct::node::EventContext& context, const std::string& instance_dir) {
+             auto tap = recorder->start_run(context, instance_dir);
+             if (!tap) {
+                 spdlog::error("session {}: not recording this run: {}", context.session_id, tap.error().message);
+                 return ct::node::record::PageTap{};
+             }
+             return std::move(*tap);
+         } : decltype(ct::node::EventCaptureOptions::page_tap_for){}},
+        pod_source, exporters);
     ct::node::SessionManager sessions({.node_name = f.node_name,
                                        .procfs_root = f.procfs,
                                        .sysfs_root = f.sysfs,
                                        .instance_prefix = *instance_prefix,
                                        .hook_start_timeout = std::chrono::milliseconds(f.hook_start_timeout_ms),
                                        .stop_grace = std::chrono::milliseconds(f.stop_grace_ms),
-                                       .drain_limit = std::chrono::milliseconds(f.drain_limit_ms),
+                                       .drain = {.limit = std::chrono::milliseconds(f.drain_limit_ms)},
                                        .max_sessions = f.max_sessions,
-                                       .capture_nice = f.capture_nice,
-                                       .capture_queue = std::make_shared<ct::node::ByteBudget>(f.capture_queue_mib << 20),
                                        .state = state->get()},
-                                      pods, hooks, exporters);
+                                      pod_source, hook_launcher, captures, exporters);
     ct::node::NodeApi api(pods, hooks, sessions, metrics);
     api.set_stream_hub(stream_hub);
     api.set_exporters(exporters);
+    api.set_node_name(f.node_name);
+    api.set_recorder(recorder);
     auto router = std::make_shared<ct::http::Router>(api.router());
+    f.server.listen = *listen;
+    f.server.tls_cert = f.tls_cert;
+    f.server.tls_key = f.tls_key;
     ct::http::HttpServer server(
-        {.listen = *listen,
-         .max_body = f.max_body,
-         .max_connections = f.max_connections,
-         .tls_cert = f.tls_cert,
-         .tls_key = f.tls_key},
+        f.server,
         ct::http::with_auth(
             [router](const ct::http::Request& r) {
                 auto d = router->dispatch(r);
@@ -250,6 +296,12 @@ int main(int argc, char** argv) {
         });
     // Before serving: clients never see a half-restored set of sessions.
     sessions.restore();
+    if (recorder) {
+        // Recordings of sessions deleted while the agent was down have no session to export them.
+        std::set<std::string> ids;
+        for (const auto& view : sessions.list()) ids.insert(std::to_string(view.id));
+        recorder->prune(ids);
+    }
     auto port = server.start();
     if (!port) {
         spdlog::critical("{}", port.error().message);
@@ -258,9 +310,12 @@ int main(int argc, char** argv) {
     auto first = pods.refresh();
     if (!first) spdlog::warn("first discovery failed: {}", first.error().message);
     api.set_ready(true);
-    spdlog::info("tracer-node {} serving {} on {}:{} (discovery: {}, hooks: {}, {} hooks, token {})", f.node_name,
-                 f.tls_cert.empty() ? "HTTP" : "HTTPS", listen->host.empty() ? "*" : listen->host, *port,
-                 pods.describe(), f.hooks_dir, hooks.hooks()->size(), f.token_file.empty() ? "off" : "required");
+    spdlog::info("tracer-node {} serving {} on {}:{} (discovery: {}, hooks: {}, {} hooks, token {}, events to {}, "
+                 "state in {}, {} connections of {} open files, {} handler threads)",
+                 f.node_name, f.tls_cert.empty() ? "HTTP" : "HTTPS", listen->host.empty() ? "*" : listen->host, *port,
+                 pods.describe(), f.hooks_dir, hooks.hooks()->size(), f.token_file.empty() ? "off" : "required",
+                 f.trace_output == "-" ? "stdout" : f.trace_output, f.state_dir, f.server.max_connections, open_files,
+                 f.server.handler_threads);
 
     int sig = 0;
     sigwait(&stop_signals, &sig);

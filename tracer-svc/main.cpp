@@ -1,5 +1,7 @@
 // tracer-svc: wires flags to components. A NodeSource (static / DNS / Kubernetes) feeds the
 // NodeDirectory; SvcApi fans requests out through the FanoutClient and serves the merged answers.
+#include <malloc.h>
+
 #include <csignal>
 
 #include <CLI/CLI.hpp>
@@ -9,6 +11,7 @@
 #include "common/http_server.h"
 #include "common/tls_context.h"
 #include "common/log.h"
+#include "common/server_flags.h"
 #include "common/strings.h"
 #include "tracer-svc/api/svc_api.h"
 #include "tracer-svc/nodes/dns_source.h"
@@ -30,7 +33,7 @@ struct Flags {
     std::string dns_server;
     unsigned node_timeout_ms = 5000;
     unsigned node_session_timeout_ms = 60000;
-    unsigned max_in_flight = 64;
+    unsigned max_in_flight = 4096;
     std::string kube_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
     std::string kube_api;
     std::string token_file;
@@ -40,6 +43,10 @@ struct Flags {
     std::string node_token_file;
     std::string node_ca;
     std::string node_tls_server_name;
+    ct::http::StreamLimits streams{.max_streams = ct::svc::StreamRelayOptions{}.max_readers,
+                                   .max_session_streams = ct::svc::StreamRelayOptions{}.max_readers_per_session,
+                                   .queue_bytes = ct::svc::StreamRelayOptions{}.reader_queue_bytes};
+    ct::http::ServerOptions server{.handler_threads = 32};
 };
 
 int usage_error(const std::string& message) {
@@ -50,6 +57,9 @@ int usage_error(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Connections are served from several threads; with glibc's default of up to 8 arenas per core,
+    // memory freed when 1,000 stream readers leave stays spread over many arenas.
+    ::mallopt(M_ARENA_MAX, 2);
     Flags f;
     CLI::App app{"tracer-svc: cluster aggregator of container-tracer (fans the REST API out to every tracer-node)"};
     app.option_defaults()->always_capture_default();
@@ -68,12 +78,14 @@ int main(int argc, char** argv) {
     nodes_opt->excludes(dns_opt);
     app.add_option("--dns-server", f.dns_server, "DNS server host:port for --nodes-dns (default: system resolver)")
         ->envname("TRACE_KUBE_DNS_SERVER");
-    app.add_option("--node-timeout", f.node_timeout_ms, "per-node request timeout, milliseconds")
+    app.add_option("--node-timeout", f.node_timeout_ms,
+                   "milliseconds every node has to answer a request (the answer comes by then, naming the nodes that did not)")
         ->envname("TRACE_KUBE_NODE_TIMEOUT")->check(CLI::Range(1u, 3600000u));
     app.add_option("--node-session-timeout", f.node_session_timeout_ms,
                    "per-node timeout of PUT and DELETE of trace sessions (a node starts or stops hooks), milliseconds")
         ->envname("TRACE_KUBE_NODE_SESSION_TIMEOUT")->check(CLI::Range(1u, 3600000u));
-    app.add_option("--max-in-flight", f.max_in_flight, "node requests in flight at once")
+    app.add_option("--max-in-flight", f.max_in_flight,
+                   "node requests in flight at once (each holds a connection); more wait for a free one")
         ->envname("TRACE_KUBE_MAX_IN_FLIGHT")->check(CLI::Range(1u, 100000u));
     app.add_option("--kube-credentials", f.kube_dir, "service-account directory (token, ca.crt)")
         ->envname("TRACE_KUBE_CREDENTIALS");
@@ -94,6 +106,8 @@ int main(int argc, char** argv) {
     app.add_option("--node-tls-server-name", f.node_tls_server_name,
                    "with --node-ca: name every node certificate must carry (and SNI), instead of the node's address")
         ->envname("TRACE_KUBE_NODE_TLS_SERVER_NAME");
+    ct::http::add_stream_flags(app, f.streams, "TRACE_KUBE_", "one node stream feeds them all");
+    ct::http::add_server_flags(app, f.server, "TRACE_KUBE_");
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -152,6 +166,7 @@ int main(int argc, char** argv) {
 
     ct::init_logging(f.verbose, "tracer-svc");
     std::signal(SIGPIPE, SIG_IGN);
+    const size_t open_files = ct::http::raise_open_file_limit();  // each client and node connection holds one
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
@@ -166,10 +181,17 @@ int main(int argc, char** argv) {
     ct::svc::NodeDirectory directory(std::move(source), std::chrono::seconds(f.poll),
                                      [&fanout](const std::vector<ct::svc::NodeAddress>& nodes) { fanout.retain(nodes); });
     ct::svc::SvcApi api(directory, fanout,
-                        {.session_change_timeout = std::chrono::milliseconds(f.node_session_timeout_ms)});
+                        {.session_change_timeout = std::chrono::milliseconds(f.node_session_timeout_ms),
+                         .streams = {.reader_queue_bytes = f.streams.queue_bytes,
+                                     .max_readers_per_session = f.streams.max_session_streams,
+                                     .max_readers = f.streams.max_streams}});
+    directory.set_on_poll([&api] { api.probe(); });
     auto router = std::make_shared<ct::http::Router>(api.router());
+    f.server.listen = *listen;
+    f.server.tls_cert = f.tls_cert;
+    f.server.tls_key = f.tls_key;
     ct::http::HttpServer server(
-        {.listen = *listen, .handler_threads = 64, .tls_cert = f.tls_cert, .tls_key = f.tls_key},
+        f.server,
         ct::http::with_auth(
             [router](const ct::http::Request& r) {
                 auto d = router->dispatch(r);
@@ -183,9 +205,11 @@ int main(int argc, char** argv) {
         return 1;
     }
     directory.start();
-    spdlog::info("tracer-svc serving on {}:{} (nodes: {} over {}, poll {} s, node timeout {} ms)",
+    spdlog::info("tracer-svc serving on {}:{} (nodes: {} over {}, poll {} s, node timeout {} ms, {} connections of {} "
+                 "open files, {} handler threads)",
                  listen->host.empty() ? "*" : listen->host, *port, directory.describe(),
-                 f.node_ca.empty() ? "HTTP" : "HTTPS", f.poll, f.node_timeout_ms);
+                 f.node_ca.empty() ? "HTTP" : "HTTPS", f.poll, f.node_timeout_ms, f.server.max_connections, open_files,
+                 f.server.handler_threads);
 
     int sig = 0;
     sigwait(&stop_signals, &sig);

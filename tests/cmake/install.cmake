@@ -24,4 +24,4 @@ set_tests_properties(helm_chart_test PROPERTIES TIMEOUT 600)
 ct_add_test(image_test
   SOURCES integration/image_test.cpp
   LIBS ct_test_cri_support ct_node_cri)
-add_dependencies(image_test tracer-node ftrace-manager)
+add_dependencies(image_test tracer-node ftrace-manager ctrace)

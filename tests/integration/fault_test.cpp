@@ -122,11 +122,15 @@ TEST_CASE("each exceeded limit answers its status, names the limit and is counte
         // The server counts a connection once it has accepted it: wait until the limit bites.
         ct::Result<ct::http::ClientResponse> over;
         CHECK(wait_until([&] {
-            over = ct::http::send({.port = node.port(), .target = "/healthz", .timeout = 5s});
+            over = ct::http::send({.port = node.port(), .target = "/v1/pods", .timeout = 5s});
             return over && over->status == 503;
         }, 10s));
         REQUIRE(over);
         CHECK_THAT(error_of(over->body), Catch::Contains("too many connections") && Catch::Contains("limit 4"));
+        // Probes are still answered.
+        auto health = ct::http::send({.port = node.port(), .target = "/healthz", .timeout = 5s});
+        REQUIRE(health);
+        CHECK(health->status == 200);
     }
 
     // The stream reader and the idle connections are gone: requests are served again.
@@ -161,6 +165,27 @@ TEST_CASE("a hook that ignores SIGINT is killed on stop and its ftrace instance 
     CHECK_FALSE(fs::exists(guard.dir));
     CHECK_THAT(node.log(), Catch::Contains("ignored SIGINT"));
     CHECK(child_pids(node.pid()).empty());
+}
+
+TEST_CASE("a start that times out while its hook holds an ftrace instance leaves no instance and no process",
+          "[integration][root]") {
+    // The hook makes an instance named as its own and never announces it, ignoring SIGINT: a
+    // manager still in the kernel allocating its buffers when the start timeout came (issue 14.2).
+    Pod pod("hang-inst-pod");
+    TracerNode node({.hooks_dir = kFakeHooks, .extra_args = {"--hook-start-timeout", "700", "--stop-grace", "300"}});
+    auto id = node.create_session("hang-inst-pod", "*", "", "hang_instance_hook");
+    auto r = node.request("PUT", "/v1/trace-session/" + id, R"({"Run": true})");
+    auto left = node.instances();
+    for (const auto& name : left) InstanceGuard{"/sys/kernel/tracing/instances/" + name};  // never leave them
+    CHECK(r.status == 504);
+    CHECK_THAT(error_of(r.body), Catch::Contains("no trace path within 700 ms"));
+    CHECK(left.empty());
+    CHECK(child_pids(node.pid()).empty());
+    CHECK_THAT(node.log(), Catch::Contains("removed 1 ftrace instance(s) of trace hook pid"));
+    auto s = session_of(node, id);
+    CHECK(s.at("Running") == false);
+    REQUIRE(s.at("Error").is_array());
+    CHECK_THAT(std::string(s.at("Error").as_array()[0].as_string()), Catch::Contains("no trace path"));
 }
 
 TEST_CASE("a hook flooding stdout and stderr is drained without growing tracer-node or its session",

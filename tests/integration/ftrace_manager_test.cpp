@@ -275,7 +275,13 @@ TEST_CASE("ftrace manager rejects bad hook arguments before creating anything", 
     for (const auto& c : std::vector<Case>{{{"--pid", "1", "--bogus"}, "\"--bogus\""},
                                            {{"--pid", "1", "-t", "soon"}, "\"soon\""},
                                            {{"-s", "getppid"}, "--pid"},
-                                           {{"--pid", "x1"}, "\"x1\""}}) {
+                                           {{"--pid", "x1"}, "\"x1\""},
+                                           // A session's own --pid after tracer-node's (issue 14.1).
+                                           {{"--pid", "1", "--pid", "4833", "-s", "openat"}, "a second --pid"},
+                                           {{"--pid", "1", "--pid=4833"}, "\"--pid=4833\""},
+                                           // Kernel memory stays bounded (issue 14.2).
+                                           {{"--pid", "1", "-b", "4000000"}, "\"4000000\""},
+                                           {{"--pid", "1", "-t", "-5"}, "negative"}}) {
         INFO(fmt::format("args: {}", fmt::join(c.args, " ")));
         std::vector<std::string> argv = {kManager, "--run", "trace_syscalls", "--args"};
         argv.insert(argv.end(), c.args.begin(), c.args.end());

@@ -253,6 +253,8 @@ TEST_CASE("the tracer-node image holds the agent, the libraries it loads and the
 
     // Inside the image's own files (chroot: no host library can stand in for a missing one).
     CHECK_THAT(run_ok({"chroot", image.root, manager, "--get-all"}), Catch::Contains("trace_syscalls"));
+    // ctrace for `kubectl exec` into the agent (docs/cli.md), with every library it loads.
+    CHECK_THAT(run_ok({"chroot", image.root, "/usr/bin/ctrace", "--help"}), Catch::Contains("ctrace"));
     std::string help = run_ok({"chroot", image.root, kEntrypoint, "--help"});
     INFO(help);
     // The chart passes no --trace-hooks: the default must be where the image keeps the hooks.

@@ -214,7 +214,24 @@ TEST_CASE("bad requests get a status and an error naming the bad value, and chan
     check("GET", "/v1/trace-session/42", "", 404, "42");
     check("PUT", "/v1/trace-session/42", R"({"Run": true})", 404, "42");
     check("PUT", "/v1/trace-session/" + id, R"({"Run": "yes"})", 400, "\"Run\"");
-    check("PUT", "/v1/trace-session/" + id, "", 400, "not valid JSON");
+    check("PUT", "/v1/trace-session/" + id, "", 400, "request body is empty");
+    check("POST", "/v1/trace-session", "", 400, "request body is empty");
+    check("POST", "/v1/trace-session",
+          R"({"pod":"err-pod","container":"*","trace-hook":"trace_syscalls","trace-arguments":null})", 400,
+          "\"trace-arguments\" must be a string, got null");
+    check("POST", "/v1/trace-session", R"({"pod":"err-pod","pod":"x*","container":"*","trace-hook":"trace_syscalls"})",
+          400, "\"pod\" is given twice");
+    check("POST", "/v1/trace-session",
+          fmt::format(R"({{"pod":"err-pod","container":"*","trace-hook":"trace_syscalls","trace-user-context":"{}"}})",
+                      std::string(10240, 'c')),
+          400, "\"trace-user-context\" is 10240 bytes long; the limit is 256 bytes");
+    check("POST", "/v1/trace-session",
+          fmt::format(R"({{"pod":"{}","container":"*","trace-hook":"trace_syscalls"}})", std::string(300, '*')), 400,
+          "\"pod\" is 300 bytes long");
+    for (auto method : {"GET", "PUT", "DELETE"})
+        check(method, "/v1/trace-session/000000000000000000000000000001", R"({"Run": true})", 400,
+              "\"000000000000000000000000000001\"");
+    check("GET", "/v1/trace-session/0" + id, "", 400, "leading zeros");
     check("PUT", "/v1/trace-session/all", R"({"Run": true})", 400, "all");
     check("DELETE", "/v1/trace-session/42", "", 404, "42");
     check("PATCH", "/v1/pods", "", 405, "PATCH");
@@ -236,10 +253,79 @@ TEST_CASE("an unknown syscall fails the start with the hook's error and leaves n
     auto r = node.request("PUT", "/v1/trace-session/" + id, R"({"Run": true})");
     CHECK(r.status == 400);
     CHECK_THAT(error_of(r), Catch::Contains("no_such_syscall"));
+    // The hook had exited by itself: reported as its own exit, not waited for and killed.
+    CHECK_THAT(node.log(), Catch::Contains("exited with code 2"));
+    CHECK_THAT(node.log(), !Catch::Contains("ignored SIGINT"));
     auto s = session_of(node, id);
     CHECK(s.at("Running") == false);
     REQUIRE(s.at("Error").is_array());
     CHECK_THAT(std::string(s.at("Error").as_array()[0].as_string()), Catch::Contains("no_such_syscall"));
+    CHECK(node.instances().empty());
+}
+
+TEST_CASE("session arguments never add PIDs: --pid is refused at POST", "[integration][root]") {
+    Pod pod("scope-pod");
+    TracerNode node;
+    for (auto args : {"--pid 4833 -s openat", "-s openat --pid=1", "--pid 1"}) {
+        auto r = node.request("POST", "/v1/trace-session",
+                              json::serialize(json::object{{"pod", "scope-pod"}, {"container", "*"},
+                                                           {"trace-hook", "trace_syscalls"}, {"trace-arguments", args}}));
+        INFO(args);
+        CHECK(r.status == 400);
+        CHECK_THAT(error_of(r), Catch::Contains("\"trace-arguments\" must not contain \"--pid"));
+    }
+    CHECK(node.get_json("/v1/trace-session/all").as_object().empty());
+}
+
+TEST_CASE("hook size arguments are capped: -b past 64 MiB per CPU is a 400 naming the value and the maximum",
+          "[integration][root]") {
+    Pod pod("bigbuf-pod");
+    TracerNode node;
+    auto id = node.create_session("bigbuf-pod", "*", "-s getppid -b 4000000");
+    auto r = node.request("PUT", "/v1/trace-session/" + id, R"({"Run": true})");
+    CHECK(r.status == 400);
+    CHECK_THAT(error_of(r), Catch::Contains("\"4000000\"") && Catch::Contains("65536 KB per CPU"));
+    auto negative = node.create_session("bigbuf-pod", "*", "-s getppid -t -5");
+    auto t = node.request("PUT", "/v1/trace-session/" + negative, R"({"Run": true})");
+    CHECK(t.status == 400);
+    CHECK_THAT(error_of(t), Catch::Contains("\"-5\" for -t: it is negative"));
+    CHECK(node.instances().empty());
+    CHECK(session_of(node, id).at("Running") == false);
+}
+
+TEST_CASE("request keys match without regard to case on every session route; answers keep the seed's keys",
+          "[integration][root]") {
+    Pod pod("case-pod");
+    TracerNode node;
+    // The original's decoder (Go encoding/json) matched keys so; its own run flag was "run".
+    auto created = node.request("POST", "/v1/trace-session",
+                                R"({"Pod": "case-pod", "CONTAINER": "*", "Trace-Hook": "trace_syscalls",
+                                    "trace-ARGUMENTS": "-s getppid", "Trace-User-Context": "mixed"})");
+    REQUIRE(created.status == 200);
+    auto id = std::string(json::parse(created.body).as_object().begin()->key());
+    auto s = session_of(node, id);
+    CHECK(s.at("Context") == "mixed");
+    CHECK(s.at("TraceHook") == "trace_syscalls");
+    CHECK(s.at("TraceParams") == json::parse(R"(["-s","getppid"])"));
+    auto on = node.request("PUT", "/v1/trace-session/" + id, R"({"run": true})");
+    CHECK(on.status == 200);
+    CHECK(on.body == "{}");
+    CHECK(session_of(node, id).at("Running") == true);
+    auto off = node.request("PUT", "/v1/trace-session/" + id, R"({"RUN": false})");
+    CHECK(off.status == 200);
+    CHECK(session_of(node, id).at("Running") == false);
+
+    auto twice = node.request("PUT", "/v1/trace-session/" + id, R"({"Run": true, "run": false})");
+    CHECK(twice.status == 400);
+    CHECK_THAT(error_of(twice), Catch::Contains("\"Run\" and \"run\""));
+    auto unknown = node.request("POST", "/v1/trace-session",
+                                R"({"pod": "case-pod", "container": "*", "trace-hook": "trace_syscalls", "Hook": "x"})");
+    CHECK(unknown.status == 400);
+    CHECK_THAT(error_of(unknown), Catch::Contains("unknown field \"Hook\"") &&
+                                      Catch::Contains("pod, container, trace-hook, trace-arguments, trace-user-context"));
+    CHECK(session_of(node, id).at("Running") == false);
+    CHECK(node.get_json("/v1/trace-session/all").as_object().size() == 1);
+    CHECK(node.request("DELETE", "/v1/trace-session/" + id).status == 200);
     CHECK(node.instances().empty());
 }
 

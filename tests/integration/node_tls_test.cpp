@@ -153,12 +153,12 @@ svc::FanoutClient tls_fanout(std::shared_ptr<http::TlsClientContextSource> ca) {
     return svc::FanoutClient(o);
 }
 
-// GET /v1/trace-hooks through a tracer-svc started with `args` once its node directory is listed;
-// the svc is stopped before returning.
+// GET /v1/trace-hooks through a tracer-svc started with `args` once its node directory is listed
+// (ready or not: with every node refused, it is not); the svc is stopped before returning.
 http::ClientResponse hooks_through_svc(std::vector<std::string> args) {
     Svc svc(std::move(args));
     REQUIRE(svc.started());
-    REQUIRE(wait_status(svc.port(), "/readyz"));
+    REQUIRE(wait_listed(svc.port()));
     auto r = svc.get("/v1/trace-hooks");
     REQUIRE(r);
     return *r;

@@ -41,9 +41,11 @@ SessionRecord stored(const TempDir& state, const std::string& id) {
     return *r;
 }
 
+// Regular files only: the state dir also holds the recorder's "recordings" directory.
 std::vector<std::string> files_in(const TempDir& dir) {
     std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(dir.path())) out.push_back(e.path().filename().string());
+    for (const auto& e : fs::directory_iterator(dir.path()))
+        if (e.is_regular_file()) out.push_back(e.path().filename().string());
     std::sort(out.begin(), out.end());
     return out;
 }

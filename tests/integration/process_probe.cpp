@@ -1,5 +1,7 @@
 #include "tests/integration/process_probe.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -35,6 +37,21 @@ ProcessFigures process_figures(pid_t pid) {
                 if (auto kib = parse_u64(fields[1])) f.rss_kib = *kib;
         }
     return f;
+}
+
+double cpu_seconds(pid_t pid) {
+    std::ifstream in(fs::path("/proc") / std::to_string(pid) / "stat");
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    auto close = text.rfind(')');  // the command name may hold spaces and parentheses
+    if (close == std::string::npos) return 0;
+    std::istringstream rest(text.substr(close + 2));
+    std::string field;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+        if (i == 14) utime = std::stoull(field);
+        if (i == 15) stime = std::stoull(field);
+    }
+    return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 std::vector<pid_t> child_pids(pid_t pid) {

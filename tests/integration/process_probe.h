@@ -1,5 +1,5 @@
-// What a running process holds, read from /proc: open fds, threads, resident memory, live
-// children, for fault and load tests that check tracer-node returns to its baseline. Pure
+// What a running process holds, read from /proc: open fds, threads, resident memory, CPU time,
+// live children, for fault and load tests that check tracer-node returns to its baseline. Pure
 // readers; a process that is gone reads as zeros / empty. Any thread may call.
 #pragma once
 
@@ -28,6 +28,8 @@ struct ProcessFigures {
 };
 
 ProcessFigures process_figures(pid_t pid);
+// User + system CPU time the process has used, in seconds (0 when it is gone).
+double cpu_seconds(pid_t pid);
 // Direct children of every thread of `pid` (/proc/<pid>/task/*/children).
 std::vector<pid_t> child_pids(pid_t pid);
 // Polls `done` every 50 ms until it holds or `timeout` passes; returns its last answer.

@@ -8,8 +8,13 @@
 
 namespace ct::test {
 
-RawConnection::RawConnection(unsigned short port) {
+RawConnection::RawConnection(unsigned short port, const std::string& source) {
     FD s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1 ||
+        ::bind(s.get(), reinterpret_cast<sockaddr*>(&from), sizeof from) != 0)
+        return;
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
@@ -43,6 +48,15 @@ bool RawConnection::read_until(const std::string& needle, std::chrono::milliseco
         if (left.count() <= 0 || !read_some(left)) return received_.find(needle) != std::string::npos;
     }
     return true;
+}
+
+bool RawConnection::wait_closed(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        if (!read_some(left)) return true;
+    }
 }
 
 void RawConnection::reset() {

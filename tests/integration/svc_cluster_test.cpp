@@ -1,7 +1,8 @@
 // tracer-svc against real tracer-node processes on loopback. Each node runs in its own PID
-// namespace with its own /proc (NamespacedNode), so node1 sees only pod-a1/pod-a2 and node2 only
-// pod-b1; their fake hook managers share the directory name "shared" with different hooks, so
-// the merged hook map must union the nested "Tracers".
+// namespace with its own /proc (NamespacedNode), so node1 sees only pod-a1/pod-a2/pod-same and
+// node2 only pod-b1/pod-same (one name on two machines: two entries, never one); their fake hook
+// managers share the directory name "shared" with different hooks, so the merged hook map must
+// union the nested "Tracers".
 #include <catch2/catch.hpp>
 
 #include "tests/integration/svc_fixture.h"
@@ -16,8 +17,9 @@ struct Cluster {
     NamespacedNode node1, node2;
 
     Cluster()
-        : node1("node1", free_port(), tmp.path() / "a" / "hooks", {"pod-a1", "pod-a2"}, tmp.path() / "node1.log"),
-          node2("node2", free_port(), tmp.path() / "b" / "hooks", {"pod-b1"}, tmp.path() / "node2.log") {
+        : node1("node1", free_port(), tmp.path() / "a" / "hooks", {"pod-a1", "pod-a2", "pod-same"},
+                tmp.path() / "node1.log"),
+          node2("node2", free_port(), tmp.path() / "b" / "hooks", {"pod-b1", "pod-same"}, tmp.path() / "node2.log") {
         make_fake_hooks(tmp.path() / "a" / "hooks", "shared", "hook_a common");
         make_fake_hooks(tmp.path() / "b" / "hooks", "shared", "hook_b common");
         REQUIRE(node1.start());
@@ -43,11 +45,29 @@ TEST_CASE("svc merges pods, hooks and sessions of every node", "[integration][ro
     REQUIRE(pods);
     CHECK(pods->status == 200);
     auto pm = json_of(*pods);
-    CHECK(pm.size() == 3);
+    CHECK(pm.size() == 5);
     CHECK(pm.contains("pod-a1"));
     CHECK(pm.contains("pod-a2"));
     CHECK(pm.contains("pod-b1"));
     CHECK(pm.at("pod-b1").at("Containers").as_object().size() == 1);
+    // Every container names its node; the same pod name on two nodes is two entries, each with
+    // only its own node's processes.
+    for (const auto& [pod, entry] : pm)
+        for (const auto& [name, c] : entry.at("Containers").as_object()) {
+            INFO(std::string(pod) << "/" << std::string(name));
+            CHECK(c.at("Node") == (pod.starts_with("pod-a") || pod.ends_with("@node1") ? "node1" : "node2"));
+        }
+    REQUIRE(pm.contains("pod-same@node1"));
+    REQUIRE(pm.contains("pod-same@node2"));
+    auto tasks_of = [&](const char* key) {
+        auto containers = pm.at(key).at("Containers").as_object();
+        REQUIRE(containers.size() == 1);
+        return containers.begin()->value().at("Tasks").as_array();
+    };
+    auto t1 = tasks_of("pod-same@node1"), t2 = tasks_of("pod-same@node2");
+    CHECK_FALSE(t1.empty());
+    CHECK_FALSE(t2.empty());
+    for (const auto& pid : t1) CHECK(std::find(t2.begin(), t2.end(), pid) == t2.end());
     CHECK(header(*pods, "x-tracer-failed-nodes").empty());
     CHECK(header(*pods, "x-tracer-nodes") == "2");
 
@@ -60,6 +80,7 @@ TEST_CASE("svc merges pods, hooks and sessions of every node", "[integration][ro
     CHECK(tracers.contains("hook_a"));
     CHECK(tracers.contains("hook_b"));
     CHECK(tracers.contains("common"));
+    CHECK_FALSE(tracers.at("common").as_object().contains("Variants"));  // described alike by both
 
     // A session on every node with matching containers: pod "*" matches on both.
     auto both = svc.send("POST", "/v1/trace-session", session_body("*", "common"));
@@ -238,7 +259,7 @@ TEST_CASE("a killed node is named and a hung node times out and a node that come
     auto r1 = svc.get("/v1/pods");
     REQUIRE(r1);
     CHECK(r1->status == 200);
-    CHECK(json_of(*r1).size() == 3);
+    CHECK(json_of(*r1).size() == 5);
     CHECK(header(*r1, "x-tracer-failed-nodes") == hung.key());
 
     // node2 dies mid-test.
@@ -247,8 +268,9 @@ TEST_CASE("a killed node is named and a hung node times out and a node that come
     REQUIRE(r2);
     CHECK(r2->status == 200);
     auto m2 = json_of(*r2);
-    CHECK(m2.size() == 2);
+    CHECK(m2.size() == 3);
     CHECK_FALSE(m2.contains("pod-b1"));
+    CHECK(m2.contains("pod-same"));  // one node has it now: no need to say which
     auto failed = header(*r2, "x-tracer-failed-nodes");
     CHECK(failed.find(c.node2.key()) != std::string::npos);
     CHECK(failed.find(hung.key()) != std::string::npos);

@@ -153,13 +153,16 @@ private:
     Subprocess proc_;
 };
 
+// A tracer-svc process with `args`; its log goes to `log` when given (else to the test's output).
 class Svc {
 public:
-    explicit Svc(std::vector<std::string> args, std::vector<std::string> env = {}) {
+    explicit Svc(std::vector<std::string> args, std::vector<std::string> env = {}, fs::path log = {}) {
         port_ = free_port();
         std::vector<std::string> argv{std::string(CT_BINARY_DIR) + "/tracer-svc/tracer-svc", "--address",
                                       fmt::format("127.0.0.1:{}", port_), "--verbose"};
         argv.insert(argv.end(), args.begin(), args.end());
+        // exec keeps the PID, so stopping it stops tracer-svc.
+        if (!log.empty()) argv.insert(argv.begin(), {"sh", "-c", "exec \"$@\" >>'" + log.string() + "' 2>&1", "sh"});
         auto p = Subprocess::spawn({.argv = argv, .extra_env = std::move(env), .capture_stdout = false,
                                     .capture_stderr = false});
         if (p) proc_ = std::move(*p);
@@ -170,6 +173,7 @@ public:
     }
     bool started() const { return started_; }
     unsigned short port() const { return port_; }
+    pid_t pid() const { return proc_.pid(); }
     Result<http::ClientResponse> get(const std::string& target) { return call(port_, "GET", target); }
     Result<http::ClientResponse> send(const std::string& method, const std::string& target, const std::string& body = {}) {
         return call(port_, method, target, body);
@@ -180,6 +184,27 @@ private:
     Subprocess proc_;
     bool started_ = false;
 };
+
+// Waits until tracer-svc has listed its node directory: /readyz then says how many nodes it
+// has, ready (some node answers) or not (none does).
+inline bool wait_listed(unsigned short port, std::chrono::milliseconds limit = 20s) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+        auto r = call(port, "GET", "/readyz", {}, 1s);
+        if (r && (r->status == 200 || r->status == 503)) {
+            boost::system::error_code ec;
+            auto v = boost::json::parse(r->body, ec);
+            if (!ec && v.is_object() && v.as_object().contains("nodes")) return true;
+        }
+        std::this_thread::sleep_for(50ms);
+    }
+    return false;
+}
+
+inline std::string read_file(const fs::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 // Accepts TCP connections (the kernel's backlog does) and never answers: a hung node.
 class HangingNode {

@@ -78,33 +78,10 @@ std::string pod_json(const std::string& name, const std::string& phase, const st
                        name, name, phase, ip.empty() ? "" : fmt::format(R"(,"podIP":"{}")", ip));
 }
 
-// tracer-svc in Kubernetes mode, stdout+stderr into `log`; stopped by PID.
-class KubeSvc {
-public:
-    KubeSvc(const fs::path& creds, unsigned short api_port, const fs::path& log) {
-        port_ = free_port();
-        auto cmd = fmt::format("exec '{}/tracer-svc/tracer-svc' --address 127.0.0.1:{} --verbose --poll 1 "
-                               "--kube-credentials '{}' --kube-api 127.0.0.1:{} >>'{}' 2>&1",
-                               CT_BINARY_DIR, port_, creds.string(), api_port, log.string());
-        auto p = ct::Subprocess::spawn({.argv = {"sh", "-c", cmd}, .extra_env = {}, .capture_stdout = false,
-                                        .capture_stderr = false});
-        REQUIRE(p);
-        proc_ = std::move(*p);
-        REQUIRE(wait_status(port_, "/healthz"));
-    }
-    ~KubeSvc() {
-        if (proc_.pid() > 0) proc_.stop(2000ms, SIGTERM);
-    }
-    unsigned short port() const { return port_; }
-
-private:
-    unsigned short port_ = 0;
-    ct::Subprocess proc_;
-};
-
-std::string read_all(const fs::path& p) {
-    std::ifstream in(p);
-    return std::string(std::istreambuf_iterator<char>(in), {});
+// tracer-svc in Kubernetes mode, stdout+stderr into `log`.
+Svc kube_svc(const fs::path& creds, unsigned short api_port, const fs::path& log) {
+    return Svc({"--poll", "1", "--kube-credentials", creds.string(), "--kube-api", fmt::format("127.0.0.1:{}", api_port)},
+               {}, log);
 }
 
 }  // namespace
@@ -134,8 +111,9 @@ TEST_CASE("Kubernetes mode: Running pods from the API over verified HTTPS become
         node_port);
     FakeApi api(tmp.path(), pods, endpoints);
 
-    KubeSvc svc(creds, api.port(), tmp.path() / "svc.log");
-    if (!wait_status(svc.port(), "/readyz", 200, 20s)) FAIL("never ready; svc log:\n" << read_all(tmp.path() / "svc.log"));
+    auto svc = kube_svc(creds, api.port(), tmp.path() / "svc.log");
+    REQUIRE(svc.started());
+    if (!wait_status(svc.port(), "/readyz", 200, 20s)) FAIL("never ready; svc log:\n" << read_file(tmp.path() / "svc.log"));
 
     auto seen = api.seen();
     bool pods_asked = false, endpoints_asked = false;
@@ -180,13 +158,14 @@ TEST_CASE("Kubernetes mode: an API server certificate from another CA is refused
     FakeApi api(tmp.path(), pods, endpoints);
 
     auto log = tmp.path() / "svc.log";
-    KubeSvc svc(creds, api.port(), log);
+    auto svc = kube_svc(creds, api.port(), log);
+    REQUIRE(svc.started());
     bool refused = false;
     for (int i = 0; i < 100 && !refused; ++i) {
-        refused = read_all(log).find("certificate verify failed") != std::string::npos;
+        refused = read_file(log).find("certificate verify failed") != std::string::npos;
         if (!refused) std::this_thread::sleep_for(100ms);
     }
-    INFO(read_all(log));
+    INFO(read_file(log));
     CHECK(refused);
     // Give it a further poll or two: it must stay unready and never send the token.
     std::this_thread::sleep_for(2500ms);

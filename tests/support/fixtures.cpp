@@ -66,6 +66,8 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
+std::string read_text(const fs::path& path) { return read_file(path.string()); }
+
 TracerNode::TracerNode(NodeOptions o) : dir_("ct-node") {
     trace_output_ = o.trace_output.empty() ? dir_.str() + "/events.jsonl" : o.trace_output;
     log_path_ = dir_.str() + "/node.log";

@@ -129,4 +129,7 @@ private:
 // Path of a built binary under the build tree, e.g. "bench/getppid_loop".
 std::string built(const std::string& relative);
 
+// A whole (small) file; "" when it cannot be read.
+std::string read_text(const std::filesystem::path& path);
+
 }  // namespace ct::test

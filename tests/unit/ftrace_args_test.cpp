@@ -93,10 +93,32 @@ TEST_CASE("ftrace args: no syscall names, or -s without names, means every sysca
 }
 
 TEST_CASE("ftrace args: repeated syscall names and options collapse and accumulate", "[unit]") {
-    auto a = parse_syscall_args({"--pid", "1", "-s", "getppid", "sys_exit_getppid", "-s", "sys_enter_getppid,close", "--pid", "2"});
+    auto a = parse_syscall_args({"--pid", "1", "2", "-s", "getppid", "sys_exit_getppid", "-s", "sys_enter_getppid,close"});
     REQUIRE(a);
     CHECK(a->syscalls == Args{"close", "getppid"});
     CHECK(a->pids == std::vector<pid_t>{1, 2});
+}
+
+TEST_CASE("ftrace args: --pid comes first and once: session arguments cannot add processes", "[unit]") {
+    // tracer-node's --pid, then a session's "--pid 4833 -s openat" (issue 14.1).
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "7", "8", "--pid", "4833", "-s", "openat"})),
+                   "a second --pid option (\"--pid\")"));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "7", "-s", "openat", "--pid=1"})),
+                   "a second --pid option (\"--pid=1\")"));
+    CHECK(contains(error_of(parse_syscall_args({"--pid=7", "--pid", "1"})), "a second --pid option"));
+    CHECK(contains(error_of(parse_syscall_args({"-s", "openat", "--pid", "1"})), "missing --pid"));
+    CHECK(contains(error_of(parse_syscall_args({"-t", "5", "--pid", "1"})), "come first"));
+}
+
+TEST_CASE("ftrace args: -b is capped at 64 MiB per CPU, named with the value", "[unit]") {
+    auto max = parse_syscall_args({"--pid", "1", "-b", std::to_string(kMaxBufferKb)});
+    REQUIRE(max);
+    CHECK(max->buffer_kb == kMaxBufferKb);
+    CHECK(kMaxBufferKb == 65536);
+    auto over = error_of(parse_syscall_args({"--pid", "1", "-b", "4000000"}));
+    CHECK(contains(over, "invalid buffer size \"4000000\""));
+    CHECK(contains(over, "1-65536 KB per CPU"));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "--buffer-kb=65537"})), "\"65537\""));
 }
 
 TEST_CASE("ftrace args: every bad hook argument is rejected with its value named", "[unit]") {
@@ -110,10 +132,15 @@ TEST_CASE("ftrace args: every bad hook argument is rejected with its value named
     CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "-x"})), "unknown option \"-x\""));
     CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "--frob=3"})), "unknown option \"--frob\""));
     CHECK(contains(error_of(parse_syscall_args({"stray", "--pid", "1"})), "unexpected argument \"stray\""));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "-b", "99999999999999999999"})), "invalid buffer size"));
     CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "-t", "5", "6"})), "unexpected argument \"6\""));
     CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "-t"})), "-t needs a value"));
     CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "-t", "soon"})), "invalid time \"soon\""));
-    CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "--time", "-5"})), "--time needs a value"));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "--time", "-5"})), "invalid time \"-5\" for --time: it is negative"));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "-t", "-5"})), "invalid time \"-5\" for -t: it is negative"));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "--time=-5"})), "\"-5\" for --time: it is negative"));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "-b", "-8"})), "invalid buffer size \"-8\" for -b: it is negative"));
+    CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "-t", "-x"})), "-t needs a value"));
     CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "-b", "0"})), "invalid buffer size \"0\""));
     CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "-b", "big"})), "invalid buffer size \"big\""));
     CHECK(contains(error_of(parse_syscall_args({"--pid", "1", "-s", "get/ppid"})), "invalid syscall name \"get/ppid\""));

@@ -103,47 +103,6 @@ TEST_CASE("TraceParams are the arguments split on whitespace; Output and Error a
     CHECK(s.at("Error") == json::parse(R"(["unknown syscall \"foo\""])"));
 }
 
-TEST_CASE("the seed's session.json parses; bad bodies name the bad field", "[unit]") {
-    auto spec = parse_session_spec(R"({
-        "pod": "jaeger*", "container": "*", "trace-hook": "trace_syscalls",
-        "trace-arguments": "", "trace-user-context": "test"})");
-    REQUIRE(spec);
-    CHECK(spec->pod == "jaeger*");
-    CHECK(spec->hook == "trace_syscalls");
-    CHECK(spec->context == "test");
-
-    auto message = [](const std::string& body) {
-        auto r = parse_session_spec(body);
-        REQUIRE_FALSE(r);
-        CHECK(r.error().code == ct::Errc::kInvalidArgument);
-        return r.error().message;
-    };
-    CHECK_THAT(message("{"), Catch::Contains("not valid JSON"));
-    CHECK_THAT(message("[1]"), Catch::Contains("JSON object"));
-    CHECK_THAT(message(R"({"container":"*","trace-hook":"x"})"), Catch::Contains("\"pod\""));
-    CHECK_THAT(message(R"({"pod":1,"container":"*","trace-hook":"x"})"), Catch::Contains("\"pod\" must be a string"));
-    CHECK_THAT(message(R"({"pod":"a","container":"*","trace-hook":""})"), Catch::Contains("\"trace-hook\""));
-    CHECK_THAT(message(R"({"pod":"a","container":"*","trace-hook":"x","trace_hook":"y"})"),
-               Catch::Contains("unknown field \"trace_hook\""));
-}
-
-TEST_CASE("PUT bodies must be {\"Run\": bool}", "[unit]") {
-    CHECK(parse_run_request(R"({"Run": true})") == true);
-    CHECK(parse_run_request(R"({"Run": false})") == false);
-    CHECK_FALSE(parse_run_request(R"({"Run": "yes"})"));
-    CHECK_FALSE(parse_run_request(R"({"run": true})"));
-    CHECK_FALSE(parse_run_request(R"({})"));
-    CHECK_THAT(parse_run_request(R"({"Run": 1})").error().message, Catch::Contains("\"Run\" must be true or false"));
-}
-
-TEST_CASE("session ids are all or decimal u64", "[unit]") {
-    CHECK(parse_session_id("all").value() == std::nullopt);
-    CHECK(parse_session_id("6903485068587058765").value() == 6903485068587058765ULL);
-    CHECK_THAT(parse_session_id("abc").error().message, Catch::Contains("\"abc\""));
-    CHECK_FALSE(parse_session_id("-1"));
-    CHECK_FALSE(parse_session_id("18446744073709551616"));
-}
-
 TEST_CASE("select_containers matches pod and container globs, and namespace/pod", "[unit]") {
     PodMap pods;
     pods["jaeger-operator-1"] = {"jaeger-operator-1", "observability", {}};

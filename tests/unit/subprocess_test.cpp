@@ -1,7 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <poll.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 
 #include "common/subprocess.h"
 
@@ -56,4 +60,34 @@ TEST_CASE("destroying a Subprocess stops its child", "[unit]") {
         CHECK(p->running());
     }
     CHECK_FALSE(std::filesystem::exists("/proc/" + std::to_string(pid)));
+}
+
+TEST_CASE("peek_exit tells how a child ended without reaping it", "[unit]") {
+    auto p = Subprocess::spawn({.argv = {"sh", "-c", "exit 5"}});
+    REQUIRE(p);
+    REQUIRE(p->pidfd() >= 0);
+    pollfd pfd{p->pidfd(), POLLIN, 0};
+    REQUIRE(::poll(&pfd, 1, 10000) == 1);
+    CHECK(pidfd_exited(p->pidfd()));
+    auto peeked = p->peek_exit();
+    REQUIRE(peeked);
+    CHECK(peeked->code == 5);
+    // Still a zombie: its PID is not free for reuse yet.
+    std::string stat;
+    std::getline(std::ifstream("/proc/" + std::to_string(p->pid()) + "/stat"), stat);
+    CHECK(stat.substr(stat.rfind(')') + 2, 1) == "Z");
+    CHECK(p->wait().code == 5);
+    CHECK_FALSE(std::filesystem::exists("/proc/" + std::to_string(p->pid())));
+}
+
+TEST_CASE("signals through a pidfd never reach anything once the child is reaped", "[unit]") {
+    auto p = Subprocess::spawn({.argv = {"sleep", "30"}});
+    REQUIRE(p);
+    FD pidfd(::dup(p->pidfd()));
+    CHECK_FALSE(pidfd_exited(pidfd.get()));
+    CHECK(signal_pidfd(pidfd.get(), SIGTERM));
+    CHECK(p->wait().signal == SIGTERM);
+    // Reaped: its PID may belong to someone else now, the pidfd still names the dead child.
+    CHECK(pidfd_exited(pidfd.get()));
+    CHECK_FALSE(signal_pidfd(pidfd.get(), SIGKILL));
 }

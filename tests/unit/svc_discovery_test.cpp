@@ -1,6 +1,7 @@
-// Pure tracer-svc node discovery: DNS wire format and Kubernetes list parsing.
+// Pure tracer-svc node discovery: DNS wire format, Kubernetes list parsing, node reachability.
 #include <catch2/catch.hpp>
 
+#include "tracer-svc/fanout/reachability.h"
 #include "tracer-svc/nodes/dns_wire.h"
 #include "tracer-svc/nodes/kube_parse.h"
 
@@ -87,4 +88,27 @@ TEST_CASE("Kubernetes PodList and EndpointsList give Running pod IPs at the endp
     CHECK(status.error().message.find("forbidden") != std::string::npos);
     CHECK_FALSE(kube::parse_pod_list("nope"));
     CHECK(kube::url_encode("app=container-tracer-backend,x in (a b)") == "app%3Dcontainer-tracer-backend%2Cx%20in%20%28a%20b%29");
+}
+
+TEST_CASE("reachability: rounds over the whole directory decide, partial ones only when a node answered",
+          "[unit][svc]") {
+    using namespace std::chrono_literals;
+    ct::svc::Reachability r(10s);
+    auto t0 = ct::svc::Reachability::Clock::now();
+    CHECK_FALSE(r.state().known);
+    CHECK(r.stale(t0));
+    r.record(3, 0, true, "n1: connect failed", t0);
+    CHECK(r.state().known);
+    CHECK_FALSE(r.state().answering);
+    CHECK(r.state().why == "n1: connect failed");
+    CHECK_FALSE(r.stale(t0 + 5s));
+    CHECK(r.stale(t0 + 10s));
+    r.record(1, 1, false, "", t0 + 1s);  // a PUT to one node that answered: some node answers
+    CHECK(r.state().answering);
+    r.record(1, 0, false, "n2: timed out", t0 + 2s);  // one node failing says nothing of the others
+    CHECK(r.state().answering);
+    r.record(3, 0, true, "all down", t0 + 3s);
+    CHECK_FALSE(r.state().answering);
+    r.record(0, 0, true, "", t0 + 4s);  // asked nobody: no evidence
+    CHECK(r.state().why == "all down");
 }

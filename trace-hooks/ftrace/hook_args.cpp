@@ -11,11 +11,15 @@
 namespace ct::hooks::ftrace {
 namespace {
 
-constexpr uint64_t kMaxBufferKb = 4ULL << 20;  // 4 GiB per CPU: beyond any sane ring buffer
-
 auto bad(std::string message) { return fail(Errc::kInvalidArgument, std::move(message)); }
 
 bool is_option(std::string_view token) { return token.size() >= 2 && token.front() == '-'; }
+
+// "-5": a negative number where a value belongs, not an option.
+bool is_negative_number(std::string_view token) {
+    return token.size() >= 2 && token.front() == '-' &&
+           std::ranges::all_of(token.substr(1), [](char c) { return c >= '0' && c <= '9'; });
+}
 
 bool valid_syscall_name(std::string_view name) {
     return !name.empty() && std::ranges::all_of(name, [](char c) {
@@ -107,11 +111,13 @@ Result<Command> parse_command(const std::vector<std::string>& args) {
 }
 
 Result<SyscallArgs> parse_syscall_args(const std::vector<std::string>& args) {
+    constexpr std::string_view kMissingPid = "missing --pid: the threads to trace come first";
     SyscallArgs out;
     bool saw_pid = false;
     size_t i = 0;
     while (i < args.size()) {
-        std::string_view token = args[i++];
+        std::string_view given = args[i++];
+        std::string_view token = given;
         if (!is_option(token)) return bad(fmt::format("unexpected argument \"{}\"", token));
         // --name=value: the inline value is the option's first value.
         std::optional<std::string_view> inline_value;
@@ -123,14 +129,21 @@ Result<SyscallArgs> parse_syscall_args(const std::vector<std::string>& args) {
         }
         auto option = canonical(token);
         if (!option) return bad(fmt::format("unknown option \"{}\"", token));
+        if (*option != "--pid" && !saw_pid) return bad(std::string(kMissingPid));
 
-        // Values: the inline one plus following tokens up to the next option.
+        // Values: the inline one plus following tokens up to the next option (a negative number
+        // is the value of a single-value option, refused below as negative).
         std::vector<std::string_view> values;
         if (inline_value) values.push_back(*inline_value);
         bool many = *option == "--pid" || *option == "--syscall";
-        while (i < args.size() && !is_option(args[i]) && (many || values.empty())) values.push_back(args[i++]);
+        while (i < args.size() && (many || values.empty()) && (!is_option(args[i]) || (!many && is_negative_number(args[i]))))
+            values.push_back(args[i++]);
 
         if (*option == "--pid") {
+            if (saw_pid)
+                return bad(fmt::format("a second --pid option (\"{}\"): the threads to trace are given once, first, "
+                                       "by tracer-node; hook arguments may not add any",
+                                       given));
             saw_pid = true;
             if (values.empty()) return bad("--pid needs at least one PID");
             for (auto v : values) {
@@ -145,19 +158,24 @@ Result<SyscallArgs> parse_syscall_args(const std::vector<std::string>& args) {
         } else {
             if (values.empty()) return bad(fmt::format("{} needs a value", token));
             auto number = parse_u64(values[0]);
-            if (*option == "--time") {
+            bool time = *option == "--time";
+            if (is_negative_number(values[0]))
+                return bad(fmt::format("invalid {} \"{}\" for {}: it is negative", time ? "time" : "buffer size",
+                                       values[0], token));
+            if (time) {
                 if (!number)
                     return bad(fmt::format("invalid time \"{}\": expected milliseconds", values[0]));
                 out.time_ms = *number;
             } else {
                 if (!number || *number == 0 || *number > kMaxBufferKb)
-                    return bad(fmt::format("invalid buffer size \"{}\": expected 1-{} KB per CPU",
-                                           values[0], kMaxBufferKb));
+                    return bad(fmt::format("invalid buffer size \"{}\": expected 1-{} KB per CPU (at most {} MiB "
+                                           "of kernel memory per CPU)",
+                                           values[0], kMaxBufferKb, kMaxBufferKb / 1024));
                 out.buffer_kb = *number;
             }
         }
     }
-    if (!saw_pid) return bad("missing --pid: the threads to trace");
+    if (!saw_pid) return bad(std::string(kMissingPid));
     std::ranges::sort(out.syscalls);
     auto dup = std::ranges::unique(out.syscalls);
     out.syscalls.erase(dup.begin(), dup.end());

@@ -22,6 +22,14 @@ inline constexpr std::string_view kHookSyscalls = "trace_syscalls";
 // removes only instances with that prefix (docs/hooks.md).
 inline constexpr std::string_view kInstancePrefix = "ctrace_";
 inline constexpr uint64_t kDefaultBufferKb = 8192;
+// The largest -b: 64 MiB per CPU, so one run holds at most 64 MiB x CPUs of kernel memory
+// (128 MiB on 2 CPUs, 4 GiB on 64), allocated by the kernel while the manager waits.
+// tracer-node drains the buffers every millisecond; at the fastest rate measured (4.9M events/s
+// over all CPUs, 40-80 bytes each) 64 MiB holds at least about 170 ms of one CPU's events, so a
+// larger buffer only hides a reader that fell behind, which tracer-node's own bounded queue
+// already counts. A bigger value once made the kernel allocate 1.4 GB past tracer-node's start
+// timeout (issue 14.2; docs/hooks.md).
+inline constexpr uint64_t kMaxBufferKb = 64 * 1024;
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // tracefs problem, instance could not be removed
@@ -50,7 +58,9 @@ struct SyscallArgs {
 };
 
 // Hook arguments of trace_syscalls: --pid PID..., -s/--syscall NAME... (also comma-separated),
-// -t/--time MS, -b/--buffer-kb KB; long options also as --name=value.
+// -t/--time MS, -b/--buffer-kb KB (1..kMaxBufferKb); long options also as --name=value.
+// --pid comes first and only once: tracer-node gives it, and a second one (from a session's
+// arguments) would add processes outside the session's containers (docs/hooks.md).
 Result<SyscallArgs> parse_syscall_args(const std::vector<std::string>& args);
 
 // "sys_enter_getppid", "sys_exit_getppid", "getppid" -> "getppid". Does not check existence.

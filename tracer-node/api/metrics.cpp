@@ -5,6 +5,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "common/http_server.h"
+#include "tracer-node/api/stats_metrics.h"
 
 namespace ct::node {
 
@@ -129,9 +130,22 @@ void NodeMetrics::update_heap() {
     heap_.Add({{"state", "free"}}).Set(static_cast<double>(m.fordblks));
 }
 
+void NodeMetrics::update_syscall_stats(const std::vector<SessionManager::RunningCounts>& runs) {
+    std::vector<StatsUpdate> updates;
+    for (const auto& r : runs) updates.push_back(r.update);
+    auto families = syscall_metric_families(updates);
+    std::lock_guard lock(mutex_);
+    syscall_families_ = std::move(families);
+}
+
 std::string NodeMetrics::serialize() const {
     prometheus::TextSerializer serializer;
-    return serializer.Serialize(registry_->Collect());
+    auto families = registry_->Collect();
+    {
+        std::lock_guard lock(mutex_);
+        families.insert(families.end(), syscall_families_.begin(), syscall_families_.end());
+    }
+    return serializer.Serialize(families);
 }
 
 }  // namespace ct::node

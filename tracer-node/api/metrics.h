@@ -14,6 +14,8 @@
 //   container_tracer_http_requests_total{route,method,status} counter
 //   container_tracer_limit_rejections_total{limit}          counter: requests refused by a limit
 //       limit = body | header | connections | sessions | streams (each series present from start)
+//   container_tracer_syscalls_total, _syscall_errors_total, _syscall_duration_seconds: running
+//       statistics sessions' counts (api/stats_metrics.h), replaced at each update
 //   container_tracer_heap_bytes{state}                      gauge: the C heap (glibc mallinfo2)
 //       state = in_use (allocated, not yet freed) | free (held by the allocator, not returned);
 //       resident memory above in_use is the allocator's and the stacks', not a leak
@@ -30,10 +32,12 @@
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
 #include "tracer-node/export/exporter.h"
 #include "tracer-node/sessions/session.h"
+#include "tracer-node/sessions/session_manager.h"
 
 namespace ct::node {
 
@@ -45,13 +49,15 @@ public:
     void observe_request(const std::string& route, const std::string& method, int status);
     // A request refused by a limit: one of kLimitKinds.
     void count_limit(std::string_view limit);
-    static constexpr std::array<std::string_view, 5> kLimitKinds = {"body", "header", "connections", "sessions",
-                                                                      "streams"};
+    static constexpr std::array<std::string_view, 7> kLimitKinds = {"body",    "header",   "connections", "address",
+                                                                      "timeout", "sessions", "streams"};
     void set_sessions(size_t total, size_t running);
     // The sessions as they are now (all of them): per-session gauges, totals by increments.
     void update_sessions(const std::vector<SessionView>& sessions);
     // Each exporter's totals since start (ExporterSet::total_counts()).
     void update_exporters(const std::map<std::string, ExportCounts>& totals);
+    // The running statistics runs' latest counts (SessionManager::running_statistics()).
+    void update_syscall_stats(const std::vector<SessionManager::RunningCounts>& runs);
     // The allocator's figures now (mallinfo2 walks every arena: once per scrape, not per event).
     void update_heap();
     prometheus::Registry& registry() { return *registry_; }
@@ -70,9 +76,10 @@ private:
     prometheus::Family<prometheus::Counter>& limit_rejections_;
     prometheus::Family<prometheus::Gauge>& heap_;
 
-    std::mutex mutex_;  // guards the last-seen values below
+    mutable std::mutex mutex_;  // guards the last-seen values below
     std::map<std::string, SessionStats> last_sessions_;    // session id -> Stats at the last update
     std::map<std::string, ExportCounts> last_exporters_;  // exporter kind -> totals at the last update
+    std::vector<prometheus::MetricFamily> syscall_families_;  // built by update_syscall_stats
 };
 
 }  // namespace ct::node

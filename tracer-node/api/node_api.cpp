@@ -3,8 +3,11 @@
 #include <malloc.h>
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
+#include "common/syscall_stats.h"
 #include "tracer-node/api/render.h"
+#include "tracer-node/record/export_stream.h"
 
 namespace ct::node {
 
@@ -30,6 +33,14 @@ http::Router NodeApi::router() {
           [this](const Request&, const http::PathParams& p) { return delete_session(p.at("id")); });
     r.add("GET", "/v1/trace-session/{id}/trace",
           [this](const Request&, const http::PathParams& p) { return stream_session(p.at("id")); });
+    r.add("GET", "/v1/trace-session/{id}/trace.dat",
+          [this](const Request&, const http::PathParams& p) { return export_dat(p.at("id")); });
+    r.add("GET", "/v1/trace-session/{id}/trace.json",
+          [this](const Request& q, const http::PathParams& p) { return export_json(p.at("id"), q.query); });
+    r.add("GET", "/v1/trace-session/{id}/stats",
+          [this](const Request&, const http::PathParams& p) { return session_statistics(p.at("id")); });
+    // /healthz and /readyz are answered on the HTTP server's I/O thread (ServerOptions::inline_paths),
+    // also past its connection limits: they must never block.
     r.add("GET", "/healthz", [](const Request&, const http::PathParams&) {
         return json_response(json::object{{"status", "ok"}});
     });
@@ -39,6 +50,7 @@ http::Router NodeApi::router() {
     });
     r.add("GET", "/metrics", [this](const Request&, const http::PathParams&) {
         metrics_.update_sessions(sessions_.list());
+        metrics_.update_syscall_stats(sessions_.running_statistics());
         if (exporters_) metrics_.update_exporters(exporters_->total_counts());
         metrics_.update_heap();
         Response res;
@@ -53,7 +65,7 @@ Response NodeApi::get_pods() {
     auto pods = pods_.refresh();
     // A runtime that does not answer is this node's failure to list: 500, with its reason.
     if (!pods) return error_response(500, "listing pods: " + pods.error().message);
-    return json_response(render_pods(*pods));
+    return json_response(render_pods(*pods, node_name_));
 }
 
 Response NodeApi::get_hooks() {
@@ -125,6 +137,97 @@ Response NodeApi::stream_session(const std::string& text) {
     res.content_type = "application/x-ndjson";
     res.stream = std::move(*stream);
     return res;
+}
+
+}  // namespace ct::node
+
+namespace ct::node {
+
+namespace {
+
+constexpr const char* kWriterVersion = "container-tracer";
+
+}  // namespace
+
+Result<record::Recording> NodeApi::recording_of(SessionId id) {
+    auto view = sessions_.get(id);
+    if (!view) return std::unexpected(view.error());
+    if (!recorder_)
+        return fail(Errc::kConflict, fmt::format("trace session {} keeps no ftrace data: recording is off on this node "
+                                                 "(--record-limit 0)", id));
+    auto recording = recorder_->snapshot(std::to_string(id));
+    if (!recording && recording.error().code == Errc::kNotFound)
+        return fail(Errc::kConflict,
+                    fmt::format("trace session {} keeps no ftrace data: its hook \"{}\" has not run yet, or does not "
+                                "trace into an ftrace instance", id, view->spec.hook));
+    return recording;
+}
+
+// The session's recording as a trace-cmd data file (docs/viewers.md), streamed.
+Response NodeApi::export_dat(const std::string& text) {
+    auto id = parse_session_id(text);
+    if (!id) return error_response(id.error());
+    if (!*id) return error_response(400, "trace.dat needs one trace session id, not \"all\"");
+    auto recording = recording_of(**id);
+    if (!recording) return error_response(recording.error());
+    auto stream = record::trace_dat_stream(std::move(*recording), kWriterVersion);
+    if (!stream) return error_response(stream.error());
+    Response res;
+    res.content_type = "application/octet-stream";
+    res.headers.emplace_back("Content-Disposition", fmt::format("attachment; filename=\"session-{}.dat\"", **id));
+    res.stream = std::move(*stream);
+    return res;
+}
+
+// One session's recording, or every session's of this node ("all"), as Chrome trace JSON.
+Response NodeApi::export_json(const std::string& text, const std::string& query) {
+    auto id = parse_session_id(text);
+    if (!id) return error_response(id.error());
+    // The node-wide file is a piece of the cluster's timeline: realtime clock, node-named processes.
+    auto q = record::parse_json_query(query, {.realtime = !*id, .label = !*id});
+    if (!q) return error_response(q.error());
+    std::vector<record::Recording> recordings;
+    std::vector<std::pair<std::string, std::string>> other{{"node", node_name_}};
+    if (*id) {
+        auto recording = recording_of(**id);
+        if (!recording) return error_response(recording.error());
+        recordings.push_back(std::move(*recording));
+        other.emplace_back("session", text);
+    } else {
+        // Every session that has something recorded; a damaged one is named, not fatal.
+        std::string skipped;
+        for (const auto& view : sessions_.list()) {
+            auto recording = recorder_ ? recorder_->snapshot(std::to_string(view.id)) : fail(Errc::kNotFound, "");
+            if (recording) recordings.push_back(std::move(*recording));
+            else if (recording.error().code != Errc::kNotFound)
+                skipped += (skipped.empty() ? "" : "; ") + recording.error().message;
+        }
+        other.emplace_back("sessions", std::to_string(recordings.size()));
+        if (!skipped.empty()) other.emplace_back("unreadable_sessions", skipped);
+    }
+    Response res;
+    res.content_type = "application/json";
+    res.headers.emplace_back("Content-Disposition",
+                             fmt::format("attachment; filename=\"{}.json\"", *id ? "session-" + text : node_name_));
+    res.stream = record::trace_json_stream(std::move(recordings),
+                                           {.realtime = q->realtime,
+                                            .pid_base = q->pid_base,
+                                            .process_prefix = q->label ? node_name_ + " " : "",
+                                            .sort_index = q->sort_index,
+                                            .events_only = q->events_only,
+                                            .other_data = std::move(other)});
+    return res;
+}
+
+// A statistics session's counts per pod and container (docs/api.md "Statistics"): while it runs
+// and after it stopped. 404 for an unknown id, 409 for a session without statistics.
+Response NodeApi::session_statistics(const std::string& text) {
+    auto id = parse_session_id(text);
+    if (!id) return error_response(id.error());
+    if (!*id) return error_response(400, "statistics need one trace session id, not \"all\"");
+    auto counts = sessions_.statistics(**id);
+    if (!counts) return error_response(counts.error());
+    return json_response(stats::to_json(*counts));
 }
 
 }  // namespace ct::node

@@ -12,6 +12,7 @@
 #include "tracer-node/discovery/pod_db.h"
 #include "tracer-node/export/stream_hub.h"
 #include "tracer-node/hooks/hook_registry.h"
+#include "tracer-node/record/recorder.h"
 #include "tracer-node/sessions/session_manager.h"
 
 namespace ct::node {
@@ -26,6 +27,11 @@ public:
     // it the route answers 404), and the exporters whose counts /metrics shows.
     void set_stream_hub(std::shared_ptr<StreamHub> hub) { stream_hub_ = std::move(hub); }
     void set_exporters(std::shared_ptr<const ExporterSet> exporters) { exporters_ = std::move(exporters); }
+    // This node's name: "Node" in every container of GET /v1/pods, and the processes of a
+    // node-wide trace.json (before serving; "" leaves it out of the pods).
+    void set_node_name(std::string name) { node_name_ = std::move(name); }
+    // The recorder behind GET .../<id>/trace.dat and trace.json (without it they answer 409).
+    void set_recorder(std::shared_ptr<record::Recorder> recorder) { recorder_ = std::move(recorder); }
     // Ready once discovery and the hooks have loaded once.
     void set_ready(bool ready) { ready_ = ready; }
 
@@ -37,14 +43,21 @@ private:
     http::Response put_session(const std::string& id, const http::Request& request);
     http::Response delete_session(const std::string& id);
     http::Response stream_session(const std::string& id);
+    http::Response export_dat(const std::string& id);
+    http::Response export_json(const std::string& id, const std::string& query);
+    // The session's recording; 404 for an unknown session, 409 when nothing was recorded for it.
+    Result<record::Recording> recording_of(SessionId id);
+    http::Response session_statistics(const std::string& id);
 
     PodDb& pods_;
     HookRegistry& hooks_;
     SessionManager& sessions_;
     NodeMetrics& metrics_;
     std::atomic<bool> ready_{false};
+    std::string node_name_;
     std::shared_ptr<StreamHub> stream_hub_;
     std::shared_ptr<const ExporterSet> exporters_;
+    std::shared_ptr<record::Recorder> recorder_;
 };
 
 }  // namespace ct::node

@@ -23,7 +23,7 @@ json::value lines_or_null(const std::optional<std::vector<std::string>>& lines) 
 
 }  // namespace
 
-json::object render_pods(const PodMap& pods) {
+json::object render_pods(const PodMap& pods, std::string_view node_name) {
     json::object out;
     for (const auto& [key, pod] : pods) {
         json::object containers;
@@ -31,6 +31,7 @@ json::object render_pods(const PodMap& pods) {
             json::object o{{"Id", c.name}, {"Parent", pids(c.parents)}, {"Pod", c.pod}, {"Tasks", pids(c.tasks)}};
             if (!c.pod_namespace.empty()) o["Namespace"] = c.pod_namespace;
             if (!c.runtime_id.empty()) o["RuntimeId"] = c.runtime_id;
+            if (!node_name.empty()) o["Node"] = node_name;
             containers[name] = std::move(o);
         }
         out[key] = json::object{{"Containers", std::move(containers)}};

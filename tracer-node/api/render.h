@@ -1,7 +1,8 @@
 // Pure JSON rendering of API answers, in the seed's exact shapes (docs/api.md).
-// Extensions beyond the seed are marked there: container "Namespace"/"RuntimeId", session "Stats".
+// Extensions beyond the seed are marked there: container "Namespace"/"RuntimeId"/"Node", session "Stats".
 #pragma once
 
+#include <string_view>
 #include <vector>
 
 #include <boost/json/object.hpp>
@@ -12,8 +13,10 @@
 
 namespace ct::node {
 
-// {"<pod>": {"Containers": {"<name>": {"Id", "Parent", "Pod", "Tasks"}}}}
-boost::json::object render_pods(const PodMap& pods);
+// {"<pod>": {"Containers": {"<name>": {"Id", "Parent", "Pod", "Tasks"}}}}; each container also
+// names `node_name` as "Node" (extension) unless it is empty: tracer-svc keeps containers of
+// different nodes apart by it.
+boost::json::object render_pods(const PodMap& pods, std::string_view node_name = {});
 // {"trace-hooks/ftrace": {"Tracers": {"<name>": {"Description": [...], "Name"}}}}
 boost::json::object render_hooks(const std::vector<HookInfo>& hooks);
 // {"Delivered", "Lost", "Overrun", "Dropped", "Unparsed", "QueueDropped", "Runs",

@@ -75,6 +75,37 @@ std::vector<std::pair<std::string, std::string>> enabled_events(std::string_view
     return out;
 }
 
+Result<std::vector<EventFormat>> read_enabled_formats(const std::string& instance_dir) {
+    constexpr std::size_t kMaxFormatBytes = 1 << 20;  // format files are a few KiB
+    constexpr std::string_view kKernelSystem = "ftrace";
+    std::string set_event;
+    const auto set_event_path = instance_dir + "/set_event";
+    if (int err = read_file(set_event_path, set_event, kMaxFormatBytes); err != 0)
+        return fail_errno(fmt::format("reading \"{}\"", set_event_path), err);
+    auto events = enabled_events(set_event);
+    if (events.empty()) return std::vector<EventFormat>{};
+    const auto events_dir = fs::path(tracing_dir_of(instance_dir)) / "events";
+    const auto kernel_dir = events_dir / kKernelSystem;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(kernel_dir, ec)) {
+        std::error_code type_ec;
+        if (entry.is_directory(type_ec)) events.emplace_back(kKernelSystem, entry.path().filename().string());
+    }
+    if (ec) return fail(Errc::kIo, fmt::format("listing \"{}\": {}", kernel_dir.string(), ec.message()));
+    std::ranges::sort(events);
+    events.erase(std::unique(events.begin(), events.end()), events.end());
+    std::vector<EventFormat> formats;
+    formats.reserve(events.size());
+    for (auto& [system, name] : events) {
+        const auto path = (events_dir / system / name / "format").string();
+        std::string text;
+        if (int err = read_file(path, text, kMaxFormatBytes); err != 0)
+            return fail_errno(fmt::format("reading \"{}\"", path), err);
+        formats.push_back({std::move(system), std::move(name), std::move(text)});
+    }
+    return formats;
+}
+
 Result<std::vector<CpuBuffer>> cpu_buffers(const std::string& instance_dir) {
     std::vector<CpuBuffer> out;
     std::error_code ec;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "tracer-node/capture/raw_decode.h"
 
 namespace ct::node::ftrace {
 
@@ -46,6 +47,12 @@ std::string tracing_dir_under(const std::string& sysfs_root);
 // lines, one per enabled event), in its order; empty when no event is listed. Names that could
 // leave events/ as a path are skipped.
 std::vector<std::pair<std::string, std::string>> enabled_events(std::string_view set_event);
+
+// The format texts (events/<system>/<event>/format under the instance's tracing directory) of the
+// events the instance's set_event lists, plus every event of the kernel's own "ftrace" system (its
+// records, e.g. markers, may appear in any buffer); sorted by (system, name), one per event. Empty
+// when set_event lists nothing. kIo naming the file or directory that cannot be read.
+Result<std::vector<EventFormat>> read_enabled_formats(const std::string& instance_dir);
 
 // One CPU's ring buffer in an instance.
 struct CpuBuffer {

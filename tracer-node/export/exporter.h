@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/syscall_stats.h"
 #include "tracer-node/export/trace_event.h"
 
 namespace ct::node {
@@ -23,6 +24,22 @@ struct EnrichedEvent {
     const TraceEvent& event;
     // Pod/container the pid belongs to; null when unknown. The run keeps one per container.
     const EventOwner* owner = nullptr;
+};
+
+// One container's syscall counts in a statistics run (docs/hooks.md "Statistics hooks").
+struct ContainerSyscalls {
+    EventOwner owner;
+    stats::SyscallTable table;
+    bool operator==(const ContainerSyscalls&) const = default;
+};
+
+// A statistics run's counts so far: cumulative from start_unix_ns, as the hook saw them at
+// time_unix_ns. `final`: the run has ended and this is its last snapshot.
+struct StatsUpdate {
+    std::uint64_t start_unix_ns = 0;
+    std::uint64_t time_unix_ns = 0;
+    std::vector<ContainerSyscalls> containers;
+    bool final = false;
 };
 
 // What one exporter did with one session's events (or with all of them).
@@ -40,6 +57,9 @@ public:
     virtual void on_run_start(const EventContext&) {}
     virtual void on_run_stop(const EventContext&) {}
     virtual void export_events(const EventContext& context, std::span<const EnrichedEvent> events) = 0;
+    // A statistics run's new snapshot (no events flow for such a run). Called from the session
+    // manager's janitor and at the run's end; must not block for long.
+    virtual void export_stats(const EventContext& /*context*/, const StatsUpdate& /*update*/) {}
     // Short kind for stats and metrics ("jsonl", "stream", "otlp"); thread-safe.
     virtual std::string kind() const { return name(); }
     // Counts for one session (by id), and over all sessions since start. Thread-safe.
@@ -61,6 +81,9 @@ public:
     }
     void export_events(const EventContext& c, std::span<const EnrichedEvent> events) const {
         for (const auto& e : exporters_) e->export_events(c, events);
+    }
+    void export_stats(const EventContext& c, const StatsUpdate& update) const {
+        for (const auto& e : exporters_) e->export_stats(c, update);
     }
 
     // kind -> counts, for each exporter.

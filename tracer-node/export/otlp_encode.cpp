@@ -48,13 +48,6 @@ json::object attribute_json(const Attribute& a) {
     return json::object{{"key", a.key}, {"value", std::move(value)}};
 }
 
-json::array attributes_json(const std::vector<Attribute>& attributes) {
-    json::array out;
-    out.reserve(attributes.size());
-    for (const auto& a : attributes) out.push_back(attribute_json(a));
-    return out;
-}
-
 json::object span_json(const Span& s) {
     json::object o;
     o["traceId"] = s.trace_id;
@@ -79,6 +72,13 @@ json::object span_json(const Span& s) {
 }
 
 }  // namespace
+
+json::array attributes_json(const std::vector<Attribute>& attributes) {
+    json::array out;
+    out.reserve(attributes.size());
+    for (const auto& a : attributes) out.push_back(attribute_json(a));
+    return out;
+}
 
 std::string trace_id_hex(std::uint64_t high, std::uint64_t low) { return fmt::format("{:016x}{:016x}", high, low); }
 

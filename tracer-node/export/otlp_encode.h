@@ -17,6 +17,8 @@
 #include <variant>
 #include <vector>
 
+#include <boost/json/fwd.hpp>
+
 #include "tracer-node/export/exporter.h"
 
 namespace ct::node::otlp {
@@ -106,6 +108,9 @@ private:
     std::vector<SpanEvent> root_events_;
     std::uint32_t dropped_root_events_ = 0;
 };
+
+// Attributes as OTLP JSON KeyValues (strings as stringValue, integers as decimal intValue).
+boost::json::array attributes_json(const std::vector<Attribute>& attributes);
 
 // Resource attributes of the node (service.name, k8s.node.name) plus those of `key` when set.
 std::vector<Attribute> resource_attributes(const std::string& node_name, const ResourceKey& key);

@@ -1,8 +1,6 @@
 #include "tracer-node/hooks/hook_process.h"
 
 #include <poll.h>
-#include <sys/eventfd.h>
-#include <sys/syscall.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -12,6 +10,10 @@
 namespace ct::node {
 
 using Clock = std::chrono::steady_clock;
+
+namespace {
+constexpr std::chrono::milliseconds kDrainAfterExit{1000};
+}  // namespace
 
 std::vector<std::string> HookProcess::command_line(const HookInfo& hook, const std::vector<pid_t>& tids,
                                                    const std::vector<std::string>& args) {
@@ -43,60 +45,54 @@ Result<std::unique_ptr<HookProcess>> HookProcess::start(const HookInfo& hook, co
                                                         const std::vector<std::string>& env, HookStartOptions options) {
     auto spawned = Subprocess::spawn({.argv = command_line(hook, tids, args), .extra_env = env});
     if (!spawned) return std::unexpected(Error::wrap(spawned.error(), fmt::format("starting trace hook {}", hook.name)));
+    if (spawned->pidfd() < 0) {
+        spawned->stop(std::chrono::milliseconds(0), SIGKILL);
+        return fail(Errc::kInternal, fmt::format("starting trace hook {}: pidfd_open failed (Linux 5.3 or later is "
+                                                 "needed)", hook.name));
+    }
     std::unique_ptr<HookProcess> hp(new HookProcess());
     hp->process_ = std::move(*spawned);
     hp->pid_ = hp->process_.pid();
+    hp->pidfd_ = hp->process_.pidfd();
     hp->options_ = std::move(options);
-
-    // Read until the first stdout line (the trace path), the process exits, or the deadline.
-    auto deadline = Clock::now() + hp->options_.start_timeout;
-    int out = hp->process_.stdout_fd(), err = hp->process_.stderr_fd();
-    bool out_open = true, err_open = true;
-    while (hp->out_lines_.empty() && out_open) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        if (left <= 0) break;
-        pollfd fds[2] = {{out, POLLIN, 0}, {err_open ? err : -1, POLLIN, 0}};
-        ::poll(fds, 2, static_cast<int>(left));
-        std::lock_guard lock(hp->mutex_);
-        if (fds[1].revents && !read_available(err, hp->err_partial_, 1 << 20)) err_open = false;
-        hp->take_lines(hp->err_partial_, hp->err_lines_, !err_open);
-        if (fds[0].revents && !read_available(out, hp->out_partial_, 1 << 20)) out_open = false;
-        hp->take_lines(hp->out_partial_, hp->out_lines_, !out_open);
-    }
-    std::string path = hp->out_lines_.empty() ? "" : std::string(trim(hp->out_lines_.front()));
-    if (path.empty()) {
-        bool timed_out = out_open;
-        auto status = hp->process_.stop(std::chrono::milliseconds(1000));
-        // Collect the rest of stderr: it says why.
-        while (err_open && read_available(err, hp->err_partial_, 1 << 20)) {}
-        hp->take_lines(hp->err_partial_, hp->err_lines_, true);
-        std::string why;
-        for (const auto& l : hp->err_lines_) why += (why.empty() ? "" : "; ") + l;
-        if (timed_out)
-            return fail(Errc::kTimeout, fmt::format("trace hook {} printed no trace path within {} ms{}{}", hook.name,
-                                                    hp->options_.start_timeout.count(), why.empty() ? "" : ": ", why));
-        return fail(status.code == 2 ? Errc::kInvalidArgument : Errc::kInternal,
-                    fmt::format("trace hook {} failed to start ({}){}{}", hook.name, status.describe(),
-                                why.empty() ? "" : ": ", why));
-    }
-    hp->trace_path_ = path;
-    hp->wake_ = FD(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     hp->watcher_ = std::thread([p = hp.get()] { p->watch(); });
-    return hp;
+
+    // The first stdout line (the trace path), the exit, or the deadline.
+    auto deadline = Clock::now() + hp->options_.start_timeout;
+    std::unique_lock lock(hp->mutex_);
+    hp->changed_cv_.wait_until(lock, deadline, [&] { return !hp->out_lines_.empty() || hp->exit_; });
+    std::string path = hp->out_lines_.empty() ? "" : std::string(trim(hp->out_lines_.front()));
+    if (!path.empty()) {
+        hp->trace_path_ = std::move(path);
+        return hp;
+    }
+    bool timed_out = !hp->exit_;
+    // The watcher cleans up after it before reaping (an empty first line is no start either).
+    hp->abandoned_ = true;
+    lock.unlock();
+    auto status = hp->stop(hp->options_.stop_grace);
+    std::string why;
+    for (const auto& l : hp->error_lines()) why += (why.empty() ? "" : "; ") + l;
+    if (timed_out)
+        return fail(Errc::kTimeout, fmt::format("trace hook {} printed no trace path within {} ms{}{}", hook.name,
+                                                hp->options_.start_timeout.count(), why.empty() ? "" : ": ", why));
+    return fail(status.code == 2 ? Errc::kInvalidArgument : Errc::kInternal,
+                fmt::format("trace hook {} failed to start ({}){}{}", hook.name, status.describe(),
+                            why.empty() ? "" : ": ", why));
 }
 
 void HookProcess::watch() {
     int out = process_.stdout_fd(), err = process_.stderr_fd();
-    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-    FD pidfd_owner(pidfd);
     bool out_open = out >= 0, err_open = err >= 0;
+    bool exited = false;
+    Clock::time_point drain_until;  // after the exit, what is left in the pipes is read until then
     while (true) {
-        pollfd fds[4] = {{out_open ? out : -1, POLLIN, 0},
-                         {err_open ? err : -1, POLLIN, 0},
-                         {pidfd, POLLIN, 0},
-                         {wake_.get(), POLLIN, 0}};
-        ::poll(fds, 4, 1000);
-        if (fds[3].revents) return;  // stop() owns the rest
+        pollfd fds[3] = {{out_open ? out : -1, POLLIN, 0}, {err_open ? err : -1, POLLIN, 0}, {pidfd_, POLLIN, 0}};
+        ::poll(fds, 3, exited ? 100 : -1);
+        if (!exited && fds[2].revents) {
+            exited = true;
+            drain_until = Clock::now() + kDrainAfterExit;
+        }
         {
             std::lock_guard lock(mutex_);
             if (fds[0].revents && !read_available(out, out_partial_, 1 << 20)) out_open = false;
@@ -104,54 +100,48 @@ void HookProcess::watch() {
             if (fds[1].revents && !read_available(err, err_partial_, 1 << 20)) err_open = false;
             take_lines(err_partial_, err_lines_, !err_open);
         }
-        // Exit is final once the process is gone and its pipes are drained.
-        if ((fds[2].revents || pidfd < 0) && !out_open && !err_open) {
-            auto status = process_.try_wait();
-            if (!status) status = process_.wait();
-            {
-                std::lock_guard lock(mutex_);
-                exit_ = *status;
-            }
-            exited_cv_.notify_all();
-            spdlog::info("trace hook pid {} {}", pid_, status->describe());
-            if (options_.on_exit) options_.on_exit(*status);
-            return;
-        }
-        if (fds[2].revents && (out_open || err_open)) {
-            // Exited but a grandchild may hold the pipes: don't wait on them forever.
-            if (!(fds[0].revents | fds[1].revents)) out_open = err_open = false;
-        }
+        changed_cv_.notify_all();
+        // Exited, but a grandchild may hold the pipes: once they are quiet (or still busy after
+        // kDrainAfterExit), stop waiting on them.
+        if (exited && (!(fds[0].revents | fds[1].revents) || Clock::now() >= drain_until)) out_open = err_open = false;
+        if (exited && !out_open && !err_open) break;
     }
+    // Exited and drained. Clean up after a failed start while the PID is still the hook's
+    // (unreaped), then reap.
+    bool failed;
+    {
+        std::lock_guard lock(mutex_);
+        failed = abandoned_ || out_lines_.empty();
+    }
+    if (failed && options_.clean_up_failed) options_.clean_up_failed(pid_);
+    auto status = process_.wait();
+    {
+        std::lock_guard lock(mutex_);
+        exit_ = status;
+    }
+    changed_cv_.notify_all();
+    spdlog::info("trace hook pid {} {}", pid_, status.describe());
+    if (!failed && options_.on_exit) options_.on_exit(status);
 }
 
-HookProcess::~HookProcess() { stop(Subprocess::kDefaultGrace); }
+HookProcess::~HookProcess() {
+    stop(options_.stop_grace);
+    if (watcher_.joinable()) watcher_.join();
+}
 
 ExitStatus HookProcess::stop(std::chrono::milliseconds grace) {
-    {
-        std::unique_lock lock(mutex_);
-        if (exit_) {
-            lock.unlock();
-            if (watcher_.joinable()) watcher_.join();
-            return *exit_;
-        }
+    std::unique_lock lock(mutex_);
+    if (exit_) return *exit_;
+    lock.unlock();
+    signal_pidfd(pidfd_, SIGINT);
+    lock.lock();
+    if (changed_cv_.wait_for(lock, grace, [this] { return exit_.has_value(); })) return *exit_;
+    // Still running after the grace, or exited and being cleaned up / reaped by the watcher.
+    if (!pidfd_exited(pidfd_)) {
+        spdlog::warn("trace hook pid {} ignored SIGINT for {} ms: killed", pid_, grace.count());
+        signal_pidfd(pidfd_, SIGKILL);
     }
-    process_.send_signal(SIGINT);
-    {
-        std::unique_lock lock(mutex_);
-        if (exited_cv_.wait_for(lock, grace, [this] { return exit_.has_value(); })) {
-            lock.unlock();
-            if (watcher_.joinable()) watcher_.join();
-            return *exit_;
-        }
-    }
-    // Ignored SIGINT: take over from the watcher and kill.
-    uint64_t one = 1;
-    if (wake_) [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
-    if (watcher_.joinable()) watcher_.join();
-    auto status = process_.stop(std::chrono::milliseconds(0), SIGKILL);
-    std::lock_guard lock(mutex_);
-    if (!exit_) exit_ = status;
-    spdlog::warn("trace hook pid {} ignored SIGINT for {} ms: killed", pid_, grace.count());
+    changed_cv_.wait(lock, [this] { return exit_.has_value(); });
     return *exit_;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/request_body.h"
 #include "common/result.h"
 #include "tracer-node/discovery/container_source.h"
 
@@ -14,14 +15,12 @@ namespace ct::node {
 
 using SessionId = std::uint64_t;
 
-// The POST body: {"pod", "container", "trace-hook", "trace-arguments", "trace-user-context"}.
-struct SessionSpec {
-    std::string pod;        // glob, or "<namespace-glob>/<pod-glob>"
-    std::string container;  // glob
-    std::string hook;
-    std::string args;       // split on whitespace, never through a shell
-    std::string context;
-};
+// The POST body, its PUT body and the id in a route: parsed as tracer-svc parses them
+// (common/request_body.h).
+using api::parse_run_request;
+using api::parse_session_id;
+using api::parse_session_spec;
+using api::SessionSpec;
 
 // pod name -> container names in it.
 using Selection = std::map<std::string, std::vector<std::string>>;
@@ -59,13 +58,7 @@ struct SessionView {
     SessionStats stats;
 };
 
-// Pure: parses and validates a POST body. kInvalidArgument naming the field and the value.
-Result<SessionSpec> parse_session_spec(const std::string& body);
-// Pure: parses a PUT body {"Run": true|false}.
-Result<bool> parse_run_request(const std::string& body);
 // Pure: the pods/containers of `pods` that `spec` selects (pod "ns/glob" matches namespace too).
 Selection select_containers(const PodMap& pods, const std::string& pod_pattern, const std::string& container_pattern);
-// Pure: "all" or a decimal u64 id; kInvalidArgument naming the text otherwise.
-Result<std::optional<SessionId>> parse_session_id(const std::string& text);
 
 }  // namespace ct::node

@@ -1,9 +1,6 @@
 #include "tracer-node/sessions/session_manager.h"
 
-#include <fcntl.h>
-
-#include <filesystem>
-#include <fstream>
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -11,16 +8,14 @@
 
 #include "common/strings.h"
 #include "tracer-node/capture/ftrace_instance.h"
-#include "tracer-node/discovery/process_table.h"
+#include "tracer-node/stats/stats_run.h"
 
 namespace ct::node {
-
-namespace fs = std::filesystem;
 
 namespace {
 
 // What a finished hook reports: its stderr lines, else how it died when that was not our stop.
-std::optional<std::vector<std::string>> hook_error(const HookProcess& hook) {
+std::optional<std::vector<std::string>> hook_error(const RunningHook& hook) {
     auto err = hook.error_lines();
     if (!err.empty()) return err;
     auto status = hook.exit_status();
@@ -30,7 +25,7 @@ std::optional<std::vector<std::string>> hook_error(const HookProcess& hook) {
 }
 
 // A run's capture figures added to a session's totals.
-void add_capture_stats(SessionStats& to, const CaptureStats& s) {
+void add_counts(SessionStats& to, const CaptureStats& s) {
     to.delivered += s.delivered;
     to.overrun += s.loss.overrun;
     to.dropped += s.loss.dropped;
@@ -48,12 +43,35 @@ std::vector<ContainerRef> scope_of(const Selection& selection) {
     return out;
 }
 
+std::uint64_t unix_now_ns() {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+}
+
+// Each selected container's processes (their tgids), with the container they are in now: how a
+// statistics run names the groups it counts.
+GroupOwners group_owners(const PodMap& pods, const Selection& selection) {
+    GroupOwners out;
+    for (const auto& [key, names] : selection) {
+        auto p = pods.find(key);
+        if (p == pods.end()) continue;
+        for (const auto& n : names)
+            if (auto c = p->second.containers.find(n); c != p->second.containers.end())
+                for (Pid tgid : c->second.tasks)
+                    out[static_cast<std::uint32_t>(tgid)] =
+                        EventOwner{p->second.name, p->second.pod_namespace, n, c->second.runtime_id};
+    }
+    return out;
+}
+
 }  // namespace
 
-// One start..stop of the hook.
+// One start..stop of the hook: an event capture, or the statistics of a statistics hook.
 struct SessionManager::Run {
-    std::unique_ptr<HookProcess> hook;
-    std::unique_ptr<CaptureRun> capture;
+    std::unique_ptr<RunningHook> hook;
+    std::unique_ptr<RunCapture> capture;  // null for a statistics hook
+    std::unique_ptr<StatsRun> stats;      // null for an event hook
     std::atomic<bool> hook_exited{false};
     std::set<Pid> traced;  // processes handed to the hook (at start or by follow_containers)
     RunRecord record;      // what this run put on the host, persisted for crash cleanup
@@ -67,15 +85,18 @@ struct SessionManager::Entry {
     Selection containers;
     std::optional<std::vector<std::string>> output, error;
     SessionStats stats;      // totals of finished runs
-    std::unique_ptr<Run> run;
+    std::unique_ptr<Run> run;      // written under both mutexes
+    std::optional<bool> statistics;          // whether the last run's hook produced statistics
+    std::optional<StatsUpdate> last_counts;  // a finished statistics run's final snapshot
     bool desired_running = false;  // persisted: restarted by the next agent start when true
     bool deleted = false;
+    bool finishing = false;  // guarded by op_mutex: a janitor finisher has been handed this run
 };
 
-SessionManager::SessionManager(SessionManagerOptions options, PodDb& pods, HookRegistry& hooks,
-                               std::shared_ptr<const ExporterSet> exporters)
-    : options_(std::move(options)), pods_(pods), hooks_(hooks), exporters_(std::move(exporters)),
-      rng_(std::random_device{}()) {
+SessionManager::SessionManager(SessionManagerOptions options, PodSource& pods, HookLauncher& hooks,
+                               CaptureFactory& captures, std::shared_ptr<const ExporterSet> exporters)
+    : options_(std::move(options)), pods_(pods), hooks_(hooks), captures_(captures),
+      exporters_(std::move(exporters)), rng_(std::random_device{}()) {
     janitor_ = std::thread([this] { janitor(); });
 }
 
@@ -85,16 +106,29 @@ SessionManager::~SessionManager() {
         stopping_ = true;
     }
     janitor_cv_.notify_all();
-    janitor_.join();
-    std::map<SessionId, std::shared_ptr<Entry>> all;
+    janitor_.join();  // and its finishers
+    std::vector<std::shared_ptr<Entry>> all;
     {
         std::lock_guard lock(map_mutex_);
-        all.swap(sessions_);
+        for (auto& [id, e] : sessions_) all.push_back(e);
+        sessions_.clear();
     }
-    for (auto& [id, entry] : all) {
-        std::lock_guard op(entry->op_mutex);
-        stop_locked(*entry, RunEnd::kShutdown);
-    }
+    for_each_in_parallel(all, [this](Entry& e) {
+        std::lock_guard op(e.op_mutex);
+        stop_locked(e, RunEnd::kShutdown);
+    });
+}
+
+void SessionManager::for_each_in_parallel(const std::vector<std::shared_ptr<Entry>>& entries,
+                                          const std::function<void(Entry&)>& fn) {
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+        for (size_t i; (i = next++) < entries.size();) fn(*entries[i]);
+    };
+    size_t helpers = std::min(entries.size(), std::max<size_t>(options_.max_parallel_finishes, 1));
+    std::vector<std::jthread> threads;
+    for (size_t i = 1; i < helpers; ++i) threads.emplace_back(work);
+    work();
 }
 
 size_t SessionManager::restore() {
@@ -225,7 +259,7 @@ SessionView SessionManager::view_of(Entry& e) {
         if (auto err = hook_error(*e.run->hook)) v.error = err;
     }
     v.stats = e.stats;
-    if (e.run && e.run->capture) add_capture_stats(v.stats, e.run->capture->stats());
+    if (e.run && e.run->capture) add_counts(v.stats, e.run->capture->stats());
     v.stats.lost = v.stats.overrun + v.stats.dropped + v.stats.unparsed + v.stats.queue_dropped;
     for (const auto& [kind, c] : exporters_->session_counts(std::to_string(e.id)))
         v.stats.exporters[kind] = SessionExportStats{c.exported, c.dropped, c.errors};
@@ -258,6 +292,40 @@ SessionManager::Counts SessionManager::counts() {
     return c;
 }
 
+Result<stats::PodStats> SessionManager::statistics(SessionId id) {
+    auto e = find(id);
+    if (!e) return fail(Errc::kNotFound, fmt::format("trace session {} not found", id));
+    // The op lock keeps the run alive while its file is read; a stop in progress is waited for.
+    std::lock_guard op(e->op_mutex);
+    if (e->run && e->run->stats) {
+        e->run->stats->refresh();
+        return pod_stats(e->run->stats->latest().containers);
+    }
+    std::lock_guard lock(e->state_mutex);
+    if (e->last_counts) return pod_stats(e->last_counts->containers);
+    if (!e->statistics)
+        return fail(Errc::kConflict, fmt::format("trace session {} has no statistics yet: it has not run its hook {}",
+                                                 id, e->spec.hook));
+    return fail(Errc::kConflict, fmt::format("trace session {} has no statistics: its hook {} produces events, not "
+                                             "statistics (statistics come from hooks such as syscall_stats)",
+                                             id, e->spec.hook));
+}
+
+std::vector<SessionManager::RunningCounts> SessionManager::running_statistics() {
+    std::vector<std::shared_ptr<Entry>> all;
+    {
+        std::lock_guard lock(map_mutex_);
+        for (auto& [id, e] : sessions_) all.push_back(e);
+    }
+    std::vector<RunningCounts> out;
+    for (auto& e : all) {
+        std::lock_guard lock(e->state_mutex);
+        if (e->run && e->run->stats && !e->run->hook_exited)
+            out.push_back({std::to_string(e->id), e->run->stats->latest()});
+    }
+    return out;
+}
+
 Status SessionManager::set_running(SessionId id, bool run) {
     auto e = find(id);
     if (!e) return fail(Errc::kNotFound, fmt::format("trace session {} not found", id));
@@ -274,7 +342,7 @@ Status SessionManager::set_running(SessionId id, bool run) {
 
 Status SessionManager::start_locked(Entry& e) {
     // Start a run: re-resolve the selection (containers may have come and gone), collect every
-    // thread of every process, spawn the hook, wait for its trace path, attach the capture.
+    // thread of every process, spawn the hook, wait for its trace path, open the capture.
     auto fail_start = [&](const Error& error) -> Status {
         std::lock_guard lock(e.state_mutex);
         e.error = split_any(error.message, "\n");
@@ -301,7 +369,7 @@ Status SessionManager::start_locked(Entry& e) {
             if (auto c = p->second.containers.find(n); c != p->second.containers.end())
                 tgids.insert(tgids.end(), c->second.tasks.begin(), c->second.tasks.end());
     }
-    auto tids = threads_of(options_.procfs_root, tgids);
+    auto tids = pods_.threads_of(tgids);
     if (!tids) return fail_start(Error::wrap(tids.error(), "listing the containers' threads"));
     if (tids->empty())
         return fail_start(Error{Errc::kNotFound, fmt::format("trace session {}: none of its containers is running",
@@ -311,45 +379,52 @@ Status SessionManager::start_locked(Entry& e) {
     Run* raw = run.get();
     HookStartOptions hook_options;
     hook_options.start_timeout = options_.hook_start_timeout;
+    hook_options.stop_grace = options_.stop_grace;
     // Runs on the hook's watcher thread: only flag it; the janitor finishes the run.
     hook_options.on_exit = [this, raw](ExitStatus) {
         raw->hook_exited = true;
-        janitor_cv_.notify_all();
+        wake_janitor();
     };
-    auto started = HookProcess::start(*hook, *tids, split_whitespace(e.spec.args), hooks_.manager_env(),
-                                      std::move(hook_options));
+    hook_options.clean_up_failed = [this](pid_t pid) { remove_instances_of_failed_hook(pid); };
+    auto started = hooks_.start(*hook, *tids, split_whitespace(e.spec.args), std::move(hook_options));
     if (!started) return fail_start(started.error());
     run->hook = std::move(*started);
     run->traced.insert(tgids.begin(), tgids.end());
     // Our unreaped child: its PID cannot have been reused yet.
     auto hook_stat = read_process_stat(options_.procfs_root, run->hook->pid());
+    const auto& trace_path = run->hook->trace_path();
     run->record = RunRecord{.hook_pid = run->hook->pid(),
                             .hook_start_time = hook_stat ? hook_stat->start_time : 0,
-                            .instance_dir = ftrace::instance_dir_of(run->hook->trace_path())};
-    auto source = open_capture(run->hook->trace_path(),
-                               {.procfs_root = options_.procfs_root, .queue_budget = options_.capture_queue});
-    if (!source) {
-        run->hook->stop(options_.stop_grace);
-        remove_instance_dir(run->hook->trace_path());
-        return fail_start(Error::wrap(source.error(), fmt::format("trace hook {}", e.spec.hook)));
-    }
+                            .instance_dir = ftrace::instance_dir_of(trace_path)};
     EventContext context{options_.node_name, std::to_string(e.id), e.spec.hook, e.spec.context};
-    OwnerLookup owners = [this](pid_t tid) -> std::optional<EventOwner> {
-        auto owner = pods_.owner_of(tid);
-        if (!owner) return std::nullopt;
-        return EventOwner{owner->pod, owner->pod_namespace, owner->container, owner->container_id};
-    };
-    // The capture exports only the selected containers' events (docs/api.md "Capture"), whatever
-    // else gets into the instance.
-    run->capture = std::make_unique<CaptureRun>(std::move(*source), std::move(context), std::move(owners), exporters_,
-                                                CaptureRunOptions{.nice = options_.capture_nice,
-                                                                  .scope = scope_of(selection)});
+    bool statistics = stats::is_snapshot_path(trace_path);
+    if (statistics) {
+        // A statistics hook (docs/hooks.md): no events to capture; groups are named with the
+        // containers as they are now.
+        run->stats = std::make_unique<StatsRun>(trace_path, group_owners(*pods, selection), std::move(context),
+                                                exporters_, unix_now_ns());
+    } else {
+        auto capture = captures_.open(
+            {.session = e.id,
+                                       .spec = e.spec,
+                                       .trace_path = trace_path,
+                                       .context = std::move(context),
+                                       .scope = scope_of(selection)});
+        if (!capture) {
+            run->hook->stop(options_.stop_grace);
+            captures_.discard(trace_path);
+            return fail_start(capture.error());
+        }
+        run->capture = std::move(*capture);
+    }
     {
         std::lock_guard lock(e.state_mutex);
         e.containers = std::move(selection);
         e.output = run->hook->output_lines();
         e.error.reset();
         e.stats.runs++;
+        e.statistics = statistics;
+        e.last_counts.reset();
         e.run = std::move(run);
     }
     e.desired_running = true;
@@ -361,8 +436,8 @@ Status SessionManager::start_locked(Entry& e) {
 }
 
 void SessionManager::stop_locked(Entry& e, RunEnd end) {
-    // Stop a run: SIGINT the hook (it turns tracing off and waits for us to drain), let the
-    // capture drain and close, SIGKILL after the grace, make sure the instance is gone.
+    // Stop a run: SIGINT the hook (it turns tracing off and waits for us to drain), SIGKILL
+    // after the grace, then let the capture drain and release the instance.
     if (!e.run) return;
     auto status = e.run->hook->stop(options_.stop_grace);
     spdlog::info("session {} stopped: hook {}", e.id, status.describe());
@@ -371,22 +446,26 @@ void SessionManager::stop_locked(Entry& e, RunEnd end) {
 
 void SessionManager::finish_run_locked(Entry& e, RunEnd end) {
     auto& run = *e.run;
-    run.hook->stop(options_.stop_grace);  // no-op when already exited
-    run.capture->hook_exited();
-    if (!run.capture->wait_finished(options_.drain_timeout, options_.drain_limit))
-        spdlog::warn("session {}: capture did not drain (no progress for {} ms, or {} ms in all); dropping and "
-                     "counting the rest", e.id, options_.drain_timeout.count(), options_.drain_limit.count());
-    run.capture->abort();  // joins the capture thread
-    remove_instance_dir(run.hook->trace_path());
-    auto stats = run.capture->stats();
+    run.hook->stop(options_.stop_grace);  // returns at once when it has exited
+    CaptureStats stats;
+    std::optional<StatsUpdate> counts;
+    if (run.stats) {
+        run.stats->finish();  // the hook has written its final snapshot before exiting
+        counts = run.stats->latest();
+    } else {
+        run.capture->finish(options_.drain);
+        stats = run.capture->stats();
+    }
     std::unique_lock lock(e.state_mutex);
-    add_capture_stats(e.stats, stats);
+    add_counts(e.stats, stats);
+    if (counts) e.last_counts = std::move(counts);
     auto out = run.hook->output_lines();
     e.output = out.empty() ? std::nullopt : std::optional(out);
     // A hook that failed on its own reports why; a clean stop leaves Error null.
     if (auto err = hook_error(*run.hook)) e.error = err;
-    e.run.reset();
+    auto finished = std::move(e.run);
     lock.unlock();
+    finished.reset();
     if (end == RunEnd::kDeleted) return;
     if (end == RunEnd::kStopped) e.desired_running = false;
     if (auto saved = persist_locked(e); !saved) spdlog::error("{}", saved.error().message);
@@ -402,14 +481,17 @@ void SessionManager::remove_own_leftovers() {
                      options_.instance_prefix);
 }
 
-void SessionManager::remove_instance_dir(const std::string& trace_path) {
-    auto dir = ftrace::instance_dir_of(trace_path);
-    if (dir.empty() || !fs::exists(dir)) return;
-    // The hook removes its instance; this is the safety net after a crash or SIGKILL.
-    if (auto removed = ftrace::remove(dir, std::chrono::seconds(1)); !removed)
-        spdlog::error("{}", removed.error().message);
-    else
-        spdlog::warn("removed ftrace instance {} left behind by its hook", dir);
+void SessionManager::remove_instances_of_failed_hook(pid_t hook_pid) {
+    // The hook's start failed and it has exited, unreaped: instances named after its PID are its
+    // own, even one it made but never announced (killed while the kernel was allocating buffers).
+    if (options_.instance_prefix.empty()) return;
+    auto removed = ftrace::remove_all(ftrace::tracing_dir_under(options_.sysfs_root),
+                                      ftrace::manager_prefix(options_.instance_prefix, hook_pid), std::chrono::seconds(5));
+    if (!removed)
+        spdlog::error("removing the ftrace instances of trace hook pid {} after its failed start: {}", hook_pid,
+                      removed.error().message);
+    else if (*removed > 0)
+        spdlog::warn("removed {} ftrace instance(s) of trace hook pid {}, whose start failed", *removed, hook_pid);
 }
 
 Status SessionManager::remove(SessionId id) {
@@ -428,15 +510,17 @@ Status SessionManager::remove(SessionId id) {
 }
 
 Status SessionManager::remove_all() {
-    std::map<SessionId, std::shared_ptr<Entry>> all;
+    std::vector<std::shared_ptr<Entry>> all;
     {
         std::lock_guard lock(map_mutex_);
-        all.swap(sessions_);
+        for (auto& [id, e] : sessions_) all.push_back(e);
+        sessions_.clear();
     }
-    for (auto& [id, e] : all) {
-        std::lock_guard op(e->op_mutex);
-        delete_locked(*e);
-    }
+    // Every run drains at once: the request takes as long as the slowest, not their sum.
+    for_each_in_parallel(all, [this](Entry& e) {
+        std::lock_guard op(e.op_mutex);
+        delete_locked(e);
+    });
     auto failures = hooks_.clear_all();
     spdlog::info("deleted all {} sessions", all.size());
     if (!failures.empty())
@@ -446,8 +530,7 @@ Status SessionManager::remove_all() {
 
 void SessionManager::follow_containers(const std::vector<std::shared_ptr<Entry>>& all) {
     // Running sessions follow their patterns: containers that (re)started since the run began
-    // join it. Only tracefs-instance hooks can take new pids (their set_event_pid); one
-    // discovery refresh per tick serves every session.
+    // join it. One discovery refresh per tick serves every session.
     // e->run is only read under the session's op_mutex; a busy session may be starting a run.
     bool any = std::any_of(all.begin(), all.end(), [](const auto& e) {
         std::unique_lock op(e->op_mutex, std::try_to_lock);
@@ -458,42 +541,75 @@ void SessionManager::follow_containers(const std::vector<std::shared_ptr<Entry>>
     if (!pods) return;
     for (const auto& e : all) {
         std::unique_lock op(e->op_mutex, std::try_to_lock);
-        if (!op || !e->run || e->run->hook_exited) continue;
-        auto dir = ftrace::instance_dir_of(e->run->hook->trace_path());
-        if (dir.empty()) continue;
+        // A statistics run's hook follows forks itself and takes no processes later (docs/hooks.md).
+        if (!op || !e->run || e->run->hook_exited || !e->run->capture) continue;
         auto selection = select_containers(*pods, e->spec.pod, e->spec.container);
         std::set<Pid> current;
         for (const auto& [pod, names] : selection)
             for (const auto& n : names)
                 for (Pid p : pods->at(pod).containers.at(n).tasks) current.insert(p);
-        // New = in a selected container now, and neither handed over before nor already in the
-        // filter (children the hook follows by itself through event-fork).
-        auto filtered = ftrace::read_event_pids(dir);
         std::vector<Pid> fresh;
         for (Pid p : current)
-            if (!e->run->traced.contains(p) && !filtered.contains(p)) fresh.push_back(p);
-        e->run->traced = current;  // only live processes: the set stays bounded
+            if (!e->run->traced.contains(p)) fresh.push_back(p);
+        e->run->traced = std::move(current);  // only live processes: the set stays bounded
         if (fresh.empty()) continue;
-        auto tids = threads_of(options_.procfs_root, fresh);
-        if (!tids || tids->empty()) continue;
-        e->run->capture->widen_scope(scope_of(selection));  // before their events can come
-        if (auto added = ftrace::add_event_pids(dir, *tids); !added) {
+        auto added = e->run->capture->follow(fresh, scope_of(selection));
+        if (!added) {
             spdlog::warn("session {}: cannot follow new processes: {}", e->id, added.error().message);
             continue;
         }
+        if (*added == 0) continue;
         std::lock_guard lock(e->state_mutex);
         for (auto& [pod, names] : selection)
             for (auto& n : names)
                 if (std::find(e->containers[pod].begin(), e->containers[pod].end(), n) == e->containers[pod].end())
                     e->containers[pod].push_back(n);
-        spdlog::info("session {}: following {} new processes ({} threads)", e->id, fresh.size(), tids->size());
+        spdlog::info("session {}: following {} new processes", e->id, *added);
     }
+}
+
+void SessionManager::finish_ended_runs(const std::vector<std::shared_ptr<Entry>>& all) {
+    // Each run that ended on its own is finished on a thread of its own: a slow drain delays
+    // neither the janitor's other work nor other sessions' runs.
+    for (const auto& e : all) {
+        std::unique_lock op(e->op_mutex, std::try_to_lock);  // busy = someone else is on it
+        if (!op || !e->run || !e->run->hook_exited || e->finishing) continue;
+        e->finishing = true;
+        auto done = std::make_shared<std::atomic<bool>>(false);
+        finishers_.push_back({std::thread([this, e, done] {
+                                  {
+                                      std::lock_guard lock(e->op_mutex);
+                                      if (e->run && e->run->hook_exited) {
+                                          spdlog::info("session {}: trace hook ended on its own", e->id);
+                                          finish_run_locked(*e, RunEnd::kStopped);
+                                      }
+                                      e->finishing = false;
+                                  }
+                                  *done = true;
+                                  wake_janitor();
+                              }),
+                              done});
+    }
+    std::erase_if(finishers_, [](Finisher& f) {
+        if (!*f.done) return false;
+        f.thread.join();
+        return true;
+    });
+}
+
+void SessionManager::wake_janitor() {
+    {
+        std::lock_guard lock(janitor_mutex_);
+        wake_ = true;
+    }
+    janitor_cv_.notify_all();
 }
 
 void SessionManager::janitor() {
     std::unique_lock lock(janitor_mutex_);
     while (!stopping_) {
-        janitor_cv_.wait_for(lock, std::chrono::seconds(1));
+        janitor_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_ || wake_; });
+        wake_ = false;
         if (stopping_) break;
         lock.unlock();
         std::vector<std::shared_ptr<Entry>> all;
@@ -501,16 +617,18 @@ void SessionManager::janitor() {
             std::lock_guard m(map_mutex_);
             for (auto& [id, e] : sessions_) all.push_back(e);
         }
+        finish_ended_runs(all);
         for (auto& e : all) {
             std::unique_lock op(e->op_mutex, std::try_to_lock);  // busy = someone else is on it
-            if (op && e->run && e->run->hook_exited) {
-                spdlog::info("session {}: trace hook ended on its own", e->id);
-                finish_run_locked(*e, RunEnd::kStopped);
-            }
+            if (op && e->run && e->run->stats && !e->run->hook_exited)
+                e->run->stats->refresh();  // a new snapshot goes to the exporters
         }
         follow_containers(all);
         lock.lock();
     }
+    lock.unlock();
+    for (auto& f : finishers_) f.thread.join();
+    finishers_.clear();
 }
 
 }  // namespace ct::node

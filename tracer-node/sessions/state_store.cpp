@@ -1,6 +1,7 @@
 #include "tracer-node/sessions/state_store.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -10,13 +11,13 @@
 #include <ctime>
 #include <filesystem>
 #include <cstring>
-#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "common/file_io.h"
 #include "common/strings.h"
+#include "common/subprocess.h"
 #include "tracer-node/capture/ftrace_instance.h"
 
 namespace ct::node {
@@ -28,7 +29,6 @@ namespace {
 
 constexpr std::string_view kTempSuffix = ".tmp";
 constexpr std::string_view kTagFile = "node-id";
-constexpr auto kRetryStep = 50ms;
 
 constexpr size_t kMaxStateFile = 16u << 20;  // far above any session (bodies are limited to 1 MiB)
 
@@ -189,17 +189,16 @@ Result<ProcStat> read_process_stat(const std::string& procfs_root, pid_t pid) {
 
 Status clean_up_run(const RunRecord& run, const std::string& procfs_root) {
     if (run.hook_pid > 0) {
-        if (same_process_alive(procfs_root, run.hook_pid, run.hook_start_time)) {
+        // The pidfd first: the process whose start time is checked is then the one signalled.
+        FD pidfd = open_pidfd(run.hook_pid);
+        if (pidfd && same_process_alive(procfs_root, run.hook_pid, run.hook_start_time)) {
             spdlog::warn("state: killing trace hook pid {} left running by a previous tracer-node", run.hook_pid);
-            ::kill(run.hook_pid, SIGKILL);
-            // Not our child, so no waitpid: watch its /proc entry instead.
-            auto deadline = std::chrono::steady_clock::now() + 5s;
-            while (same_process_alive(procfs_root, run.hook_pid, run.hook_start_time)) {
-                if (std::chrono::steady_clock::now() >= deadline)
-                    return fail(Errc::kIo, fmt::format("trace hook pid {} left by a previous tracer-node survived "
-                                                       "SIGKILL", run.hook_pid));
-                std::this_thread::sleep_for(kRetryStep);
-            }
+            signal_pidfd(pidfd.get(), SIGKILL);
+            // Not our child, so no waitpid: its pidfd polls readable once it has exited.
+            pollfd pfd{pidfd.get(), POLLIN, 0};
+            if (::poll(&pfd, 1, 5000) != 1)
+                return fail(Errc::kIo, fmt::format("trace hook pid {} left by a previous tracer-node survived "
+                                                   "SIGKILL", run.hook_pid));
         }
     }
     if (run.instance_dir.empty()) return {};

@@ -1,129 +1,252 @@
 #include "tracer-svc/api/stream_proxy.h"
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <condition_variable>
-#include <deque>
+#include <map>
 #include <mutex>
-#include <optional>
 #include <thread>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "common/http_client.h"
+#include "common/stream_fanout.h"
+#include "common/strings.h"
 
 namespace ct::svc {
 
+namespace asio = boost::asio;
+
 namespace {
 
-// Shared by the relay thread (producer) and the server's pool thread (consumer).
+constexpr std::size_t kMaxRefusalBody = 64u << 10;
+
+// One session's node stream and the fan-out to its readers.
 struct Relay {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::optional<http::ClientResponse> head;  // set once the node's status line arrived
-    std::deque<std::string> queue;
-    size_t queued = 0;
-    bool ended = false;   // the node's answer is over (or failed)
-    bool closed = false;  // our client left: the relay must stop
-    std::string failure;  // why the node could not be read, when it ended before a head
-};
-
-class ProxyStream : public http::ChunkStream {
-public:
-    ProxyStream(std::shared_ptr<Relay> relay, std::thread thread) : relay_(std::move(relay)), thread_(std::move(thread)) {}
-    ~ProxyStream() override { close(); }
-
-    std::optional<std::string> next(std::chrono::milliseconds wait) override {
-        std::unique_lock lock(relay_->mu);
-        relay_->cv.wait_for(lock, wait, [&] { return !relay_->queue.empty() || relay_->ended; });
-        if (relay_->queue.empty()) return relay_->ended ? std::nullopt : std::optional<std::string>("");
-        std::string out;
-        while (!relay_->queue.empty()) {  // hand everything queued on as one chunk
-            out += relay_->queue.front();
-            relay_->queued -= relay_->queue.front().size();
-            relay_->queue.pop_front();
-        }
-        relay_->cv.notify_all();  // room again for the relay
-        return out;
-    }
-
-    void close() override {
-        {
-            std::lock_guard lock(relay_->mu);
-            relay_->closed = true;
-        }
-        relay_->cv.notify_all();
-        if (thread_.joinable()) thread_.join();  // the relay wakes within kStreamIdlePoll
-    }
-
-private:
-    std::shared_ptr<Relay> relay_;
-    std::thread thread_;
+    std::string key;   // node + target
+    std::string node;  // node key, for messages
+    std::shared_ptr<StreamFanout> fanout;
+    std::shared_ptr<http::AsyncStream> upstream;
+    // Guarded by State::mu:
+    enum class Phase { kOpening, kStreaming, kRefused, kFailed, kEnded } phase = Phase::kOpening;
+    int status = 0;       // the node's, once it answered
+    std::string body;     // the node's refusal
+    std::string failure;  // why the node could not be read
+    // The relay's I/O thread only:
+    std::string partial;  // a line cut between two reads
 };
 
 }  // namespace
 
-http::Response open_stream_proxy(const NodeAddress& node, const std::string& target, const StreamProxyOptions& options) {
-    auto relay = std::make_shared<Relay>();
-    http::ClientRequest request{.host = node.host, .port = node.port, .method = "GET", .target = target, .body = {},
-                                .headers = {}, .timeout = std::chrono::hours(24 * 365),  // ends with the session
-                                .tls = options.tls, .tls_server_name = options.tls_server_name};
-    for (const auto& [name, value] : options.headers) request.headers[name] = value;
-    const size_t max_queued = options.max_queued;
+struct StreamRelay::State {
+    explicit State(StreamRelayOptions o) : options(o), work(asio::make_work_guard(io)) {}
+    const StreamRelayOptions options;
+    asio::io_context io;  // node streams; one thread (below)
+    asio::executor_work_guard<asio::io_context::executor_type> work;
+    std::thread thread;
+    std::shared_ptr<StreamCounts> counts = std::make_shared<StreamCounts>();
 
-    std::thread thread([relay, request, max_queued] {
-        auto on_headers = [&](const http::ClientResponse& head) {
-            std::lock_guard lock(relay->mu);
-            relay->head = head;
-            relay->cv.notify_all();
-            return !relay->closed;
-        };
-        auto on_data = [&](std::string_view piece) {
-            std::unique_lock lock(relay->mu);
-            // Backpressure: wait for the client to take what is queued (or to leave).
-            relay->cv.wait(lock, [&] { return relay->closed || relay->queued < max_queued; });
-            if (relay->closed) return false;
-            if (!piece.empty()) {
-                relay->queue.emplace_back(piece);
-                relay->queued += piece.size();
-                relay->cv.notify_all();
+    std::mutex mu;                      // guards relays and each Relay's phase, status, body, failure
+    std::condition_variable answered;  // a relay left kOpening
+    std::map<std::string, std::shared_ptr<Relay>> relays;
+
+    void forget(const std::shared_ptr<Relay>& relay) {  // mu held
+        auto it = relays.find(relay->key);
+        if (it != relays.end() && it->second == relay) relays.erase(it);
+    }
+    std::size_t readers() const {  // mu held
+        std::size_t n = 0;
+        for (const auto& [key, relay] : relays) n += relay->fanout->readers();
+        return n;
+    }
+};
+
+namespace {
+
+using State = StreamRelay::State;
+
+// Whole lines of `piece` (with the part of a line left from the previous read) go to the readers;
+// the rest waits for the next read, so a reader that loses pieces loses whole events.
+void relay_data(Relay& relay, std::string_view piece) {
+    auto last = piece.rfind('\n');
+    if (last == std::string_view::npos) {
+        relay.partial.append(piece);
+        return;
+    }
+    std::string lines = std::move(relay.partial);
+    lines.append(piece.substr(0, last + 1));
+    relay.partial.assign(piece.substr(last + 1));
+    auto events = static_cast<std::uint64_t>(std::count(lines.begin(), lines.end(), '\n'));
+    relay.fanout->push(std::move(lines), events);
+}
+
+http::AsyncStream::Callbacks callbacks(const std::weak_ptr<State>& weak_state, const std::weak_ptr<Relay>& weak_relay) {
+    http::AsyncStream::Callbacks c;
+    c.on_head = [weak_state, weak_relay](const http::ClientResponse& head) {
+        auto state = weak_state.lock();
+        auto relay = weak_relay.lock();
+        if (!state || !relay) return;
+        std::lock_guard lock(state->mu);
+        relay->status = head.status;
+        if (head.status != 200) return;  // a refusal: answered with its body, at the end
+        relay->phase = Relay::Phase::kStreaming;
+        state->answered.notify_all();
+    };
+    c.on_data = [weak_state, weak_relay](std::string_view piece) {
+        auto state = weak_state.lock();
+        auto relay = weak_relay.lock();
+        if (!state || !relay) return;
+        if (relay->status == 200) return relay_data(*relay, piece);  // status is set on this thread
+        std::lock_guard lock(state->mu);
+        relay->body.append(piece.substr(0, kMaxRefusalBody - std::min(kMaxRefusalBody, relay->body.size())));
+    };
+    c.on_end = [weak_state, weak_relay](Result<http::ClientResponse> end) {
+        auto state = weak_state.lock();
+        auto relay = weak_relay.lock();
+        if (!state || !relay) return;
+        std::unique_lock lock(state->mu);
+        state->forget(relay);  // the next reader opens a new node stream
+        if (relay->phase == Relay::Phase::kStreaming || relay->phase == Relay::Phase::kEnded) {
+            relay->phase = Relay::Phase::kEnded;
+            lock.unlock();
+            std::uint64_t node_dropped = 0;
+            std::string error;
+            if (end) {
+                auto it = end->headers.find("x-tracer-dropped");
+                if (it != end->headers.end()) node_dropped = parse_u64(it->second).value_or(0);
+            } else {
+                error = fmt::format("the stream from node {} broke off: {}", relay->node, end.error().message);
             }
-            return true;
-        };
-        auto result = http::stream(request, on_data, on_headers);
-        std::lock_guard lock(relay->mu);
-        if (!result) relay->failure = result.error().message;
-        relay->ended = true;
-        relay->cv.notify_all();
-    });
+            relay->fanout->end(node_dropped, std::move(error));
+            return;
+        }
+        if (relay->status != 0) {
+            relay->phase = Relay::Phase::kRefused;
+        } else {
+            relay->phase = Relay::Phase::kFailed;
+            relay->failure = end ? "the node answered nothing" : end.error().message;
+        }
+        state->answered.notify_all();
+    };
+    return c;
+}
 
-    // Wait for the node's status: a 200 becomes our stream, anything else is answered as is.
-    std::unique_lock lock(relay->mu);
-    bool answered = relay->cv.wait_for(lock, options.header_timeout, [&] { return relay->head || relay->ended; });
-    if (!answered || !relay->head) {
-        auto why = answered ? relay->failure : fmt::format("no answer within {} ms", options.header_timeout.count());
-        relay->closed = true;
-        lock.unlock();
-        relay->cv.notify_all();
-        // It may sit in connect() to a dead node for minutes; it owns nothing but the relay.
-        thread.detach();
-        spdlog::warn("stream {} from node {}: {}", target, node.key, why);
-        return http::error_response(502, fmt::format("node {} did not stream {}: {}", node.key, target, why));
+// The last reader left: close the node stream (unless a reader joined meanwhile, or the node had
+// ended it) and return the readers' memory.
+void last_reader_left(const std::weak_ptr<State>& weak_state, const std::weak_ptr<Relay>& weak_relay) {
+    auto state = weak_state.lock();
+    if (!state) return;
+    auto relay = weak_relay.lock();  // gone when the node had ended the stream
+    bool streaming = false;
+    if (relay) {
+        std::lock_guard lock(state->mu);
+        if (relay->fanout->readers() > 0) return;
+        streaming = relay->phase == Relay::Phase::kStreaming;
+        if (streaming) {
+            state->forget(relay);
+            relay->phase = Relay::Phase::kEnded;
+        }
     }
-    if (relay->head->status != 200) {
-        // An error answer is short: wait for its whole body and pass it on.
-        relay->cv.wait(lock, [&] { return relay->ended; });
-        http::Response res;
-        res.status = relay->head->status;
-        for (const auto& piece : relay->queue) res.body += piece;
-        lock.unlock();
-        thread.join();
-        return res;
+    if (streaming) relay->upstream->cancel();
+    // The readers' connections (buffers, coroutine frames) were freed across the I/O threads'
+    // malloc arenas; glibc keeps such memory unless asked to return it.
+    ::malloc_trim(0);
+}
+
+}  // namespace
+
+StreamRelay::StreamRelay(StreamRelayOptions options) : state_(std::make_shared<State>(options)) {
+    state_->thread = std::thread([state = state_.get()] { state->io.run(); });
+}
+
+StreamRelay::~StreamRelay() {
+    std::vector<std::shared_ptr<http::AsyncStream>> open;
+    {
+        std::lock_guard lock(state_->mu);
+        for (const auto& [key, relay] : state_->relays) open.push_back(relay->upstream);
+        state_->relays.clear();
     }
-    lock.unlock();
+    for (const auto& upstream : open) upstream->cancel();
+    state_->work.reset();
+    state_->io.stop();
+    state_->thread.join();
+}
+
+http::Response StreamRelay::open(const NodeAddress& node, const std::string& target, const NodeAccess& access) {
+    auto& state = *state_;
+    const auto& o = state.options;
+    std::unique_lock lock(state.mu);
+    const std::string key = node.key + target;
+    auto it = state.relays.find(key);
+    std::shared_ptr<Relay> relay = it == state.relays.end() ? nullptr : it->second;
+    if (relay && relay->fanout->readers() >= o.max_readers_per_session)
+        return http::error_response(429, fmt::format("stream {} already has {} readers (limit {} per session)", target,
+                                                     relay->fanout->readers(), o.max_readers_per_session));
+    if (state.readers() >= o.max_readers)
+        return http::error_response(429, fmt::format("too many concurrent trace streams (limit {})", o.max_readers));
+    bool opening = !relay;
+    if (opening) {
+        relay = std::make_shared<Relay>();
+        relay->key = key;
+        relay->node = node.key;
+        std::weak_ptr<State> weak_state = state_;
+        std::weak_ptr<Relay> weak_relay = relay;
+        relay->fanout = StreamFanout::create({.log_bytes = o.reader_queue_bytes,
+                                              .count_into = {state.counts},
+                                              .on_last_reader = [weak_state, weak_relay] {
+                                                  last_reader_left(weak_state, weak_relay);
+                                              }});
+        state.relays[key] = relay;
+    }
+    // A reader from now on, before the node answers: the first events the node sends are kept for it.
+    auto reader = relay->fanout->add_reader();
+    if (opening) {
+        http::ClientRequest request{.host = node.host, .port = node.port, .method = "GET", .target = target,
+                                    .body = {}, .headers = {}, .timeout = o.header_timeout, .tls = access.tls,
+                                    .tls_server_name = access.tls_server_name};
+        for (const auto& [name, value] : access.headers) request.headers[name] = value;
+        relay->upstream = http::AsyncStream::open(state.io, std::move(request),
+                                                  callbacks(std::weak_ptr<State>(state_), std::weak_ptr<Relay>(relay)));
+    }
+    state.answered.wait_for(lock, o.header_timeout, [&] { return relay->phase != Relay::Phase::kOpening; });
     http::Response res;
-    res.content_type = "application/x-ndjson";
-    res.stream = std::make_shared<ProxyStream>(relay, std::move(thread));
+    std::shared_ptr<http::AsyncStream> abandon;
+    switch (relay->phase) {
+        case Relay::Phase::kStreaming:
+        case Relay::Phase::kEnded:
+            res.content_type = "application/x-ndjson";
+            res.stream = std::move(reader);
+            return res;
+        case Relay::Phase::kOpening:
+            state.forget(relay);
+            relay->phase = Relay::Phase::kFailed;
+            relay->failure = fmt::format("no answer within {} ms", o.header_timeout.count());
+            abandon = relay->upstream;
+            [[fallthrough]];
+        case Relay::Phase::kFailed:
+            res = http::error_response(502, fmt::format("node {} did not stream {}: {}", node.key, target, relay->failure));
+            break;
+        case Relay::Phase::kRefused:
+            res.status = relay->status;
+            res.body = relay->body;
+            break;
+    }
+    lock.unlock();  // closing the reader may call last_reader_left, which locks
+    reader->close();
+    if (abandon) {
+        abandon->cancel();
+        spdlog::warn("stream {} from node {}: no answer within {} ms", target, node.key, o.header_timeout.count());
+    }
     return res;
+}
+
+StreamRelay::Stats StreamRelay::stats() const {
+    std::lock_guard lock(state_->mu);
+    return {state_->relays.size(), state_->readers(), state_->counts->sent.load(), state_->counts->dropped.load()};
 }
 
 }  // namespace ct::svc

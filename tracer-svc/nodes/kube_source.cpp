@@ -5,26 +5,18 @@
 #include <fstream>
 #include <sstream>
 
-#include <boost/asio.hpp>
-#include <boost/asio/experimental/as_tuple.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast.hpp>
-#include <boost/beast/ssl.hpp>
 #include <fmt/format.h>
 
+#include "common/http_client.h"
 #include "common/strings.h"
 #include "common/tls_context.h"
 #include "tracer-svc/nodes/kube_parse.h"
 
 namespace ct::svc {
 
-namespace asio = boost::asio;
-namespace ssl = asio::ssl;
-namespace beast = boost::beast;
-namespace bhttp = beast::http;
-using tcp = asio::ip::tcp;
-
 namespace {
+
+constexpr size_t kMaxListBytes = 256 << 20;  // a pod list of a large cluster, with room to spare
 
 Result<std::string> read_text(const std::string& path) {
     std::ifstream in(path);
@@ -71,53 +63,23 @@ Result<std::string> KubeSource::get(const std::string& target) {
     if (!token) return std::unexpected(token.error());
     auto ctx = http::make_client_context(options_.credentials_dir + "/ca.crt");  // read each time: the CA rotates too
     if (!ctx) return std::unexpected(ctx.error());
-
-    asio::io_context io;
-    beast::ssl_stream<beast::tcp_stream> stream(io, **ctx);
-    if (auto named = http::expect_peer_name(stream.native_handle(), host_); !named) return std::unexpected(named.error());
-
-    std::string step = "resolve";
-    Result<std::string> out = fail(Errc::kTimeout, "no answer");
-    auto run = [&]() -> asio::awaitable<void> {
-        auto t = asio::experimental::as_tuple(asio::use_awaitable);
-        tcp::resolver resolver(io);
-        auto [rec, eps] = co_await resolver.async_resolve(host_, std::to_string(port_), t);
-        if (rec) co_return void(out = fail(Errc::kUnavailable, fmt::format("resolve: {}", rec.message())));
-        beast::get_lowest_layer(stream).expires_after(options_.timeout);
-        step = "connect";
-        auto [cec, _] = co_await beast::get_lowest_layer(stream).async_connect(eps, t);
-        if (cec) co_return void(out = fail(Errc::kUnavailable, fmt::format("connect: {}", cec.message())));
-        step = "TLS handshake";
-        auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, t);
-        if (hec)
-            co_return void(out = fail(Errc::kUnavailable, fmt::format("TLS handshake: {}", http::describe_handshake_error(
-                                                                                             hec, stream.native_handle()))));
-        bhttp::request<bhttp::empty_body> req(bhttp::verb::get, target, 11);
-        req.set(bhttp::field::host, host_);
-        req.set(bhttp::field::authorization, "Bearer " + std::string(trim(*token)));
-        req.set(bhttp::field::accept, "application/json");
-        req.set(bhttp::field::user_agent, "tracer-svc");
-        step = "write";
-        auto [wec, _w] = co_await bhttp::async_write(stream, req, t);
-        if (wec) co_return void(out = fail(Errc::kUnavailable, fmt::format("write: {}", wec.message())));
-        beast::flat_buffer buf;
-        bhttp::response_parser<bhttp::string_body> parser;
-        parser.body_limit(256 << 20);
-        step = "read";
-        auto [rdec, _r] = co_await bhttp::async_read(stream, buf, parser, t);
-        if (rdec) co_return void(out = fail(Errc::kUnavailable, fmt::format("read: {}", rdec.message())));
-        auto res = parser.release();
-        if (res.result_int() != 200)
-            co_return void(out = fail(Errc::kUnavailable, fmt::format("status {}: {}", res.result_int(),
-                                                                      res.body().substr(0, 300))));
-        out = std::move(res.body());
-        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(1));
-        co_await stream.async_shutdown(t);  // best effort
-    };
-    asio::co_spawn(io, run(), asio::detached);
-    io.run_for(options_.timeout + std::chrono::milliseconds(500));
-    if (!out) return std::unexpected(Error::wrap(out.error(), fmt::format("GET https://{}:{}{}", host_, port_, target)));
-    return out;
+    auto res = http::send({.host = host_,
+                           .port = port_,
+                           .method = "GET",
+                           .target = target,
+                           .body = {},
+                           .headers = {{"Authorization", "Bearer " + std::string(trim(*token))},
+                                       {"Accept", "application/json"},
+                                       {"User-Agent", "tracer-svc"}},
+                           .timeout = options_.timeout,
+                           .tls = std::move(*ctx),
+                           .tls_server_name = host_,
+                           .max_response = kMaxListBytes});
+    auto where = fmt::format("GET https://{}:{}{}", host_, port_, target);
+    if (!res) return std::unexpected(Error::wrap(res.error(), where));
+    if (res->status != 200)
+        return fail(Errc::kUnavailable, fmt::format("{}: status {}: {}", where, res->status, res->body.substr(0, 300)));
+    return std::move(res->body);
 }
 
 Result<std::vector<NodeAddress>> KubeSource::list() {

@@ -1,7 +1,8 @@
 // Nodes from the Kubernetes API (in-cluster): pods by label selector (Running, with an IP) and the
-// port from the endpoints object selected by field selector. HTTPS verified with the service
-// account's CA; the bearer token is re-read every list() (tokens rotate). list() blocks up to
-// about 2 x timeout.
+// port from the endpoints object selected by field selector. HTTPS (the project's one client,
+// common/http_client.h) verified with the service account's CA, which names the API server's
+// address; the bearer token and the CA are re-read every list() (both rotate). list() blocks up
+// to about 2 x timeout.
 #pragma once
 
 #include <chrono>

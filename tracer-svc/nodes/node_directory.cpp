@@ -66,6 +66,7 @@ void NodeDirectory::stop() {
 void NodeDirectory::loop() {
     for (;;) {
         (void)refresh();
+        if (on_poll_) on_poll_();
         std::unique_lock lock(mu_);
         if (cv_.wait_for(lock, poll_, [this] { return stopping_; })) return;
     }

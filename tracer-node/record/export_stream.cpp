@@ -1,0 +1,331 @@
+#include "tracer-node/record/export_stream.h"
+
+#include <map>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/strings.h"
+#include "tracer-node/capture/raw_decode.h"
+#include "tracer-node/capture/trace_line_parse.h"
+#include "tracer-node/record/chrome_trace_writer.h"
+#include "tracer-node/record/zstd_codec.h"
+
+namespace ct::node::record {
+
+namespace {
+
+// Whether `run` can share a file (one set of formats) with `base`.
+bool compatible(const RunMeta& base, const RunMeta& run) {
+    if (run.page_size != base.page_size || run.header_page != base.header_page) return false;
+    std::map<std::pair<std::string, std::string>, const std::string*> texts;
+    for (const auto& f : base.formats) texts[{f.system, f.name}] = &f.text;
+    for (const auto& f : run.formats)
+        if (auto it = texts.find({f.system, f.name}); it != texts.end() && *it->second != f.text) return false;
+    return true;
+}
+
+class DatStream : public http::ChunkStream {
+public:
+    DatStream(Recording recording, DatPlan plan, std::vector<DatPiece> pieces)
+        : recording_(std::move(recording)), plan_(std::move(plan)), pieces_(std::move(pieces)) {}
+
+    std::optional<std::string> next(std::chrono::milliseconds) override {
+        if (next_ >= pieces_.size()) return std::nullopt;
+        std::string out;
+        while (next_ < pieces_.size() && out.size() < kPieceBytes) {
+            const auto& p = pieces_[next_++];
+            if (p.cpu < 0) {
+                out += p.bytes;
+                continue;
+            }
+            const auto& chunk = recording_.chunks[plan_.chunks[static_cast<std::size_t>(p.cpu)][p.chunk]];
+            auto frame = recording_.read_frame(chunk);
+            if (!frame) {
+                // The sizes are announced already: a file without this chunk would be wrong.
+                // End it short; trace-cmd reports the file as truncated.
+                spdlog::error("trace.dat of session {}: {}", recording_.session_id, frame.error().message);
+                next_ = pieces_.size();
+                break;
+            }
+            out += *frame;
+        }
+        return out;
+    }
+    void close() override { next_ = pieces_.size(); }
+
+private:
+    Recording recording_;
+    DatPlan plan_;
+    std::vector<DatPiece> pieces_;
+    std::size_t next_ = 0;
+};
+
+// One run's pages, decoded a chunk at a time per CPU and merged in timestamp order.
+class RunEvents {
+public:
+    RunEvents(const Recording& recording, std::size_t run, std::unique_ptr<RawDecoder> decoder)
+        : recording_(recording), meta_(recording.runs[run].meta), decoder_(std::move(decoder)), cpus_(meta_.cpus) {
+        for (std::size_t i = 0; i < recording.chunks.size(); ++i)
+            if (recording.chunks[i].run == run) cpus_[recording.chunks[i].header.cpu].chunks.push_back(i);
+    }
+
+    // The next event in timestamp order; null at the end. Valid until the next call.
+    const TraceEvent* next() {
+        Cpu* best = nullptr;
+        for (auto& c : cpus_) {
+            if (!fill(c)) continue;
+            if (!best || c.events[c.pos].timestamp_ns < best->events[best->pos].timestamp_ns) best = &c;
+        }
+        return best ? &best->events[best->pos++] : nullptr;
+    }
+    std::uint64_t errors() const { return errors_; }
+
+private:
+    struct Cpu {
+        std::vector<std::size_t> chunks;  // indices into Recording::chunks
+        std::size_t next_chunk = 0;
+        std::string pages;  // the current chunk, decompressed
+        std::size_t page_count = 0, next_page = 0;
+        std::vector<TraceEvent> events;  // of the current page
+        std::size_t pos = 0;
+    };
+
+    // Makes c.events[c.pos] the CPU's next event; false when it has none left.
+    bool fill(Cpu& c) {
+        while (c.pos >= c.events.size()) {
+            c.events.clear();
+            c.pos = 0;
+            if (c.next_page < c.page_count) {
+                const auto cpu = static_cast<int>(&c - cpus_.data());
+                decoder_->decode(cpu, c.pages.data() + c.next_page * meta_.page_size, meta_.page_size, c.events);
+                ++c.next_page;
+                continue;
+            }
+            if (c.next_chunk >= c.chunks.size()) return false;
+            const auto& chunk = recording_.chunks[c.chunks[c.next_chunk++]];
+            auto frame = recording_.read_frame(chunk);
+            Status unpacked = frame ? unzstd_.decompress(*frame, chunk.header.usize, c.pages)
+                                    : Status(std::unexpected(frame.error()));
+            if (!unpacked) {
+                if (errors_++ == 0)
+                    spdlog::error("trace.json of session {}: skipping a chunk of CPU {}: {}", recording_.session_id,
+                                  chunk.header.cpu, unpacked.error().message);
+                c.page_count = c.next_page = 0;
+                continue;
+            }
+            c.page_count = chunk.header.usize / meta_.page_size;
+            c.next_page = 0;
+        }
+        return true;
+    }
+
+    const Recording& recording_;
+    const RunMeta& meta_;
+    std::unique_ptr<RawDecoder> decoder_;
+    std::vector<Cpu> cpus_;
+    ZstdDecompressor unzstd_;
+    std::uint64_t errors_ = 0;
+};
+
+class JsonStream : public http::ChunkStream {
+public:
+    JsonStream(std::vector<Recording> recordings, JsonExportOptions options)
+        : recordings_(std::move(recordings)),
+          options_(std::move(options)),
+          writer_({.pid_base = options_.pid_base, .process_prefix = options_.process_prefix,
+                   .sort_index = options_.sort_index}) {}
+
+    std::optional<std::string> next(std::chrono::milliseconds) override {
+        if (done_) return std::nullopt;
+        std::string out;
+        if (!opened_) {
+            if (!options_.events_only) ChromeTraceWriter::open_document(out);
+            opened_ = true;
+        }
+        while (!done_ && out.size() < kPieceBytes) step(out);
+        return out;
+    }
+    void close() override {
+        done_ = true;
+        run_.reset();
+    }
+
+private:
+    // Writes one event, or moves to the next run, or ends the document.
+    void step(std::string& out) {
+        if (!run_ && !open_next_run()) {
+            if (!options_.events_only) {
+                auto other = options_.other_data;
+                other.emplace_back("clock", options_.realtime ? "CLOCK_REALTIME (each run's measured offset applied)"
+                                                              : "the trace clock of the recorded ftrace instances");
+                if (errors_) other.emplace_back("unreadable_chunks", std::to_string(errors_));
+                if (unknown_offsets_) other.emplace_back("runs_without_clock_offset", std::to_string(unknown_offsets_));
+                writer_.close_document(out, other);
+            }
+            done_ = true;
+            return;
+        }
+        const TraceEvent* e = run_->next();
+        if (!e) {
+            writer_.flush(out);  // syscalls of this run still waiting for their exit
+            errors_ += run_->errors();
+            run_.reset();
+            return;
+        }
+        // The hook's fork and exec events keep names right; users did not ask for them (the
+        // JSON-lines sink leaves them out too).
+        if (auto change = process_change(*e)) {
+            if (!change->comm.empty()) comms_[change->pid] = change->comm;
+            return;
+        }
+        ChromeTask task{e->pid, "<...>", nullptr};
+        if (auto it = tasks_.find(e->pid); it != tasks_.end()) {
+            task.tgid = it->second->tgid;
+            task.comm = it->second->comm;
+            task.owner = it->second->owner ? &*it->second->owner : nullptr;
+        } else if (auto c = comms_.find(e->pid); c != comms_.end()) {
+            task.comm = c->second;
+        }
+        writer_.add(out, *e, task, offset_);
+    }
+
+    bool open_next_run() {
+        while (recording_ < recordings_.size()) {
+            const auto& rec = recordings_[recording_];
+            if (run_index_ >= rec.runs.size()) {
+                ++recording_;
+                run_index_ = 0;
+                continue;
+            }
+            const auto& run = rec.runs[run_index_++];
+            auto decoder = RawDecoder::from_formats(run.meta.header_page, run.meta.formats);
+            if (!decoder) {
+                ++errors_;
+                spdlog::error("trace.json of session {}: run {}: {}", rec.session_id, run.meta.run,
+                              decoder.error().message);
+                continue;
+            }
+            tasks_.clear();
+            comms_.clear();
+            for (const auto& t : run.tasks) tasks_[t.tid] = &t;
+            offset_ = 0;
+            if (options_.realtime) {
+                if (run.meta.realtime_offset_ns) offset_ = *run.meta.realtime_offset_ns;
+                else ++unknown_offsets_;
+            }
+            run_ = std::make_unique<RunEvents>(rec, run_index_ - 1, std::move(*decoder));
+            return true;
+        }
+        return false;
+    }
+
+    std::vector<Recording> recordings_;
+    JsonExportOptions options_;
+    ChromeTraceWriter writer_;
+    bool opened_ = false, done_ = false;
+    std::size_t recording_ = 0, run_index_ = 0;
+    std::unique_ptr<RunEvents> run_;
+    std::unordered_map<pid_t, const TaskInfo*> tasks_;
+    std::unordered_map<pid_t, std::string> comms_;
+    std::int64_t offset_ = 0;
+    std::uint64_t errors_ = 0, unknown_offsets_ = 0;
+};
+
+}  // namespace
+
+Result<JsonQuery> parse_json_query(std::string_view query, JsonQuery q) {
+    constexpr std::uint64_t kMaxPidBase = 1ull << 52;  // pids stay exact as JSON numbers (doubles)
+    const auto text = to_valid_utf8(query);  // error messages quote it into JSON
+    for (auto param : split_any(text, "&")) {
+        auto eq = param.find('=');
+        auto key = std::string_view(param).substr(0, eq);
+        auto value = eq == std::string::npos ? std::string_view() : std::string_view(param).substr(eq + 1);
+        auto flag = [&](bool& into) -> Status {
+            if (value == "1" || value == "true") into = true;
+            else if (value == "0" || value == "false") into = false;
+            else return fail(Errc::kInvalidArgument, fmt::format("query parameter {} must be 0 or 1, not \"{}\"", key, value));
+            return {};
+        };
+        Status ok;
+        if (key == "clock") {
+            if (value == "realtime") q.realtime = true;
+            else if (value == "trace") q.realtime = false;
+            else ok = fail(Errc::kInvalidArgument, fmt::format("query parameter clock must be trace or realtime, not \"{}\"", value));
+        } else if (key == "pid_base" || key == "sort_index") {
+            auto n = parse_u64(value);
+            if (!n || *n > kMaxPidBase)
+                ok = fail(Errc::kInvalidArgument, fmt::format("query parameter {} must be a number up to 2^52, not \"{}\"", key, value));
+            else if (key == "pid_base") q.pid_base = *n;
+            else q.sort_index = static_cast<std::int64_t>(*n);
+        } else if (key == "label") {
+            ok = flag(q.label);
+        } else if (key == "events_only") {
+            ok = flag(q.events_only);
+        } else {
+            ok = fail(Errc::kInvalidArgument, fmt::format("unknown query parameter \"{}\" (known: clock, pid_base, sort_index, label, events_only)", key));
+        }
+        if (!ok) return std::unexpected(ok.error());
+    }
+    return q;
+}
+
+DatPlan plan_dat_input(const Recording& recording, const std::string& version) {
+    DatPlan plan;
+    DatInput& in = plan.input;
+    in.version = version;
+    in.compression_version = zstd_version();
+    if (recording.runs.empty()) return plan;
+    const auto& base = recording.runs.back().meta;
+    in.page_size = base.page_size;
+    in.header_page = base.header_page;
+    in.header_event = base.header_event;
+    in.trace_clock = base.trace_clock;
+    in.uname = base.uname;
+    std::vector<bool> included(recording.runs.size());
+    std::map<std::pair<std::string, std::string>, EventFormat> formats;
+    std::map<pid_t, const TaskInfo*> tasks;  // the latest run's name wins
+    std::uint32_t cpus = 0;
+    for (std::size_t r = 0; r < recording.runs.size(); ++r) {
+        const auto& run = recording.runs[r];
+        if (!compatible(base, run.meta)) {
+            plan.skipped_runs.push_back(run.meta.run);
+            continue;
+        }
+        included[r] = true;
+        cpus = std::max(cpus, run.meta.cpus);
+        for (const auto& f : run.meta.formats) formats.try_emplace({f.system, f.name}, f);
+        for (const auto& t : run.tasks) tasks[t.tid] = &t;
+    }
+    for (auto& [key, f] : formats) in.formats.push_back(std::move(f));
+    std::vector<TaskInfo> cmdlines;
+    for (const auto& [tid, t] : tasks) cmdlines.push_back(*t);
+    in.cmdlines = saved_cmdlines(cmdlines);
+    in.cpus.resize(cpus);
+    plan.chunks.resize(cpus);
+    for (std::size_t i = 0; i < recording.chunks.size(); ++i) {
+        const auto& c = recording.chunks[i];
+        if (!included[c.run]) continue;
+        in.cpus[c.header.cpu].push_back({c.header.usize, c.header.zsize});
+        plan.chunks[c.header.cpu].push_back(i);
+    }
+    return plan;
+}
+
+Result<std::shared_ptr<http::ChunkStream>> trace_dat_stream(Recording recording, const std::string& version) {
+    auto plan = plan_dat_input(recording, version);
+    if (!plan.skipped_runs.empty())
+        spdlog::warn("trace.dat of session {}: {} runs recorded with other formats than the newest are left out",
+                     recording.session_id, plan.skipped_runs.size());
+    auto pieces = plan_trace_dat(plan.input);
+    if (!pieces) return std::unexpected(pieces.error());
+    return std::shared_ptr<http::ChunkStream>(
+        std::make_shared<DatStream>(std::move(recording), std::move(plan), std::move(*pieces)));
+}
+
+std::shared_ptr<http::ChunkStream> trace_json_stream(std::vector<Recording> recordings, JsonExportOptions options) {
+    return std::make_shared<JsonStream>(std::move(recordings), std::move(options));
+}
+
+}  // namespace ct::node::record
