@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -21,8 +20,6 @@ extern "C" {
 
 namespace ct::node {
 
-namespace fs = std::filesystem;
-
 namespace {
 
 constexpr std::size_t kMaxPagesPerPoll = 16;  // ~4k events: bounds one batch's work, memory and latency
@@ -33,7 +30,6 @@ constexpr auto kFinishStep = std::chrono::milliseconds(1);
 constexpr auto kOffCheckInterval = std::chrono::milliseconds(10);
 
 constexpr std::size_t kMaxFormatBytes = 1 << 20;  // format files are a few KiB
-constexpr std::string_view kKernelSystem = "ftrace";
 
 Result<std::string> read_tracefs_file(const std::string& path) {
     std::string text;
@@ -44,31 +40,6 @@ Result<std::string> read_tracefs_file(const std::string& path) {
 
 // For files whose absence only means "nothing to say" (stats, comm of a gone task): "" then.
 std::string read_small_file(const std::string& path) { return read_tracefs_file(path).value_or(""); }
-
-// The format texts of the events `set_event` lists plus all of the kernel's own "ftrace" system
-// (its records, e.g. markers, may appear in any buffer); empty when set_event lists nothing.
-Result<std::vector<EventFormat>> read_enabled_formats(const std::string& tracing_dir, std::string_view set_event) {
-    auto events = ftrace::enabled_events(set_event);
-    if (events.empty()) return std::vector<EventFormat>{};
-    const auto events_dir = fs::path(tracing_dir) / "events";
-    const auto kernel_dir = events_dir / kKernelSystem;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(kernel_dir, ec)) {
-        std::error_code type_ec;
-        if (entry.is_directory(type_ec)) events.emplace_back(kKernelSystem, entry.path().filename().string());
-    }
-    if (ec) return fail(Errc::kIo, fmt::format("listing \"{}\": {}", kernel_dir.string(), ec.message()));
-    std::ranges::sort(events);
-    events.erase(std::unique(events.begin(), events.end()), events.end());  // one format per event
-    std::vector<EventFormat> formats;
-    formats.reserve(events.size());
-    for (auto& [system, name] : events) {
-        auto text = read_tracefs_file((events_dir / system / name / "format").string());
-        if (!text) return std::unexpected(text.error());
-        formats.push_back({std::move(system), std::move(name), std::move(*text)});
-    }
-    return formats;
-}
 
 // The lifecycle events the run consumes and never delivers: not counted when dropped.
 std::set<std::string> bookkeeping_events(const CaptureOptions& options) {
@@ -102,7 +73,7 @@ Result<std::unique_ptr<RawCapture>> RawCapture::open(const std::string& instance
     // and a noticeable time per session start) that syscall events never need.
     // Nothing listed: every format on the machine, through libtracefs.
     auto tracing_dir = ftrace::tracing_dir_of(instance_dir);
-    auto formats = read_enabled_formats(tracing_dir, read_small_file(instance_dir + "/set_event"));
+    auto formats = ftrace::read_enabled_formats(instance_dir);
     if (!formats) return std::unexpected(formats.error());
     Result<std::unique_ptr<RawDecoder>> decoder;
     if (formats->empty()) {
