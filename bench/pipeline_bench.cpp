@@ -1,8 +1,21 @@
-// pipeline_bench [CALLS] [RUNS]: how many events per second the full tracer-node pipeline
-// (raw ftrace capture -> decode -> JSON lines) takes with zero loss, and tracer-node's CPU time
-// per million events. Spawns the built tracer-node, a pod (unshare) running getppid_loop CALLS
-// under trace_syscalls -s getppid, and prints figures. Not a test: nothing is asserted.
+// pipeline_bench [--backlog] [CALLS] [RUNS]: how many events per second tracer-node's export
+// pipeline (raw ftrace capture -> decode -> CPU merge -> owner/scope -> JSON lines into a file)
+// takes with zero loss, and its CPU time per million events. Not a test: nothing is asserted.
+//   default: end to end. Spawns the built tracer-node and a pod (unshare) running getppid_loop
+//     CALLS under trace_syscalls -s getppid. "sustained" = events delivered / time until the
+//     session stopped with everything written; the workload makes ~3M events/s on 2 cores, so
+//     this can't show more than that.
+//   --backlog: the pipeline alone on a backlog. A getppid loop of CALLS runs traced into an ftrace
+//     instance of this program's own with buffers big enough to keep everything (no reader);
+//     then the same code tracer-node runs (RawCapture + CaptureRun + JsonLinesExporter, in this
+//     process) reads the instance's whole backlog into a JSON-lines file as fast as it can.
+//     events/s = delivered / time to the end of the run; CPU = this process's user+system time.
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,6 +31,9 @@
 
 #include "common/http_client.h"
 #include "common/subprocess.h"
+#include "tracer-node/capture/capture_run.h"
+#include "tracer-node/capture/raw_capture.h"
+#include "tracer-node/export/jsonl_exporter.h"
 
 namespace {
 
@@ -37,6 +53,13 @@ double cpu_seconds(pid_t pid) {
     return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+double self_cpu_seconds() {
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    return s(ru.ru_utime) + s(ru.ru_stime);
+}
+
 ct::Result<ct::http::ClientResponse> call(unsigned short port, const std::string& method, const std::string& target,
                                           std::string body = "") {
     ct::http::ClientRequest r;
@@ -48,13 +71,7 @@ ct::Result<ct::http::ClientResponse> call(unsigned short port, const std::string
     return ct::http::send(r);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    long calls = argc > 1 ? std::stol(argv[1]) : 2'000'000;
-    int runs = argc > 2 ? std::stoi(argv[2]) : 1;
-    auto dir = std::filesystem::temp_directory_path() / fmt::format("ct-bench-{}", ::getpid());
-    std::filesystem::create_directories(dir);
+int end_to_end(long calls, int runs, const std::filesystem::path& dir) {
     unsigned short port = static_cast<unsigned short>(20000 + ::getpid() % 20000);
     ct::SpawnOptions node_opts;
     node_opts.argv = {CT_BINARY_DIR "/tracer-node/tracer-node", "--trace-hooks", CT_BINARY_DIR "/trace-hooks",
@@ -123,6 +140,108 @@ int main(int argc, char** argv) {
         std::filesystem::resize_file(dir / "events.jsonl", 0);
     }
     node->stop(std::chrono::milliseconds(10000));
-    std::filesystem::remove_all(dir);
     return 0;
+}
+
+bool write_file(const std::string& path, const std::string& text) {
+    std::ofstream out(path);
+    out << text;
+    out.flush();
+    return out.good();
+}
+
+// An ftrace instance of this program's own (not ctrace_: no agent's), removed on destruction.
+class BenchInstance {
+public:
+    explicit BenchInstance(std::string dir) : dir_(std::move(dir)) { ok_ = ::mkdir(dir_.c_str(), 0755) == 0; }
+    ~BenchInstance() {
+        if (!ok_) return;
+        write_file(dir_ + "/tracing_on", "0");
+        for (int i = 0; i < 250 && ::rmdir(dir_.c_str()) != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    bool ok() const { return ok_; }
+    const std::string& dir() const { return dir_; }
+
+private:
+    std::string dir_;
+    bool ok_ = false;
+};
+
+int backlog(long calls, int runs, const std::filesystem::path& dir) {
+    const auto output = (dir / "events.jsonl").string();
+    // Each event takes ~22 bytes of ring buffer; the workload's CPU may change, so every CPU gets room.
+    const long buffer_kb = calls * 2 * 32 / 1024 + 4096;
+    fmt::print("calls per run: {} ({} events), traced with no reader into {} MiB per CPU, then read as a backlog\n",
+               calls, 2 * calls, buffer_kb / 1024);
+    for (int run = 0; run < runs; ++run) {
+        BenchInstance instance(fmt::format("/sys/kernel/tracing/instances/ctbench_pipeline_{}_{}", ::getpid(), run));
+        if (!instance.ok()) return std::fprintf(stderr, "cannot create an ftrace instance\n"), 1;
+        int go[2];
+        if (::pipe(go) != 0) return 1;
+        pid_t child = ::fork();
+        if (child == 0) {
+            char c;
+            ::close(go[1]);
+            if (::read(go[0], &c, 1) != 1) ::_exit(1);
+            for (long i = 0; i < calls; ++i) ::syscall(SYS_getppid);
+            ::_exit(0);
+        }
+        ::close(go[0]);
+        // As the ftrace hook sets its instance up (trace_syscalls -s getppid).
+        bool ok = write_file(instance.dir() + "/buffer_size_kb", std::to_string(buffer_kb)) &&
+                  write_file(instance.dir() + "/set_event_pid", std::to_string(child)) &&
+                  write_file(instance.dir() + "/options/event-fork", "1") &&
+                  write_file(instance.dir() + "/set_event",
+                             "syscalls:sys_enter_getppid\nsyscalls:sys_exit_getppid\nsched:sched_process_fork\n"
+                             "sched:sched_process_exec\nsched:sched_process_exit\n") &&
+                  write_file(instance.dir() + "/tracing_on", "1");
+        if (::write(go[1], "g", 1) != 1) ok = false;
+        ::close(go[1]);
+        int status = 0;
+        ::waitpid(child, &status, 0);
+        write_file(instance.dir() + "/tracing_on", "0");
+        if (!ok) return std::fprintf(stderr, "setting up the instance failed\n"), 1;
+
+        // The pipeline tracer-node runs, on the backlog, with room to queue all of it.
+        auto jsonl = ct::node::JsonLinesExporter::open(output);
+        if (!jsonl) return std::fprintf(stderr, "%s\n", jsonl.error().message.c_str()), 1;
+        auto exporters = std::make_shared<ct::node::ExporterSet>();
+        exporters->add(*jsonl);
+        const double cpu0 = self_cpu_seconds();
+        const auto t0 = Clock::now();
+        auto source = ct::node::RawCapture::open(
+            instance.dir(), {.queue_budget = std::make_shared<ct::node::ByteBudget>(std::size_t{4} << 30)});
+        if (!source) return std::fprintf(stderr, "%s\n", source.error().message.c_str()), 1;
+        const ct::node::EventOwner owner{.pod = "bench", .container = "loop"};
+        ct::node::CaptureRun capture(std::move(*source), {"bench-node", "1", "trace_syscalls", "bench"},
+                                     [&](pid_t) { return std::optional(owner); }, exporters,
+                                     {.scope = {{owner.pod, owner.container}}});
+        capture.hook_exited();
+        bool finished = capture.wait_finished(std::chrono::seconds(60), std::chrono::minutes(10));
+        const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+        const double cpu = self_cpu_seconds() - cpu0;
+        auto stats = capture.stats();
+        auto lines = exporters->total_counts()["jsonl"].exported;
+        fmt::print("run {}: delivered {} lost {} (file: {} lines){} | {:.2f} s = {:.0f} events/s | CPU {:.2f} s = {:.3f} s "
+                   "per million events\n",
+                   run, stats.delivered, stats.loss.total(), lines, finished ? "" : " NOT FINISHED", seconds,
+                   static_cast<double>(stats.delivered) / seconds, cpu, cpu / (static_cast<double>(stats.delivered) / 1e6));
+        std::filesystem::remove(output);
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    bool backlog_mode = !args.empty() && args[0] == "--backlog";
+    if (backlog_mode) args.erase(args.begin());
+    long calls = !args.empty() ? std::stol(args[0]) : 2'000'000;
+    int runs = args.size() > 1 ? std::stoi(args[1]) : 1;
+    auto dir = std::filesystem::temp_directory_path() / fmt::format("ct-bench-{}", ::getpid());
+    std::filesystem::create_directories(dir);
+    int rc = backlog_mode ? backlog(calls, runs, dir) : end_to_end(calls, runs, dir);
+    std::filesystem::remove_all(dir);
+    return rc;
 }

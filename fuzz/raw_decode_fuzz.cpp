@@ -1,4 +1,4 @@
-// The raw ring-buffer decoder (export/raw_decode.h) on arbitrary sub-buffers. Event formats are
+// The raw ring-buffer decoder (capture/raw_decode.h) on arbitrary sub-buffers. Event formats are
 // this kernel's own texts (fuzz/data/raw_formats, copied from /sys/kernel/tracing/events); seeds
 // are real trace_pipe_raw pages. Input: byte 0 picks the decoder (syscalls or sched formats) and
 // the CPU; the rest is one sub-buffer, passed with its real length as RawCapture does. Every
@@ -15,6 +15,7 @@
 #include <boost/json.hpp>
 
 #include "tracer-node/capture/raw_decode.h"
+#include "tracer-node/capture/trace_line_parse.h"
 
 namespace {
 
@@ -44,7 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                       "sys_enter_write", "sys_exit_write"},
                      "syscalls")
             .release(),
-        make_decoder({"sched_process_fork", "sched_process_exec", "sched_switch"}, "sched").release(),
+        make_decoder({"sched_process_fork", "sched_process_exec", "sched_process_exit", "sched_switch"}, "sched")
+            .release(),
     };
     if (size == 0) return 0;
     RawDecoder& decoder = *decoders[data[0] & 1];
@@ -57,6 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const EventContext context{"fuzz-node", "42", "trace_syscalls", "fuzz"};
     EventJsonWriter writer(context);
     for (const auto& e : events) {
+        (void)process_change(e);  // what capture does with lifecycle events
         std::string json;
         writer.append(json, e, nullptr);
         boost::system::error_code ec;

@@ -11,7 +11,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace ct::node;
-    auto event = parse_trace_line({reinterpret_cast<const char*>(data), size});
+    TextEventTypes types;  // the event points to its type: it lives for this input
+    auto event = parse_trace_line({reinterpret_cast<const char*>(data), size}, types);
     if (!event) return 0;
     (void)process_change(*event);
     const EventContext context{"fuzz-node", "42", "trace_syscalls", "fuzz"};

@@ -21,3 +21,9 @@ add_dependencies(raw_capture_test getppid_loop)
 ct_add_test(capture_unit_test
   SOURCES unit/ftrace_instance_test.cpp
   LIBS ct_node_capture)
+
+# Capture and export through the real tracer-node: scope, bounded caches, a full disk.
+ct_add_test(capture_node_test
+  SOURCES integration/capture_node_test.cpp integration/process_probe.cpp
+  LIBS ct_common)
+add_dependencies(capture_node_test tracer-node ftrace-manager getppid_loop forkexit)

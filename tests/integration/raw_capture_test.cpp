@@ -170,7 +170,7 @@ TEST_CASE("raw capture names forked and exec'd tasks from their fork and exec ev
 
     std::map<std::string, int> child_getppid_by_comm;
     for (const auto& e : events)
-        if (e.pid == child && e.event == "sys_enter_getppid") ++child_getppid_by_comm[e.comm];
+        if (e.pid == child && e.name() == "sys_enter_getppid") ++child_getppid_by_comm[e.comm];
     INFO("events: " << events.size());
     CHECK(child_getppid_by_comm[parent_comm] == 1);
     CHECK(child_getppid_by_comm["getppid_loop"] == kExecCalls);
@@ -229,8 +229,8 @@ TEST_CASE("raw capture merges two busy CPUs' buffers: every event once, each CPU
         auto& last = last_on_cpu[events[i].cpu];
         if (events[i].timestamp_ns < last) ++cpu_backwards;
         last = events[i].timestamp_ns;
-        if (events[i].event == "sys_enter_getppid") ++enters[events[i].pid];
-        if (events[i].event == "sys_exit_getppid") ++exits[events[i].pid];
+        if (events[i].name() == "sys_enter_getppid") ++enters[events[i].pid];
+        if (events[i].name() == "sys_exit_getppid") ++exits[events[i].pid];
         cpus_seen.insert(events[i].cpu);
     }
     WARN("merged stream: " << out_of_order << " of " << events.size()
@@ -269,7 +269,10 @@ TEST_CASE("a stop's drain ends at its limit while the backlog still flows, and t
     auto slow = std::make_shared<SlowExporter>();
     auto exporters = std::make_shared<ct::node::ExporterSet>();
     exporters->add(slow);
-    ct::node::CaptureRun run(std::move(*source), {"node", "1", "test", ""}, {}, exporters);
+    // Every task is this test's container, in the run's scope.
+    auto owners = [](pid_t) { return std::optional<ct::node::EventOwner>({.pod = "pod", .container = "c"}); };
+    ct::node::CaptureRun run(std::move(*source), {"node", "1", "test", ""}, owners, exporters,
+                             {.scope = {{"pod", "c"}}});
     for (int i = 0; i < kCalls; ++i) ::syscall(SYS_getppid);
     instance.stop();
     run.hook_exited();

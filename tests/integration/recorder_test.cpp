@@ -186,8 +186,8 @@ TEST_CASE("a recording exports as trace.json with one complete event per syscall
     TraceEvent e;
     e.pid = 100;
     e.comm = "loop-a";
-    auto owner = std::make_shared<const EventOwner>(EventOwner{"pod-a", "ns", "c", "id"});
-    std::vector<EnrichedEvent> events{{e, owner}};
+    const EventOwner owner{"pod-a", "ns", "c", "id"};
+    std::vector<EnrichedEvent> events{{e, &owner}};
     rec->export_events(kContext, events);
     rec->on_run_stop(kContext);
     auto snap = rec->snapshot("77");
@@ -228,11 +228,10 @@ TEST_CASE("recorder taps and exports concurrently", "[record]") {
     std::thread capture([&] {
         TraceEvent e;
         e.comm = "loop";
-        std::vector<EnrichedEvent> batch(1);
+        const std::vector<EnrichedEvent> batch{{e, nullptr}};  // lends e
         for (std::size_t i = 0; i < pages.size(); ++i) {
             (*tap)(static_cast<int>(i % 2), pages[i]);
-            batch[0].event.pid = static_cast<pid_t>(4242 + i % 3);
-            batch[0].event.comm = "loop";
+            e.pid = static_cast<pid_t>(4242 + i % 3);
             rec->export_events(kContext, batch);
         }
         rec->on_run_stop(kContext);

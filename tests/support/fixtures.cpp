@@ -69,7 +69,7 @@ std::string read_file(const std::string& path) {
 std::string read_text(const fs::path& path) { return read_file(path.string()); }
 
 TracerNode::TracerNode(NodeOptions o) : dir_("ct-node") {
-    trace_output_ = dir_.str() + "/events.jsonl";
+    trace_output_ = o.trace_output.empty() ? dir_.str() + "/events.jsonl" : o.trace_output;
     log_path_ = dir_.str() + "/node.log";
     state_dir_ = o.state_dir.empty() ? dir_.str() + "/state" : o.state_dir;
     port_ = free_port();

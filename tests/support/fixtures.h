@@ -48,6 +48,8 @@ struct NodeOptions {
     // share sessions and nothing is written to /var/lib. Give a TempDir's path to restart a node
     // on the same state.
     std::string state_dir;
+    // --trace-output; empty: events.jsonl inside this node's temp dir.
+    std::string trace_output;
 };
 
 // tracer-node on 127.0.0.1:<free port>, JSON lines to a temp file. Stopped with SIGTERM (then

@@ -2,7 +2,9 @@
 // back here with Boost.JSON (the integration test loads real output with trace_engine).
 #include <catch2/catch.hpp>
 
+#include <deque>
 #include <map>
+#include <memory>
 
 #include <boost/json.hpp>
 
@@ -14,13 +16,31 @@ namespace json = boost::json;
 
 namespace {
 
+// An event of its own type with `fields` (integers and strings; "args": a syscall's arguments).
+// Types are kept for the whole test program (events point to them).
 TraceEvent syscall(const std::string& event, pid_t tid, std::uint64_t ts, json::object fields = {}) {
+    static std::deque<std::unique_ptr<EventType>> types;
+    std::vector<EventField> defs;
+    std::vector<const json::value*> values;
+    auto add = [&](const json::key_value_pair& kv, bool arg) {
+        defs.push_back({std::string(kv.key()), kv.value().is_string() ? FieldKind::kString : FieldKind::kSigned, arg});
+        values.push_back(&kv.value());
+    };
+    for (const auto& kv : fields)
+        if (kv.key() != "args") add(kv, false);
+    if (auto* args = fields.if_contains("args"))
+        for (const auto& kv : args->as_object()) add(kv, true);
+    types.push_back(std::make_unique<EventType>(event, std::move(defs), EventType::Details::kStored));
     TraceEvent e;
-    e.event = event;
+    e.type = types.back().get();
     e.pid = tid;
     e.timestamp_ns = ts;
     e.cpu = 0;
-    e.fields = std::move(fields);
+    e.values.add_string("");  // details
+    for (const auto* v : values) {
+        if (v->is_string()) e.values.add_string(v->as_string());
+        else e.values.add_int(static_cast<std::uint64_t>(v->to_number<std::int64_t>()));
+    }
     return e;
 }
 
@@ -91,11 +111,7 @@ TEST_CASE("syscalls without a partner, other events, offsets and pid ranges", "[
     w.add(out, syscall("sys_enter_getppid", 201, 3'000), task, kOffset);
     // Clock skew between CPUs: the exit is stamped before its enter.
     w.add(out, syscall("sys_exit_getppid", 201, 2'900, {{"ret", 1}}), task, kOffset);
-    TraceEvent fork;
-    fork.event = "signal_generate";
-    fork.pid = 201;
-    fork.timestamp_ns = 4'000;
-    fork.fields = {{"sig", 9}, {"comm", "victim \"x\""}};
+    TraceEvent fork = syscall("signal_generate", 201, 4'000, {{"sig", 9}, {"comm", "victim \"x\""}});
     w.add(out, fork, task, kOffset);
     // Still running at the end.
     w.add(out, syscall("sys_enter_nanosleep", 202, 5'000), {200, "sleeper", nullptr}, kOffset);

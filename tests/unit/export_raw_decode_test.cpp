@@ -2,8 +2,20 @@
 // timestamps and fields must come out as the text path produces them.
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <optional>
+
+#include <boost/json.hpp>
+
+#include <fmt/format.h>
 
 #include "tracer-node/capture/raw_decode.h"
+
+#include <traceevent/event-parse.h>
+// kbuffer.h, unlike event-parse.h, has no extern "C" of its own.
+extern "C" {
+#include <traceevent/kbuffer.h>
+}
+#include "tracer-node/capture/trace_line_parse.h"
 
 namespace {
 
@@ -47,10 +59,30 @@ struct PageBuilder {
         bytes.insert(bytes.end(), reinterpret_cast<char*>(&header), reinterpret_cast<char*>(&header) + 4);
         bytes.insert(bytes.end(), data.begin(), data.end());
     }
-    std::vector<char> finish(std::uint64_t ts) {
+    // A record too long for type_len (over 112 bytes): type_len 0, its length (+4) in the next word.
+    void add_long(std::uint32_t delta, const std::vector<char>& data) {
+        word(delta << 5);
+        word(static_cast<std::uint32_t>(data.size() + 4));
+        bytes.insert(bytes.end(), data.begin(), data.end());
+    }
+    // A time extension: the delta's bits above 27 (type_len 30).
+    void add_extend(std::uint32_t low, std::uint32_t high) {
+        word(30 | (low << 5));
+        word(high);
+    }
+    // A discarded event (the kernel's rb_event_discard): padding (type_len 29) with a nonzero
+    // delta; its first data word holds the bytes after the header (that word included).
+    void add_discarded(std::uint32_t delta, std::uint32_t length) {
+        word(29 | (delta << 5));
+        word(length);
+        bytes.resize(bytes.size() + length - 4, 0);
+    }
+    void word(std::uint32_t w) { bytes.insert(bytes.end(), reinterpret_cast<char*>(&w), reinterpret_cast<char*>(&w) + 4); }
+    std::vector<char> finish(std::uint64_t ts, std::uint64_t flags = 0, std::optional<std::uint64_t> lost = {}) {
         std::memcpy(bytes.data(), &ts, 8);
-        std::uint64_t commit = bytes.size() - 16;
+        std::uint64_t commit = (bytes.size() - 16) | flags;
         std::memcpy(bytes.data() + 8, &commit, 8);
+        if (lost) bytes.insert(bytes.end(), reinterpret_cast<char*>(&*lost), reinterpret_cast<char*>(&*lost) + 8);
         bytes.resize(4096, 0);
         return bytes;
     }
@@ -59,6 +91,14 @@ struct PageBuilder {
 template <class T>
 void put(std::vector<char>& d, size_t off, T v) {
     std::memcpy(d.data() + off, &v, sizeof v);
+}
+
+// The event's "fields" member as the JSON writer exports it.
+boost::json::value json_fields(const TraceEvent& e) {
+    std::string line;
+    EventJsonWriter(EventContext{}).append(line, e, nullptr);
+    auto o = boost::json::parse(line).as_object();
+    return o.contains("fields") ? o.at("fields") : boost::json::value(boost::json::object{});
 }
 
 // A zeroed record of `size` bytes with its common fields: common_type at 0, common_pid at 4.
@@ -98,18 +138,18 @@ TEST_CASE("raw decoder turns syscall records into the text path's event names an
     CHECK((*decoder)->count(bytes.data(), bytes.size()) == 3);
     REQUIRE(out.size() == 2);
 
-    CHECK(out[0].event == "sys_enter_openat");
+    CHECK(out[0].name() == "sys_enter_openat");
     CHECK(out[0].pid == 4242);
     CHECK(out[0].cpu == 1);
     CHECK(out[0].timestamp_ns == 1'000'000'000ULL);
-    CHECK(out[0].details == "dfd: 0xffffff9c, filename: 0x7ffd1234, flags: 0x0, mode: 0x0");
-    CHECK(out[0].fields.at("nr").as_int64() == 257);
-    CHECK(out[0].fields.at("args").as_object().at("filename").as_string() == "0x7ffd1234");
+    CHECK(out[0].details() == "dfd: 0xffffff9c, filename: 0x7ffd1234, flags: 0x0, mode: 0x0");
+    CHECK(json_fields(out[0]) ==
+          boost::json::parse(R"({"nr":257,"args":{"dfd":"0xffffff9c","filename":"0x7ffd1234","flags":"0x0","mode":"0x0"}})"));
 
-    CHECK(out[1].event == "sys_exit_getppid");
+    CHECK(out[1].name() == "sys_exit_getppid");
     CHECK(out[1].timestamp_ns == 1'000'000'500ULL);
-    CHECK(out[1].fields.at("ret").as_int64() == -14);
-    CHECK(out[1].details == "0xfffffffffffffff2");
+    CHECK(json_fields(out[1]) == boost::json::parse(R"({"nr":110,"ret":-14})"));
+    CHECK(out[1].details() == "0xfffffffffffffff2");
 }
 
 TEST_CASE("raw decoder takes formats of several systems and names the one that does not parse", "[export][unit]") {
@@ -132,11 +172,233 @@ TEST_CASE("raw decoder takes formats of several systems and names the one that d
     std::vector<TraceEvent> out;
     CHECK((*decoder)->decode(0, bytes.data(), bytes.size(), out).events == 1);
     REQUIRE(out.size() == 1);
-    CHECK(out[0].event == "sched_process_fork");
-    CHECK(out[0].fields.at("child_pid").as_int64() == 8);
+    CHECK(out[0].name() == "sched_process_fork");
+    CHECK(json_fields(out[0]).at("child_pid") == 8);
+    // Bookkeeping the capture consumes is left out of drop counts.
+    CHECK((*decoder)->count(bytes.data(), bytes.size()) == 1);
+    (*decoder)->skip_in_count({"sched_process_fork"});
+    CHECK((*decoder)->count(bytes.data(), bytes.size()) == 0);
 
     auto bad = RawDecoder::from_formats(kHeaderPage, {{"syscalls", "sys_exit_getppid", kExitGetppid},
                                                       {"syscalls", "sys_enter_broken", "not a format"}});
     REQUIRE_FALSE(bad);
     CHECK(bad.error().message.find("syscalls:sys_enter_broken") != std::string::npos);
+}
+
+namespace {
+
+// This kernel's own format texts (6.18, /sys/kernel/tracing/events/<system>/<event>/format).
+const char* kCommon =
+    "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+    "\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
+    "\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
+    "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n";
+
+std::string format(const char* name, int id, const char* fields, const char* print) {
+    return fmt::format("name: {}\nID: {}\nformat:\n{}{}\nprint fmt: {}\n", name, id, kCommon, fields, print);
+}
+
+const std::string kExec = format(
+    "sched_process_exec", 365,
+    "\tfield:__data_loc char[] filename;\toffset:8;\tsize:4;\tsigned:0;\n"
+    "\tfield:pid_t pid;\toffset:12;\tsize:4;\tsigned:1;\n"
+    "\tfield:pid_t old_pid;\toffset:16;\tsize:4;\tsigned:1;\n",
+    "\"filename=%s pid=%d old_pid=%d\", __get_str(filename), REC->pid, REC->old_pid");
+
+const std::string kSignal = format(
+    "signal_generate", 261,
+    "\tfield:int sig;\toffset:8;\tsize:4;\tsigned:1;\n"
+    "\tfield:int errno;\toffset:12;\tsize:4;\tsigned:1;\n"
+    "\tfield:int code;\toffset:16;\tsize:4;\tsigned:1;\n"
+    "\tfield:char comm[16];\toffset:20;\tsize:16;\tsigned:0;\n"
+    "\tfield:pid_t pid;\toffset:36;\tsize:4;\tsigned:1;\n"
+    "\tfield:int group;\toffset:40;\tsize:4;\tsigned:1;\n"
+    "\tfield:int result;\toffset:44;\tsize:4;\tsigned:1;\n",
+    "\"sig=%d errno=%d code=%d comm=%s pid=%d grp=%d res=%d\", REC->sig, REC->errno, REC->code, REC->comm, "
+    "REC->pid, REC->group, REC->result");
+
+const std::string kSockState = format(
+    "inet_sock_set_state", 2287,
+    "\tfield:const void * skaddr;\toffset:8;\tsize:8;\tsigned:0;\n"
+    "\tfield:int oldstate;\toffset:16;\tsize:4;\tsigned:1;\n"
+    "\tfield:int newstate;\toffset:20;\tsize:4;\tsigned:1;\n"
+    "\tfield:__u16 sport;\toffset:24;\tsize:2;\tsigned:0;\n"
+    "\tfield:__u16 dport;\toffset:26;\tsize:2;\tsigned:0;\n"
+    "\tfield:__u16 family;\toffset:28;\tsize:2;\tsigned:0;\n"
+    "\tfield:__u16 protocol;\toffset:30;\tsize:2;\tsigned:0;\n"
+    "\tfield:__u8 saddr[4];\toffset:32;\tsize:4;\tsigned:0;\n"
+    "\tfield:__u8 daddr[4];\toffset:36;\tsize:4;\tsigned:0;\n"
+    "\tfield:__u8 saddr_v6[16];\toffset:40;\tsize:16;\tsigned:0;\n"
+    "\tfield:__u8 daddr_v6[16];\toffset:56;\tsize:16;\tsigned:0;\n",
+    "\"sport=%hu dport=%hu saddr=%pI4 daddr=%pI4 oldstate=%d newstate=%d\", REC->sport, REC->dport, REC->saddr, "
+    "REC->daddr, REC->oldstate, REC->newstate");
+
+const std::string kFork = format(
+    "sched_process_fork", 366,
+    "\tfield:__data_loc char[] parent_comm;\toffset:8;\tsize:4;\tsigned:0;\n"
+    "\tfield:pid_t parent_pid;\toffset:12;\tsize:4;\tsigned:1;\n"
+    "\tfield:__data_loc char[] child_comm;\toffset:16;\tsize:4;\tsigned:0;\n"
+    "\tfield:pid_t child_pid;\toffset:20;\tsize:4;\tsigned:1;\n",
+    "\"comm=%s pid=%d child_comm=%s child_pid=%d\", __get_str(parent_comm), REC->parent_pid, __get_str(child_comm), "
+    "REC->child_pid");
+
+std::unique_ptr<RawDecoder> generic_decoder() {
+    auto decoder = RawDecoder::from_formats(kHeaderPage, {{"sched", "sched_process_exec", kExec},
+                                                          {"signal", "signal_generate", kSignal},
+                                                          {"sock", "inet_sock_set_state", kSockState},
+                                                          {"sched", "sched_process_fork", kFork}});
+    REQUIRE(decoder);
+    return std::move(*decoder);
+}
+
+// Puts `text` at `at` in the record and a __data_loc locator for it (offset | length << 16) at `field`.
+void put_dynamic(std::vector<char>& r, std::size_t field, std::size_t at, std::string_view text) {
+    std::memcpy(r.data() + at, text.data(), text.size());
+    put<std::uint32_t>(r, field, static_cast<std::uint32_t>(at | (text.size() << 16)));
+}
+
+std::vector<TraceEvent> decode_one(RawDecoder& decoder, const std::vector<char>& record, DecodeCounts* counts = nullptr) {
+    PageBuilder page;
+    page.add(0, record);
+    auto bytes = page.finish(42);
+    std::vector<TraceEvent> out;
+    auto c = decoder.decode(0, bytes.data(), bytes.size(), out);
+    if (counts) *counts = c;
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("raw decoder exports every format field by name: __data_loc strings, ints, signs", "[export][unit]") {
+    auto decoder = generic_decoder();
+    auto exec = record(32, 365, 11);
+    put_dynamic(exec, 8, 20, std::string_view("/bin/true\0", 10));
+    put<std::int32_t>(exec, 12, 11);
+    put<std::int32_t>(exec, 16, 11);
+    auto out = decode_one(*decoder, exec);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].name() == "sched_process_exec");
+    CHECK(out[0].pid == 11);
+    CHECK(json_fields(out[0]) == boost::json::parse(R"({"filename":"/bin/true","pid":11,"old_pid":11})"));
+    CHECK(out[0].details() == "filename=/bin/true pid=11 old_pid=11");
+
+    auto signal = record(48, 261, 99);
+    put<std::int32_t>(signal, 8, 9);
+    put<std::int32_t>(signal, 16, -6);  // SI_TKILL
+    std::memcpy(signal.data() + 20, "victim", 6);
+    put<std::int32_t>(signal, 36, 1234);
+    put<std::int32_t>(signal, 40, 1);
+    put<std::int32_t>(signal, 44, 0);
+    out = decode_one(*decoder, signal);
+    REQUIRE(out.size() == 1);
+    CHECK(json_fields(out[0]) ==
+          boost::json::parse(R"({"sig":9,"errno":0,"code":-6,"comm":"victim","pid":1234,"group":1,"result":0})"));
+    CHECK(out[0].details() == "sig=9 errno=0 code=-6 comm=victim pid=1234 grp=1 res=0");
+}
+
+TEST_CASE("raw decoder exports byte arrays as arrays of numbers and unsigned fields as unsigned", "[export][unit]") {
+    auto decoder = generic_decoder();
+    auto sock = record(72, 2287, 5);
+    put<std::uint64_t>(sock, 8, 0xffff888012345678ULL);
+    put<std::int32_t>(sock, 16, 2);
+    put<std::int32_t>(sock, 20, 1);
+    put<std::uint16_t>(sock, 24, 40000);
+    put<std::uint16_t>(sock, 26, 443);
+    put<std::uint16_t>(sock, 28, 2);
+    put<std::uint16_t>(sock, 30, 6);
+    const unsigned char saddr[4] = {127, 0, 0, 1}, daddr[4] = {10, 1, 2, 250};
+    std::memcpy(sock.data() + 32, saddr, 4);
+    std::memcpy(sock.data() + 36, daddr, 4);
+    sock[40 + 15] = static_cast<char>(0xff);
+    auto out = decode_one(*decoder, sock);
+    REQUIRE(out.size() == 1);
+    auto fields = json_fields(out[0]).as_object();
+    CHECK(fields.at("skaddr") == 0xffff888012345678ULL);
+    CHECK(fields.at("sport") == 40000);
+    CHECK(fields.at("oldstate") == 2);
+    CHECK(fields.at("saddr") == boost::json::parse("[127,0,0,1]"));
+    CHECK(fields.at("daddr") == boost::json::parse("[10,1,2,250]"));
+    CHECK(fields.at("saddr_v6") == boost::json::parse("[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,255]"));
+    CHECK(fields.at("daddr_v6").as_array().size() == 16);
+    CHECK(fields.size() == 11);
+}
+
+TEST_CASE("raw decoder: damaged strings come out valid, and a record shorter than its format is not an event",
+          "[export][unit]") {
+    auto decoder = generic_decoder();
+    // Not UTF-8, and a locator past the record's end.
+    auto fork = record(32, 366, 10);
+    put_dynamic(fork, 8, 24, std::string_view("a\xff" "b\0", 4));
+    put<std::int32_t>(fork, 12, 10);
+    put<std::uint32_t>(fork, 16, 200 | (8u << 16));
+    put<std::int32_t>(fork, 20, 12);
+    auto out = decode_one(*decoder, fork);
+    REQUIRE(out.size() == 1);
+    auto fields = json_fields(out[0]).as_object();
+    CHECK(fields.at("parent_comm") == "a\xef\xbf\xbd" "b");
+    CHECK(fields.at("child_comm") == "");
+    CHECK(fields.at("child_pid") == 12);
+    auto change = process_change(out[0]);
+    REQUIRE(change);
+    CHECK(change->kind == ProcessChange::kFork);
+    CHECK(change->pid == 12);
+
+    DecodeCounts counts;
+    out = decode_one(*decoder, record(16, 261, 1), &counts);  // signal_generate needs 48 bytes
+    CHECK(out.empty());
+    CHECK(counts.unknown == 1);
+    CHECK(counts.events == 0);
+}
+
+TEST_CASE("raw decoder walks long records, time extensions, discarded events and lost-event counts", "[export][unit]") {
+    auto decoder = generic_decoder();
+    auto exec = [](std::string_view file) {
+        auto r = record(20 + ((file.size() + 4) & ~std::size_t{3}), 365, 11);
+        put_dynamic(r, 8, 20, file);
+        put<std::int32_t>(r, 12, 11);
+        put<std::int32_t>(r, 16, 11);
+        return r;
+    };
+    const std::string long_file = "/" + std::string(150, 'x');  // a 176-byte record
+    PageBuilder page;
+    page.add(10, exec("/a"));
+    page.add_extend(5, 2);  // +5 + 2 << 27
+    page.add_long(0, exec(long_file));
+    page.add_discarded(7, 12);
+    page.add(1, exec("/b"));
+    auto bytes = page.finish(1000, (1ULL << 31) | (1ULL << 30), 42);
+    std::vector<TraceEvent> out;
+    auto counts = decoder->decode(0, bytes.data(), bytes.size(), out);
+    CHECK(counts.events == 3);
+    CHECK(counts.unknown == 0);
+    CHECK(counts.missed == 42);
+    CHECK(decoder->count(bytes.data(), bytes.size()) == 3);
+    REQUIRE(out.size() == 3);
+    CHECK(out[0].timestamp_ns == 1010);
+    CHECK(out[1].timestamp_ns == 1010 + 5 + (2ULL << 27));
+    CHECK(json_fields(out[1]).at("filename") == boost::json::value(long_file));
+    CHECK(out[2].timestamp_ns == out[1].timestamp_ns + 7 + 1);
+    CHECK(json_fields(out[2]).at("filename") == "/b");
+
+    // libtraceevent's own page reader (kbuffer) finds the same records at the same times.
+    {
+        kbuffer* kbuf = kbuffer_alloc(KBUFFER_LSIZE_8, KBUFFER_ENDIAN_LITTLE);
+        REQUIRE(kbuf);
+        REQUIRE(kbuffer_load_subbuffer(kbuf, bytes.data()) == 0);
+        CHECK(kbuffer_missed_events(kbuf) == 42);
+        std::vector<unsigned long long> times;
+        unsigned long long ts = 0;
+        for (void* data = kbuffer_read_event(kbuf, &ts); data; data = kbuffer_next_event(kbuf, &ts)) times.push_back(ts);
+        kbuffer_free(kbuf);
+        REQUIRE(times.size() == out.size());
+        for (std::size_t i = 0; i < times.size(); ++i) CHECK(times[i] == out[i].timestamp_ns);
+    }
+
+    // Cut anywhere, the page yields a prefix of its events and nothing else.
+    for (std::size_t cut = 0; cut <= 16 + 300; ++cut) {
+        std::vector<TraceEvent> part;
+        decoder->decode(0, bytes.data(), cut, part);
+        CHECK(part.size() <= 3);
+        for (std::size_t i = 0; i < part.size(); ++i) CHECK(part[i].timestamp_ns == out[i].timestamp_ns);
+    }
 }

@@ -1,6 +1,7 @@
 // OTLP encoding: syscall pairing, names, attributes, timestamps, id formats, grouping.
 #include <catch2/catch.hpp>
 
+#include <deque>
 #include <regex>
 
 #include <boost/json.hpp>
@@ -13,17 +14,38 @@ namespace json = boost::json;
 
 namespace {
 
-EnrichedEvent ev(std::uint64_t ts, pid_t pid, std::string name, json::object fields = {},
-                 std::optional<EventOwner> owner = std::nullopt) {
-    EnrichedEvent e;
-    e.event.timestamp_ns = ts;
-    e.event.cpu = 1;
-    e.event.pid = pid;
-    e.event.comm = "loop";
-    e.event.event = std::move(name);
-    e.event.fields = std::move(fields);
-    if (owner) e.owner = std::make_shared<const EventOwner>(std::move(*owner));
-    return e;
+// One field of a test event: integers export as kSigned, text as kString; `arg` puts it in "args".
+struct F {
+    std::string name;
+    std::variant<std::int64_t, std::string> value;
+    bool arg = false;
+};
+
+// An event as a capture hands it out; the event, its type and owner are kept for the whole test
+// program (EnrichedEvent only lends them).
+EnrichedEvent ev(std::uint64_t ts, pid_t pid, std::string name, std::vector<F> fields = {},
+                 std::optional<EventOwner> owner = std::nullopt, std::string details = "") {
+    static std::deque<std::unique_ptr<EventType>> types;
+    static std::deque<EventOwner> owners;
+    static std::deque<TraceEvent> events;
+    std::vector<EventField> defs;
+    for (const auto& f : fields)
+        defs.push_back({f.name, std::holds_alternative<std::int64_t>(f.value) ? FieldKind::kSigned : FieldKind::kString, f.arg});
+    types.push_back(std::make_unique<EventType>(std::move(name), std::move(defs), EventType::Details::kStored));
+    auto& e = events.emplace_back();
+    e.timestamp_ns = ts;
+    e.cpu = 1;
+    e.pid = pid;
+    e.comm = "loop";
+    e.type = types.back().get();
+    e.values.add_string(details);
+    for (const auto& f : fields) {
+        if (const auto* i = std::get_if<std::int64_t>(&f.value)) e.values.add_int(static_cast<std::uint64_t>(*i));
+        else e.values.add_string(std::get<std::string>(f.value));
+    }
+    const EventOwner* o = nullptr;
+    if (owner) o = &owners.emplace_back(std::move(*owner));
+    return {e, o};
 }
 
 otlp::SpanBuilder builder(std::int64_t offset = 1'000'000'000'000) {
@@ -52,10 +74,10 @@ TEST_CASE("ids are lower-case hex of the OTLP lengths", "[unit]") {
 TEST_CASE("an enter/exit pair of one pid becomes a child span with kernel timestamps", "[unit]") {
     auto b = builder();
     std::vector<EnrichedEvent> events{
-        ev(100, 7, "sys_enter_openat", json::object{{"args", json::object{{"dfd", -100}, {"filename", "/etc/x"}}}}),
+        ev(100, 7, "sys_enter_openat", {{"dfd", std::int64_t{-100}, true}, {"filename", "/etc/x", true}}),
         ev(150, 8, "sys_enter_getppid"),
-        ev(160, 8, "sys_exit_getppid", json::object{{"ret", 1}}),
-        ev(300, 7, "sys_exit_openat", json::object{{"ret", 3}},
+        ev(160, 8, "sys_exit_getppid", {{"ret", std::int64_t{1}}}),
+        ev(300, 7, "sys_exit_openat", {{"ret", std::int64_t{3}}},
            EventOwner{.pod = "p", .pod_namespace = "ns", .container = "c"}),
     };
     std::vector<otlp::Span> out;
@@ -91,7 +113,7 @@ TEST_CASE("pairs survive batch boundaries; mismatched or orphan events make no s
     CHECK(b.pending_enters() == 2);
     std::vector<EnrichedEvent> second{ev(13, 3, "sys_exit_dup"),  // not close's exit: dropped
                                       ev(14, 1, "sched_switch"),  // not a syscall: doesn't break the pair
-                                      ev(20, 1, "sys_exit_read", json::object{{"ret", -11}})};
+                                      ev(20, 1, "sys_exit_read", {{"ret", std::int64_t{-11}}})};
     b.add(second, out);
     REQUIRE(out.size() == 1);
     CHECK(out[0].name == "read");
@@ -113,8 +135,7 @@ TEST_CASE("an exit timestamped before its enter (per-CPU clocks) gives a zero-le
 TEST_CASE("other events become span events of the root, named after the context or hook", "[unit]") {
     auto b = builder(1000);
     std::vector<otlp::Span> out;
-    std::vector<EnrichedEvent> events{ev(5, 4, "sched_process_exec")};
-    events[0].event.details = "filename=/bin/sh";
+    std::vector<EnrichedEvent> events{ev(5, 4, "sched_process_exec", {}, std::nullopt, "filename=/bin/sh")};
     b.add(events, out);
     CHECK(out.empty());
     EventContext ctx{.node = "n", .session_id = "42", .hook = "trace_syscalls", .user_context = "my-ctx"};
@@ -136,8 +157,8 @@ TEST_CASE("encode_request groups spans by resource with OTLP/JSON field shapes",
     auto b = builder(0);
     std::vector<otlp::Span> out;
     EventOwner a{.pod = "pa", .pod_namespace = "default", .container = "ca", .container_id = "0123abcd"};
-    std::vector<EnrichedEvent> events{ev(1, 1, "sys_enter_getppid", {}, a), ev(2, 1, "sys_exit_getppid", {{"ret", 9}}, a),
-                                      ev(3, 2, "sys_enter_getppid"), ev(4, 2, "sys_exit_getppid", {{"ret", 9}})};
+    std::vector<EnrichedEvent> events{ev(1, 1, "sys_enter_getppid", {}, a), ev(2, 1, "sys_exit_getppid", {{"ret", std::int64_t{9}}}, a),
+                                      ev(3, 2, "sys_enter_getppid"), ev(4, 2, "sys_exit_getppid", {{"ret", std::int64_t{9}}})};
     b.add(events, out);
     out.push_back(b.finish_root({.node = "n", .session_id = "1", .hook = "h", .user_context = "c"}, 0, 10));
     auto body = json::parse(otlp::encode_request("node-1", out)).as_object();

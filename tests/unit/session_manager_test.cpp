@@ -185,7 +185,7 @@ class FakeCapture final : public RunCapture {
 public:
     FakeCapture(CaptureBoard& board, SessionId id) : board_(board), id_(id) {}
     CaptureStats stats() const override { return {.delivered = 7, .loss = {.overrun = 1}}; }
-    Result<size_t> follow(const std::vector<pid_t>& tgids) override {
+    Result<size_t> follow(const std::vector<pid_t>& tgids, const std::vector<ContainerRef>&) override {
         std::lock_guard lock(board_.mutex);
         board_.followed.push_back(tgids);
         return tgids.size();

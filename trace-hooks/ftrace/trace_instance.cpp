@@ -229,7 +229,7 @@ Status TraceInstance::enable_syscall(std::string_view name) {
 }
 
 Status TraceInstance::enable_process_lifecycle() {
-    for (const char* event : {"sched_process_fork", "sched_process_exec"})
+    for (const char* event : {"sched_process_fork", "sched_process_exec", "sched_process_exit"})
         if (int err = ctfs_event_enable(inst_, "sched", event, 1); err != 0)
             return fail_code(err, fmt::format("enabling sched/{} in {}", event, dir_));
     return {};

@@ -66,8 +66,9 @@ public:
     // syscalls/sys_enter_<name> and sys_exit_<name>.
     Status enable_syscall(std::string_view name);
     Status enable_all_syscalls();
-    // sched_process_fork/exec of the traced tasks: lets readers name and place processes that
-    // exit before they can be looked up in /proc.
+    // sched_process_fork/exec/exit of the traced tasks: lets readers name and place processes
+    // that exit before they can be looked up in /proc, and forget each task when it exits (their
+    // per-task caches stay bounded by the live tasks).
     Status enable_process_lifecycle();
     // tracing_on; 0 tells readers the hook is finishing.
     Status set_tracing(bool on);

@@ -13,7 +13,8 @@ namespace {
 
 std::vector<std::pair<const char*, std::uint64_t>> kinds_of(const SessionStats& s) {
     return {{"delivered", s.delivered}, {"lost", s.lost},         {"overrun", s.overrun},
-            {"dropped", s.dropped},     {"unparsed", s.unparsed}, {"queue_dropped", s.queue_dropped}};
+            {"dropped", s.dropped},     {"unparsed", s.unparsed}, {"queue_dropped", s.queue_dropped},
+            {"out_of_scope", s.out_of_scope}};
 }
 
 void add_delta(prometheus::Counter& c, std::uint64_t now, std::uint64_t before) {
@@ -52,6 +53,10 @@ NodeMetrics::NodeMetrics()
                          .Name("container_tracer_export_errors_total")
                          .Help("Failed export attempts")
                          .Register(*registry_)),
+      cache_evictions_(prometheus::BuildCounter()
+                           .Name("container_tracer_capture_cache_evictions_total")
+                           .Help("Per-task capture cache entries pushed out by their bound (names, owners)")
+                           .Register(*registry_)),
       limit_rejections_(prometheus::BuildCounter()
                             .Name("container_tracer_limit_rejections_total")
                             .Help("Requests refused because a configured limit was reached, by limit")
@@ -92,6 +97,7 @@ void NodeMetrics::update_sessions(const std::vector<SessionView>& sessions) {
             session_events_.Add({{"session", id}, {"kind", cur[i].first}}).Set(static_cast<double>(cur[i].second));
             add_delta(events_total_.Add({{"kind", cur[i].first}}), cur[i].second, old[i].second);
         }
+        add_delta(cache_evictions_.Add({}), v.stats.cache_evictions, before.cache_evictions);
         now[id] = v.stats;
     }
     // Deleted sessions: drop their series.

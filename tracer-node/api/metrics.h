@@ -3,9 +3,11 @@
 // Session and exporter figures are refreshed from their owners at scrape time (update_*):
 //   container_tracer_sessions{state}                       gauge
 //   container_tracer_session_events{session,kind}          gauge: the session's Stats now
-//       kind = delivered | lost | overrun | dropped | unparsed | queue_dropped
+//       kind = delivered | lost | overrun | dropped | unparsed | queue_dropped | out_of_scope
 //   container_tracer_events_total{kind}                    counter over every session ever
 //       scraped (a session deleted between two scrapes misses its last increment)
+//   container_tracer_capture_cache_evictions_total         counter: per-task capture cache entries
+//       pushed out by their bound (a fork-heavy session with more live tasks than the bound)
 //   container_tracer_exported_events_total{exporter}       counter
 //   container_tracer_export_dropped_events_total{exporter} counter
 //   container_tracer_export_errors_total{exporter}         counter
@@ -70,6 +72,7 @@ private:
     prometheus::Family<prometheus::Counter>& exported_;
     prometheus::Family<prometheus::Counter>& export_dropped_;
     prometheus::Family<prometheus::Counter>& export_errors_;
+    prometheus::Family<prometheus::Counter>& cache_evictions_;
     prometheus::Family<prometheus::Counter>& limit_rejections_;
     prometheus::Family<prometheus::Gauge>& heap_;
 

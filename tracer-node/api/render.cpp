@@ -59,7 +59,8 @@ json::object render_stats(const SessionStats& st) {
     return json::object{{"Delivered", st.delivered},     {"Lost", st.lost},
                         {"Overrun", st.overrun},         {"Dropped", st.dropped},
                         {"Unparsed", st.unparsed},       {"QueueDropped", st.queue_dropped},
-                        {"Runs", st.runs},               {"Exporters", std::move(exporters)}};
+                        {"OutOfScope", st.out_of_scope}, {"Runs", st.runs},
+                        {"Exporters", std::move(exporters)}};
 }
 
 json::object render_session(const SessionView& s) {

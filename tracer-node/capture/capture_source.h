@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,9 +36,18 @@ struct CaptureOptions {
     // that does not fit is dropped and its events counted. Null: a private kDefaultQueueBytes.
     std::shared_ptr<ByteBudget> queue_budget;
     static constexpr std::size_t kDefaultQueueBytes = 128u << 20;
-    std::chrono::microseconds poll_interval{1000};  // how often the per-CPU buffers are drained
+    // Raw reader: it sleeps until the kernel wakes it (a CPU's buffer is wake_percent full: the
+    // instance's buffer_percent, which it sets) or drain_interval has passed, then drains every
+    // CPU. drain_interval is how long an event may wait in the kernel (latency) and must stay
+    // within merge_window_ns (ordering, docs/api.md "Capture").
+    std::chrono::microseconds drain_interval{10'000};
+    int wake_percent = 25;
     std::uint64_t merge_window_ns = 20'000'000;  // how long events wait for older ones from other CPUs
     bool raw = true;                             // false: always read text trace_pipe
+    // Lifecycle events (kLifecycleEvents) the user asked for, as CaptureRunOptions::export_lifecycle:
+    // a dropped one counts as lost. The others are the hook's bookkeeping, never delivered, so
+    // dropping one loses no event and is not counted.
+    std::set<std::string> export_lifecycle;
     // Raw reader only: called with every sub-buffer (one CPU's ring-buffer page, as read from
     // trace_pipe_raw) just before it is decoded, per CPU in order, on the thread that calls
     // poll(); what the queue had to drop never reaches it. For keeping the pages as they are
@@ -56,6 +66,8 @@ public:
     // Stop now, dropping what is unread; closes files.
     virtual void abort() = 0;
     virtual CaptureLoss loss() const = 0;
+    // Entries the source's per-task caches had to push out (PidCache); the poll() thread only.
+    virtual std::uint64_t evictions() const { return 0; }
 };
 
 // Opens the right source for `path`: for a tracefs instance's trace_pipe, that instance's

@@ -160,6 +160,24 @@ bool finishing(const std::string& instance_dir) {
     return !text.empty() && text.front() == '0';
 }
 
+std::size_t subbuf_size(const std::string& instance_dir) {
+    std::size_t size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    if (auto kb = parse_u64(trim(read_small(instance_dir + "/buffer_subbuf_size_kb"))); kb && *kb > 0)
+        size = std::max<std::size_t>(size, *kb * 1024);
+    return size;
+}
+
+Status set_wake_percent(const std::string& instance_dir, int percent) {
+    if (percent < 0 || percent > 100)
+        return fail(Errc::kInvalidArgument, fmt::format("buffer_percent {} is not within 0-100", percent));
+    auto path = instance_dir + "/buffer_percent";
+    FD fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+    if (!fd) return fail_errno(fmt::format("opening {}", path));
+    auto text = std::to_string(percent);
+    if (::write(fd.get(), text.data(), text.size()) < 0) return fail_errno(fmt::format("writing {} to {}", text, path));
+    return {};
+}
+
 std::set<pid_t> read_event_pids(const std::string& instance_dir) {
     std::set<pid_t> out;
     std::string text;

@@ -79,6 +79,14 @@ BufferStats read_loss(const std::string& instance_dir);
 // True when the instance's tracing_on reads "0" (its hook is finishing) or it is gone.
 bool finishing(const std::string& instance_dir);
 
+// Bytes of one ring-buffer sub-buffer (what one read of trace_pipe_raw returns at most): the
+// instance's buffer_subbuf_size_kb, or a page when the kernel has no such file (before 6.8).
+std::size_t subbuf_size(const std::string& instance_dir);
+// Sets the instance's buffer_percent: a reader waiting (poll/read) on trace_pipe_raw is woken
+// when a CPU's buffer is that full (0 = on every event, 1-100). Changes no memory and no event.
+// kInvalidArgument for a percent above 100; kIo naming the file otherwise.
+Status set_wake_percent(const std::string& instance_dir, int percent);
+
 // The pids in the instance's event pid filter (set_event_pid); empty when unreadable.
 std::set<pid_t> read_event_pids(const std::string& instance_dir);
 // Appends threads to the event pid filter (appending keeps the existing ones). A thread that

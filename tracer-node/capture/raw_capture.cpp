@@ -1,10 +1,10 @@
 #include "tracer-node/capture/raw_capture.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -20,19 +20,16 @@ extern "C" {
 
 namespace ct::node {
 
-namespace fs = std::filesystem;
-
 namespace {
 
 constexpr std::size_t kMaxPagesPerPoll = 16;  // ~4k events: bounds one batch's work, memory and latency
 constexpr std::size_t kMaxHeldEvents = 16384;  // merge window bound in events (see poll)
-// A page with less free room than this is full: the next event did not fit.
-constexpr std::size_t kFullPageSlack = 256;
+constexpr std::size_t kMaxFreeBuffers = 256;   // page buffers kept for reuse (1 MiB of 4 KiB pages)
 constexpr int kFinishPasses = 50;                // drain passes waiting for "entries: 0" at the end
+constexpr auto kFinishStep = std::chrono::milliseconds(1);
 constexpr auto kOffCheckInterval = std::chrono::milliseconds(10);
 
 constexpr std::size_t kMaxFormatBytes = 1 << 20;  // format files are a few KiB
-constexpr std::string_view kKernelSystem = "ftrace";
 
 Result<std::string> read_tracefs_file(const std::string& path) {
     std::string text;
@@ -44,29 +41,12 @@ Result<std::string> read_tracefs_file(const std::string& path) {
 // For files whose absence only means "nothing to say" (stats, comm of a gone task): "" then.
 std::string read_small_file(const std::string& path) { return read_tracefs_file(path).value_or(""); }
 
-// The format texts of the events `set_event` lists plus all of the kernel's own "ftrace" system
-// (its records, e.g. markers, may appear in any buffer); empty when set_event lists nothing.
-Result<std::vector<EventFormat>> read_enabled_formats(const std::string& tracing_dir, std::string_view set_event) {
-    auto events = ftrace::enabled_events(set_event);
-    if (events.empty()) return std::vector<EventFormat>{};
-    const auto events_dir = fs::path(tracing_dir) / "events";
-    const auto kernel_dir = events_dir / kKernelSystem;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(kernel_dir, ec)) {
-        std::error_code type_ec;
-        if (entry.is_directory(type_ec)) events.emplace_back(kKernelSystem, entry.path().filename().string());
-    }
-    if (ec) return fail(Errc::kIo, fmt::format("listing \"{}\": {}", kernel_dir.string(), ec.message()));
-    std::ranges::sort(events);
-    events.erase(std::unique(events.begin(), events.end()), events.end());  // one format per event
-    std::vector<EventFormat> formats;
-    formats.reserve(events.size());
-    for (auto& [system, name] : events) {
-        auto text = read_tracefs_file((events_dir / system / name / "format").string());
-        if (!text) return std::unexpected(text.error());
-        formats.push_back({std::move(system), std::move(name), std::move(*text)});
-    }
-    return formats;
+// The lifecycle events the run consumes and never delivers: not counted when dropped.
+std::set<std::string> bookkeeping_events(const CaptureOptions& options) {
+    std::set<std::string> out;
+    for (auto name : kLifecycleEvents)
+        if (!options.export_lifecycle.contains(std::string(name))) out.emplace(name);
+    return out;
 }
 
 }  // namespace
@@ -81,17 +61,19 @@ Result<std::unique_ptr<RawCapture>> RawCapture::open(const std::string& instance
         cpus.push_back({std::move(b), FD(fd)});
     }
 
-    // Sub-buffers are a page unless the instance says otherwise (kernels >= 6.8 can change it).
-    std::size_t subbuf = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-    if (auto kb = parse_u64(trim(read_small_file(instance_dir + "/buffer_subbuf_size_kb"))); kb && *kb > 0)
-        subbuf = std::max<std::size_t>(subbuf, *kb * 1024);
+    const std::size_t subbuf = ftrace::subbuf_size(instance_dir);
+    // The kernel wakes the reader when a CPU's buffer is this full; drain_interval bounds the
+    // wait otherwise. Only a wake-up threshold: the instance's memory and events are unchanged.
+    if (auto set = ftrace::set_wake_percent(instance_dir, options.wake_percent); !set)
+        spdlog::warn("{} (the reader wakes every {} ms instead)", set.error().message,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(options.drain_interval).count());
 
     // Only the formats of the events the hook enabled, parsed here: libtracefs would parse every
     // format of their systems plus kallsyms and printk formats (millions of symbols, megabytes
     // and a noticeable time per session start) that syscall events never need.
     // Nothing listed: every format on the machine, through libtracefs.
     auto tracing_dir = ftrace::tracing_dir_of(instance_dir);
-    auto formats = read_enabled_formats(tracing_dir, read_small_file(instance_dir + "/set_event"));
+    auto formats = ftrace::read_enabled_formats(instance_dir);
     if (!formats) return std::unexpected(formats.error());
     Result<std::unique_ptr<RawDecoder>> decoder;
     if (formats->empty()) {
@@ -108,6 +90,7 @@ Result<std::unique_ptr<RawCapture>> RawCapture::open(const std::string& instance
                                                      decoder.error().message));
     }
     if (!decoder) return std::unexpected(decoder.error());
+    (*decoder)->skip_in_count(bookkeeping_events(options));
     return std::unique_ptr<RawCapture>(
         new RawCapture(instance_dir, options, std::move(*decoder), std::move(cpus), subbuf));
 }
@@ -120,7 +103,13 @@ RawCapture::RawCapture(std::string instance_dir, CaptureOptions options, std::un
       cpus_(std::move(cpus)),
       subbuf_size_(subbuf_size),
       budget_(options_.queue_budget ? options_.queue_budget
-                                    : std::make_shared<ByteBudget>(CaptureOptions::kDefaultQueueBytes)) {
+                                    : std::make_shared<ByteBudget>(CaptureOptions::kDefaultQueueBytes)),
+      names_([root = options_.procfs_root](pid_t pid) -> std::string {
+          if (pid == 0) return "<idle>";
+          // A task names itself: any bytes. Event strings are UTF-8 (the exported JSON must be).
+          auto comm = to_valid_utf8(trim(read_small_file(fmt::format("{}/{}/comm", root, pid))));
+          return comm.empty() ? "<...>" : comm;  // gone already; ftrace prints the same when it can't tell
+      }) {
     thread_ = std::thread([this] { reader(); });
 }
 
@@ -132,9 +121,12 @@ void RawCapture::abort() {
     abort_ = true;
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
-    // Count what was read but will never be handed out (the reader is gone: its kbuffer is free).
-    std::uint64_t discarded = held_.size();
+    // Count what was read but will never be handed out (the reader thread is gone).
+    const auto bookkeeping = bookkeeping_events(options_);
+    std::uint64_t discarded = std::count_if(held_.begin() + static_cast<std::ptrdiff_t>(held_head_), held_.end(),
+                                            [&](const TraceEvent& e) { return !bookkeeping.contains(std::string(e.name())); });
     held_.clear();
+    held_head_ = 0;
     std::lock_guard lock(mutex_);
     for (const auto& p : queue_) discarded += decoder_->count(p.bytes.data(), p.bytes.size());
     queue_.clear();
@@ -143,15 +135,30 @@ void RawCapture::abort() {
     queue_dropped_ += discarded;
 }
 
+std::string RawCapture::spare_buffer() {
+    if (spare_.empty()) {
+        std::lock_guard lock(mutex_);
+        spare_.swap(free_buffers_);
+    }
+    if (spare_.empty()) return {};
+    std::string b = std::move(spare_.back());
+    spare_.pop_back();
+    return b;
+}
+
 bool RawCapture::drain_all(std::vector<Page>& into) {
-    bool any = false;
-    std::string buf(subbuf_size_, '\0');
+    const std::size_t first = into.size();
     const std::size_t header = decoder_->header_size();
     for (auto& c : cpus_) {
         if (!c.fd) continue;
+        // Until the CPU is empty, the page the kernel writes to included: every event up to now
+        // is then in hand, which the merge window relies on.
         while (true) {
+            std::string buf = spare_buffer();  // read straight into a page of the queue
+            buf.resize(subbuf_size_);
             ssize_t n = ::read(c.fd.get(), buf.data(), buf.size());
             if (n <= 0) {
+                spare_.push_back(std::move(buf));
                 if (n < 0 && errno != EAGAIN && errno != EINTR) {
                     spdlog::warn("reading {}/per_cpu/cpu{}/trace_pipe_raw: {}", instance_dir_, c.buffer.cpu,
                                  std::strerror(errno));
@@ -159,25 +166,29 @@ bool RawCapture::drain_all(std::vector<Page>& into) {
                 }
                 break;
             }
-            any = true;
             // Keep only the used part: header + commit bytes (+ 8 for a stored missed-events count).
             std::size_t used = static_cast<std::size_t>(n);
-            bool partial = false;
             if (used >= header && header >= 16) {
                 std::uint64_t commit = 0;
                 std::memcpy(&commit, buf.data() + 8, 8);
                 std::size_t data = static_cast<std::size_t>(commit & ((1ULL << 30) - 1));
                 used = std::min(used, header + data + 8);
-                partial = header + data + kFullPageSlack < subbuf_size_;
             }
-            into.push_back({c.buffer.cpu, std::string(buf.data(), used)});
-            // A partly filled page is the one the kernel is writing to: reading on would take it
-            // a few events at a time (hundreds of thousands of reads a second under a fast
-            // workload, each one contending with the writer). Its rest waits for the next pass.
-            if (partial) break;
+            buf.resize(used);
+            into.push_back({c.buffer.cpu, std::move(buf)});
         }
     }
-    return any;
+    // Pages in the order of their first events (a page starts with its timestamp): decoding
+    // then meets the CPUs' events nearly in time order, and the merge window only has to cover
+    // one page's span. Stable: each CPU's pages keep their order.
+    auto start_of = [](const Page& p) {
+        std::uint64_t ts = 0;
+        if (p.bytes.size() >= 8) std::memcpy(&ts, p.bytes.data(), 8);
+        return ts;
+    };
+    std::stable_sort(into.begin() + static_cast<std::ptrdiff_t>(first), into.end(),
+                     [&](const Page& a, const Page& b) { return start_of(a) < start_of(b); });
+    return into.size() > first;
 }
 
 void RawCapture::reader() {
@@ -201,13 +212,20 @@ void RawCapture::reader() {
         got.clear();
         cv_.notify_all();
     };
+    std::vector<pollfd> fds;
+    for (const auto& c : cpus_) fds.push_back({c.fd.get(), POLLIN, 0});
+    const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.drain_interval);
+    const timespec timeout{static_cast<time_t>(wait.count() / 1'000'000'000), static_cast<long>(wait.count() % 1'000'000'000)};
     while (!abort_) {
+        // Asleep until a CPU's buffer is wake_percent full, or drain_interval at most.
+        if (::ppoll(fds.data(), fds.size(), &timeout, nullptr) < 0 && errno != EINTR) {
+            spdlog::warn("waiting on {}'s buffers: {}", instance_dir_, std::strerror(errno));
+            std::this_thread::sleep_for(options_.drain_interval);
+        }
+        if (abort_) break;
         bool any = drain_all(got);
         enqueue();
-        if (any) {
-            std::this_thread::sleep_for(options_.poll_interval);
-            continue;
-        }
+        if (any) continue;
         auto now = std::chrono::steady_clock::now();
         if (hook_exited_ || (now >= next_off_check && ftrace::finishing(instance_dir_))) {
             // Producers are done: events may still be landing on other CPUs for a moment, so
@@ -221,12 +239,11 @@ void RawCapture::reader() {
                     if (c.fd && entries && *entries > 0) empty = false;
                 }
                 if (empty) break;
-                std::this_thread::sleep_for(options_.poll_interval);
+                std::this_thread::sleep_for(kFinishStep);
             }
             break;
         }
         if (now >= next_off_check) next_off_check = now + kOffCheckInterval;
-        std::this_thread::sleep_for(options_.poll_interval);
     }
     finish_reader();
 }
@@ -265,83 +282,78 @@ CaptureLoss RawCapture::loss() const {
     return l;
 }
 
-void RawCapture::set_comm(TraceEvent& e) {
-    // The hook's fork and exec events name new and renamed tasks exactly, and spare a /proc read
-    // per child (which a short-lived one may not outlive). The event's own task is the parent
-    // (fork) or the exec'd process, whose name ftrace already shows as the new one.
-    if (auto change = process_change(e); change && !change->comm.empty()) {
-        comms_.insert_or_assign(change->pid, std::move(change->comm));
-        last_comm_ = nullptr;
-    }
-    // Runs of events come from one task: the lookup is skipped for the same pid as the last one.
-    if (!last_comm_ || e.pid != last_comm_pid_) {
-        auto it = comms_.find(e.pid);
-        if (it == comms_.end()) {
-            std::string comm;
-            if (e.pid == 0) comm = "<idle>";
-            else {
-                // A task names itself: any bytes. Event strings are UTF-8 (the exported JSON must be).
-                comm = to_valid_utf8(trim(read_small_file(fmt::format("{}/{}/comm", options_.procfs_root, e.pid))));
-                if (comm.empty()) comm = "<...>";  // gone already; ftrace prints the same when it can't tell
-            }
-            it = comms_.emplace(e.pid, std::move(comm)).first;
-        }
-        last_comm_pid_ = e.pid;
-        last_comm_ = &it->second;  // unordered_map values stay put until erased
-    }
-    e.comm = *last_comm_;
-    // exec renames the task: look it up again for the events after this one.
-    if (e.event.starts_with("sys_exit_execve")) {
-        comms_.erase(e.pid);
-        last_comm_ = nullptr;
-    }
-}
-
 bool RawCapture::poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wait) {
-    std::vector<Page> pages;
     bool done = false;
     {
         std::unique_lock lock(mutex_);
+        // The last poll's pages are decoded: their buffers go back to the reader.
+        for (auto& p : taken_)
+            if (free_buffers_.size() < kMaxFreeBuffers) free_buffers_.push_back(std::move(p.bytes));
+        taken_.clear();
         cv_.wait_for(lock, wait, [&] { return !queue_.empty() || reader_done_ || abort_; });
-        while (!queue_.empty() && pages.size() < kMaxPagesPerPoll) {
+        while (!queue_.empty() && taken_.size() < kMaxPagesPerPoll) {
             queued_bytes_ -= queue_.front().bytes.size();
             budget_->give_back(queue_.front().bytes.size());
-            pages.push_back(std::move(queue_.front()));
+            taken_.push_back(std::move(queue_.front()));
             queue_.pop_front();
         }
         done = (reader_done_ && queue_.empty()) || abort_;
     }
     if (abort_) return false;  // abort() counts what is left
-    fresh_.clear();
     if (options_.page_tap)
-        for (const auto& p : pages) options_.page_tap(p.cpu, p.bytes);
-    for (const auto& p : pages) {
-        auto counts = decoder_->decode(p.cpu, p.bytes.data(), p.bytes.size(), fresh_);
+        for (const auto& p : taken_) options_.page_tap(p.cpu, p.bytes);
+    // Decoded straight behind what is held; hold_new() puts them in order.
+    const std::size_t first_new = held_.size();
+    for (const auto& p : taken_) {
+        auto counts = decoder_->decode(p.cpu, p.bytes.data(), p.bytes.size(), held_);
         if (counts.unknown) unparsed_ += counts.unknown;
     }
-    const bool decoded_any = !fresh_.empty();
-    const std::uint64_t newest = decoded_any ? hold_fresh() : 0;
-    if (held_.empty()) return !done;
+    const bool decoded_any = held_.size() > first_new;
+    const std::uint64_t newest = decoded_any ? hold_new(first_new) : 0;
+    const auto held = held_.begin() + static_cast<std::ptrdiff_t>(held_head_);
+    const std::size_t holding = held_.size() - held_head_;
+    if (holding == 0) return !done;
     // Hold back the newest events a little: an older one may still be on another CPU's page.
     // With nothing new this time, or at the end, everything goes.
-    std::size_t emit = held_.size();
+    std::size_t emit = holding;
     if (!done && decoded_any && newest > options_.merge_window_ns) {
-        auto oldest_kept = std::ranges::upper_bound(held_, newest - options_.merge_window_ns, {}, &TraceEvent::timestamp_ns);
-        emit = static_cast<std::size_t>(oldest_kept - held_.begin());
+        auto oldest_kept = std::upper_bound(held, held_.end(), newest - options_.merge_window_ns,
+                                            [](std::uint64_t t, const TraceEvent& e) { return t < e.timestamp_ns; });
+        emit = static_cast<std::size_t>(oldest_kept - held);
         // A fast workload puts more than a batch into the window (20 ms at millions of events
         // a second): hold back at most kMaxHeldEvents, so a session's memory does not scale
         // with its event rate. When several CPUs run at full speed and the reader falls behind,
         // their skew in the queue can exceed that: their events then come out a few ms out of
         // order (each CPU's own stay in order; docs/api.md).
-        if (held_.size() - emit > kMaxHeldEvents) emit = held_.size() - kMaxHeldEvents;
+        if (holding - emit > kMaxHeldEvents) emit = holding - kMaxHeldEvents;
     }
     if (out.empty()) out.reserve(emit);  // not on a filled one: reserving exactly each time would be quadratic
     for (std::size_t k = 0; k < emit; ++k) {
-        set_comm(held_.front());
-        out.push_back(std::move(held_.front()));
-        held_.pop_front();
+        names_.name(held_[held_head_]);
+        out.push_back(std::move(held_[held_head_++]));
+    }
+    // Handed-out events leave the front; the vector moves what stays down once it is mostly gone.
+    if (held_head_ == held_.size()) {
+        held_.clear();
+        held_head_ = 0;
+    } else if (held_head_ > held_.size() / 2) {
+        held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(held_head_));
+        held_head_ = 0;
     }
     return true;
+}
+
+std::uint64_t RawCapture::hold_new(std::size_t first) {
+    const auto by_time = [](const TraceEvent& a, const TraceEvent& b) { return a.timestamp_ns < b.timestamp_ns; };
+    const auto begin_new = held_.begin() + static_cast<std::ptrdiff_t>(first);
+    // Usually in order already, and after what is held: one busy CPU, or pages of several that
+    // do not overlap in time. Nothing moves then.
+    if (std::is_sorted(begin_new, held_.end(), by_time) &&
+        (first == held_head_ || held_[first - 1].timestamp_ns <= begin_new->timestamp_ns))
+        return held_.back().timestamp_ns;
+    fresh_.assign(std::make_move_iterator(begin_new), std::make_move_iterator(held_.end()));
+    held_.erase(begin_new, held_.end());
+    return hold_fresh();
 }
 
 std::uint64_t RawCapture::hold_fresh() {
@@ -352,7 +364,9 @@ std::uint64_t RawCapture::hold_fresh() {
     if (!std::ranges::is_sorted(order_)) std::ranges::sort(order_);
     // Held events newer than the oldest fresh one (pages of another CPU, read earlier) are taken
     // out and merged back with the fresh ones; held ones go first on equal times (read first).
-    auto overlap = std::ranges::upper_bound(held_, order_.front().first, {}, &TraceEvent::timestamp_ns);
+    auto overlap = std::upper_bound(held_.begin() + static_cast<std::ptrdiff_t>(held_head_), held_.end(),
+                                    order_.front().first,
+                                    [](std::uint64_t t, const TraceEvent& e) { return t < e.timestamp_ns; });
     tail_.assign(std::make_move_iterator(overlap), std::make_move_iterator(held_.end()));
     held_.erase(overlap, held_.end());
     std::size_t t = 0;

@@ -2,13 +2,19 @@
 // (per_cpu/cpuN/trace_pipe_raw) instead of its text trace_pipe — the text pipe formats every
 // event in the kernel and loses most of them under load; the raw buffers keep up.
 // Two stages so a slow exporter never makes the kernel overwrite events:
-//   reader thread (owned here): every poll_interval drains every CPU's buffer page by page into
-//     an in-memory queue bounded by the node-wide CaptureOptions::queue_budget; a page that does
-//     not fit is dropped and its events are counted (queue_dropped), never silently lost. A pass
-//     stops on a CPU at its first partly filled page: the one the kernel is writing to.
+//   reader thread (owned here): sleeps in poll(2) on every CPU's trace_pipe_raw until the kernel
+//     wakes it (a CPU's buffer is CaptureOptions::wake_percent full: the instance's
+//     buffer_percent) or drain_interval has passed, then drains every CPU's buffer page by page
+//     (the partly filled page the kernel writes to included) into an in-memory queue bounded by
+//     the node-wide CaptureOptions::queue_budget, the pages of one drain ordered by their start
+//     time. A page that does not fit is dropped and its events are counted (queue_dropped),
+//     never silently lost.
 //   poll() (the capture run's thread): decodes queued pages (RawDecoder), merges the CPUs in
-//     timestamp order within merge_window_ns, resolves comm (from fork/exec events, else /proc),
-//     hands out TraceEvents.
+//     timestamp order within merge_window_ns, names the tasks (TaskNames: fork/exec events, else
+//     /proc), hands out TraceEvents.
+// Ordering: each drain takes every CPU's data up to that moment, so an event can only be
+// overtaken by one of another CPU read in the same or the next drain: drain_interval (10 ms) is
+// within the merge window (20 ms). docs/api.md "Capture" states what is guaranteed.
 // End: when the instance's tracing_on reads 0 (the hook is stopping) or hook_exited() is
 // called, the reader drains until every CPU is empty, reads the kernel's loss counters
 // (per_cpu/cpuN/stats overrun / dropped events) and closes its files so the hook can remove
@@ -18,15 +24,16 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <string>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 #include <utility>
 
 #include "common/fd.h"
 #include "tracer-node/capture/capture_source.h"
 #include "tracer-node/capture/ftrace_instance.h"
 #include "tracer-node/capture/raw_decode.h"
+#include "tracer-node/capture/task_names.h"
 
 namespace ct::node {
 
@@ -43,6 +50,7 @@ public:
     // counted in queue_dropped. Call from the thread that calls poll().
     void abort() override;
     CaptureLoss loss() const override;
+    std::uint64_t evictions() const override { return names_.evictions(); }
 
 private:
     struct Page {
@@ -57,11 +65,15 @@ private:
     RawCapture(std::string instance_dir, CaptureOptions options, std::unique_ptr<RawDecoder> decoder,
                std::vector<Cpu> cpus, std::size_t subbuf_size);
     void reader();
-    bool drain_all(std::vector<Page>& into);  // one pass over the CPUs; true when it read anything
+    // One pass over the CPUs, reading each until it is empty; appends the pages ordered by their
+    // start time (each CPU's in its order). True when it read anything.
+    bool drain_all(std::vector<Page>& into);
+    std::string spare_buffer();  // reader thread: a page buffer to reuse, or an empty string
     void finish_reader();
-    void set_comm(TraceEvent& e);
-    // Moves fresh_ (not empty) into held_, keeping held_ in (timestamp, arrival) order. Returns
-    // the newest fresh timestamp.
+    // Puts the events decoded behind held_[first] (at least one) in (timestamp, arrival) order
+    // with the held ones. Returns the newest timestamp.
+    std::uint64_t hold_new(std::size_t first);
+    // The same for events in fresh_ (not empty), merged into held_.
     std::uint64_t hold_fresh();
 
     std::string instance_dir_;
@@ -84,16 +96,19 @@ private:
     std::atomic<bool> abort_{false};
     std::thread thread_;
 
+    std::vector<std::string> free_buffers_;  // guarded by mutex_: page buffers poll() is done with
+    std::vector<std::string> spare_;         // reader thread only: taken from free_buffers_
+
     // poll() thread only.
-    // Decoded and held back for the merge window, in (timestamp, arrival) order: each event is
-    // moved in once and out once, whatever the window holds.
-    std::deque<TraceEvent> held_;
-    std::vector<TraceEvent> fresh_;  // this poll's decoded events
+    std::vector<Page> taken_;  // the pages of the last poll (their buffers go back to the reader)
+    // Decoded and held back for the merge window, from held_head_ on, in (timestamp, arrival)
+    // order: each event is moved in once and out once, whatever the window holds.
+    std::vector<TraceEvent> held_;
+    std::size_t held_head_ = 0;
+    std::vector<TraceEvent> fresh_;  // this poll's decoded events, while merging
     std::vector<TraceEvent> tail_;   // held events newer than the oldest fresh one, while merging
     std::vector<std::pair<std::uint64_t, std::uint32_t>> order_;  // (timestamp, fresh_ position), sorted
-    std::unordered_map<pid_t, std::string> comms_;
-    pid_t last_comm_pid_ = 0;
-    const std::string* last_comm_ = nullptr;  // comms_[last_comm_pid_], or null
+    TaskNames names_;
 };
 
 }  // namespace ct::node

@@ -1,17 +1,11 @@
 #include "tracer-node/capture/raw_decode.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 
 #include <fmt/format.h>
 #include <traceevent/event-parse.h>
 #include <traceevent/trace-seq.h>
-
-// kbuffer.h, unlike event-parse.h, has no extern "C" of its own.
-extern "C" {
-#include <traceevent/kbuffer.h>
-}
 
 #include "common/strings.h"
 
@@ -38,35 +32,119 @@ std::int64_t read_signed(const char* p, int size) {
     }
 }
 
-// "0x" + lower-case hex, as the kernel's "0x%lx".
-void append_hex(std::string& out, std::uint64_t v) {
-    char buf[20] = {'0', 'x'};
-    auto [end, ec] = std::to_chars(buf + 2, buf + sizeof buf, v, 16);
-    out.append(buf, end);
+std::uint64_t read_int(const char* p, int size, bool is_signed) {
+    return is_signed ? static_cast<std::uint64_t>(read_signed(p, size)) : read_unsigned(p, size);
 }
 
-// True when the reader moved past the previous record (`last`, updated). A damaged record can
-// make kbuffer return the same record forever.
-bool advanced(kbuffer* kbuf, int& last) {
-    int index = kbuffer_curr_index(kbuf);
-    if (index <= last) return false;
-    last = index;
-    return true;
+bool valid_int_size(int size) { return size == 1 || size == 2 || size == 4 || size == 8; }
+
+// Event strings are whatever bytes a process chose; the exported JSON must be UTF-8.
+void add_text(PackedValues& v, std::string_view text) {
+    if (valid_utf8_prefix(text) == text.size()) v.add_string(text);
+    else v.add_string(to_valid_utf8(text));
 }
+
+// Walks the records of one ring-buffer sub-buffer (the kernel's ring_buffer.c layout, as its
+// events/header_page and header_event describe it): a u64 timestamp, a long "commit" (data
+// bytes in its low 27 bits; bit 31: events were lost before this page, bit 30: their count is
+// stored after the data), then records, each a u32 header (type_len: 5 bits, time_delta: 27
+// bits) and a body. type_len 1-28: that many 4-byte words of data; 0: the data length (+4) in
+// the next word, data after it; 29: padding (time_delta 0: the rest of the page; else a
+// discarded event of 4 + the next word's bytes), 30: a time extension (the next word holds the
+// delta's upper bits), 31: an absolute time stamp. Every read stays inside the bytes given; a
+// damaged page ends early, never loops.
+class PageReader {
+public:
+    static constexpr unsigned kPadding = 29, kTimeExtend = 30, kTimeStamp = 31, kDataMax = 28;
+    static constexpr int kTsShift = 27;
+    static constexpr std::uint64_t kTsMsb = 0xf8ULL << 56;  // an absolute time stamp lacks these bits
+
+    // `commit_bytes`: 8 (long) on 64-bit kernels, 4 on 32-bit ones.
+    PageReader(const char* page, std::size_t size, int commit_bytes) {
+        const std::size_t header = 8 + static_cast<std::size_t>(commit_bytes);
+        if (size < header) return;
+        std::memcpy(&ts_, page, 8);
+        std::uint64_t commit = read_unsigned(page + 8, commit_bytes);
+        std::size_t length = commit & ((1U << 27) - 1);
+        data_ = page + header;
+        end_ = data_ + std::min(length, size - header);
+        if (commit & (1ULL << 31)) {
+            missed_ = -1;  // lost, count unknown
+            if ((commit & (1ULL << 30)) && length + commit_bytes <= size - header)
+                missed_ = static_cast<long long>(read_unsigned(data_ + length, commit_bytes));
+        }
+        pos_ = data_;
+    }
+
+    // The next data record: its body and timestamp. False at the end of the page.
+    bool next(const char*& body, std::size_t& length, std::uint64_t& ts) {
+        while (end_ - pos_ >= 4) {
+            std::uint32_t header;
+            std::memcpy(&header, pos_, 4);
+            const unsigned type_len = header & 31;
+            std::uint64_t delta = header >> 5;
+            const char* rest = pos_ + 4;
+            const std::size_t left = static_cast<std::size_t>(end_ - rest);
+            std::uint32_t word = 0;
+            if (left >= 4) std::memcpy(&word, rest, 4);
+            switch (type_len) {
+                case kPadding:
+                    // A discarded event: its first data word holds its length (that word
+                    // included), the bytes after the header. Time delta 0: the rest is padding.
+                    if (delta == 0 || left < 4 || word > left) return stop();
+                    pos_ = rest + word;
+                    ts_ += delta;
+                    continue;
+                case kTimeExtend:
+                    if (left < 4) return stop();
+                    ts_ += delta + (std::uint64_t{word} << kTsShift);
+                    pos_ = rest + 4;
+                    continue;
+                case kTimeStamp:
+                    if (left < 4) return stop();
+                    ts_ = ((std::uint64_t{word} << kTsShift) | delta) | (ts_ & kTsMsb);
+                    pos_ = rest + 4;
+                    continue;
+                case 0: {
+                    // The length word counts itself; data is padded to whole words.
+                    if (left < 4 || word < 4) return stop();
+                    const std::size_t padded = (std::size_t{word} - 4 + 3) & ~std::size_t{3};
+                    body = rest + 4;
+                    length = std::min<std::size_t>(word - 4, left - 4);
+                    pos_ = padded > left - 4 ? end_ : body + padded;
+                    break;
+                }
+                default:
+                    body = rest;
+                    length = std::min<std::size_t>(std::size_t{type_len} * 4, left);
+                    pos_ = rest + length;
+                    break;
+            }
+            ts_ += delta;
+            ts = ts_;
+            return true;
+        }
+        return stop();
+    }
+    long long missed() const { return missed_; }
+
+private:
+    bool stop() {
+        pos_ = end_;
+        return false;
+    }
+    const char* data_ = nullptr;
+    const char* end_ = nullptr;
+    const char* pos_ = nullptr;
+    std::uint64_t ts_ = 0;
+    long long missed_ = 0;
+};
 
 }  // namespace
 
 Result<std::unique_ptr<RawDecoder>> RawDecoder::create(tep_handle* tep) {
     if (!tep) return fail(Errc::kInvalidArgument, "no event formats to decode raw trace buffers with");
-    kbuffer* kbuf = tep_kbuffer(tep);
-    kbuffer* count_kbuf = tep_kbuffer(tep);
-    if (!kbuf || !count_kbuf) {
-        if (kbuf) kbuffer_free(kbuf);
-        if (count_kbuf) kbuffer_free(count_kbuf);
-        tep_free(tep);
-        return fail(Errc::kInternal, "cannot set up a ring-buffer reader for the event formats");
-    }
-    return std::unique_ptr<RawDecoder>(new RawDecoder(tep, kbuf, count_kbuf));
+    return std::unique_ptr<RawDecoder>(new RawDecoder(tep));
 }
 
 Result<std::unique_ptr<RawDecoder>> RawDecoder::from_formats(std::string_view header_page,
@@ -91,17 +169,16 @@ Result<std::unique_ptr<RawDecoder>> RawDecoder::from_formats(std::string_view he
     return create(tep);
 }
 
-RawDecoder::RawDecoder(tep_handle* tep, kbuffer* kbuf, kbuffer* count_kbuf)
-    : tep_(tep), kbuf_(kbuf), count_kbuf_(count_kbuf) {}
+RawDecoder::RawDecoder(tep_handle* tep) : tep_(tep), seq_(std::make_unique<trace_seq>()) {
+    trace_seq_init(seq_.get());
+}
 
 RawDecoder::~RawDecoder() {
-    kbuffer_free(kbuf_);
-    kbuffer_free(count_kbuf_);
+    trace_seq_destroy(seq_.get());
     tep_free(tep_);
 }
 
-// The u64 timestamp, then the commit field (header_page). Not kbuffer_start_of_data(): that is
-// only set once a sub-buffer has been loaded.
+// The u64 timestamp, then the commit field (header_page).
 std::size_t RawDecoder::header_size() const { return 8 + static_cast<std::size_t>(commit_size()); }
 
 int RawDecoder::commit_size() const {
@@ -109,172 +186,201 @@ int RawDecoder::commit_size() const {
     return size == 4 ? 4 : 8;
 }
 
+std::unique_ptr<RawDecoder::EventInfo> RawDecoder::make_info(tep_event* ev) const {
+    auto info = std::make_unique<EventInfo>();
+    info->event = ev;
+    std::string_view name = ev->name;
+    const bool syscalls = ev->system && std::string_view(ev->system) == "syscalls";
+    const bool enter = syscalls && name.starts_with("sys_enter_");
+    const bool exit = syscalls && name.starts_with("sys_exit_");
+    if (auto* pid = tep_find_common_field(ev, "common_pid"); pid && valid_int_size(pid->size)) {
+        info->pid_offset = pid->offset;
+        info->pid_size = pid->size;
+        info->min_size = pid->offset + pid->size;
+    }
+    std::vector<EventField> fields;
+    auto add = [&](std::string field_name, FieldKind kind, bool arg, FieldPlan plan) {
+        fields.push_back({std::move(field_name), kind, arg});
+        plan.kind = kind;
+        info->plans.push_back(plan);
+        info->min_size = std::max(info->min_size, plan.offset + plan.size);
+    };
+    for (tep_format_field* f = ev->format.fields; f; f = f->next) {
+        // Every field of the format must be in the record (tep_print_event reads them all), and
+        // every dynamic one is checked before printing.
+        info->min_size = std::max(info->min_size, f->offset + f->size);
+        if ((f->flags & TEP_FIELD_IS_DYNAMIC) && f->size == 4)
+            info->locators.emplace_back(f->offset, (f->flags & TEP_FIELD_IS_RELATIVE) != 0);
+        std::string_view fname = f->name;
+        FieldPlan plan{.offset = f->offset, .size = f->size, .is_signed = (f->flags & TEP_FIELD_IS_SIGNED) != 0};
+        if (enter || exit) {
+            // Syscall events: the number, then the arguments (unsigned longs, hex as ftrace
+            // prints them) or the return value (signed).
+            if (fname == "__syscall_nr") {
+                if (!valid_int_size(f->size)) continue;
+                plan.is_signed = true;
+                add("nr", FieldKind::kSigned, false, plan);
+            } else if (enter && valid_int_size(f->size)) {
+                plan.is_signed = false;
+                add(f->name, FieldKind::kHex, true, plan);
+            } else if (exit && fname == "ret" && valid_int_size(f->size)) {
+                plan.is_signed = true;
+                add("ret", FieldKind::kSigned, false, plan);
+            }
+            continue;
+        }
+        const bool array = (f->flags & TEP_FIELD_IS_ARRAY) != 0;
+        const bool dynamic = (f->flags & TEP_FIELD_IS_DYNAMIC) != 0;
+        // Text is what the C type says is text: char arrays. libtraceevent also calls u8 arrays
+        // strings; those are bytes (addresses, hashes) and export as numbers.
+        const bool text = array && f->type && std::string_view(f->type).find("char") != std::string_view::npos;
+        if (dynamic) {
+            if (f->size != 4) continue;  // the locator: u16 offset | u16 length << 16
+            plan.dynamic = true;
+            plan.relative = (f->flags & TEP_FIELD_IS_RELATIVE) != 0;
+            if (text) {
+                add(f->name, FieldKind::kString, false, plan);
+            } else if (valid_int_size(static_cast<int>(f->elementsize))) {
+                plan.element_size = static_cast<int>(f->elementsize);
+                add(f->name, plan.is_signed ? FieldKind::kSignedArray : FieldKind::kUnsignedArray, false, plan);
+            }
+        } else if (text) {
+            add(f->name, FieldKind::kString, false, plan);
+        } else if (array) {
+            int element = f->arraylen ? f->size / static_cast<int>(f->arraylen) : 0;
+            if (!valid_int_size(element)) continue;
+            plan.element_size = element;
+            add(f->name, plan.is_signed ? FieldKind::kSignedArray : FieldKind::kUnsignedArray, false, plan);
+        } else if (valid_int_size(f->size)) {
+            add(f->name, plan.is_signed ? FieldKind::kSigned : FieldKind::kUnsigned, false, plan);
+        }
+        // Anything else (a struct of odd size) has no faithful JSON form: details show it.
+    }
+    auto details = enter ? EventType::Details::kArgs : exit ? EventType::Details::kReturn : EventType::Details::kStored;
+    info->type = std::make_unique<EventType>(ev->name, std::move(fields), details);
+    return info;
+}
+
 const RawDecoder::EventInfo* RawDecoder::info_for(int type) {
     if (type == last_type_) return last_;
     auto it = infos_.find(type);
     if (it == infos_.end()) {
-        std::unique_ptr<EventInfo> info;
-        if (tep_event* ev = tep_find_event(tep_, type)) {
-            info = std::make_unique<EventInfo>();
-            info->event = ev;
-            info->name = ev->name;
-            std::string_view name = ev->name;
-            bool syscalls = ev->system && std::string_view(ev->system) == "syscalls";
-            if (syscalls && name.starts_with("sys_enter_")) info->kind = EventInfo::Kind::kEnter;
-            if (syscalls && name.starts_with("sys_exit_")) info->kind = EventInfo::Kind::kExit;
-            if (auto* pid = tep_find_common_field(ev, "common_pid")) {
-                info->pid_offset = pid->offset;
-                info->pid_size = pid->size;
-            }
-            for (tep_format_field* f = ev->format.fields; f; f = f->next) {
-                std::string_view fname = f->name;
-                if (info->kind != EventInfo::Kind::kOther && fname == "__syscall_nr") {
-                    info->nr_offset = f->offset;
-                    continue;
-                }
-                if (info->kind == EventInfo::Kind::kExit) {
-                    if (fname == "ret") {
-                        info->ret_offset = f->offset;
-                        info->ret_size = f->size;
-                    }
-                    continue;
-                }
-                FieldInfo fi{f->name, f->offset, f->size, (f->flags & TEP_FIELD_IS_SIGNED) != 0,
-                             (f->flags & TEP_FIELD_IS_STRING) != 0 ||
-                                 ((f->flags & TEP_FIELD_IS_ARRAY) && f->elementsize == 1),
-                             (f->flags & TEP_FIELD_IS_DYNAMIC) != 0};
-                info->fields.push_back(std::move(fi));
-            }
-        }
-        it = infos_.emplace(type, std::move(info)).first;
+        tep_event* ev = tep_find_event(tep_, type);
+        it = infos_.emplace(type, ev ? make_info(ev) : nullptr).first;
     }
     last_type_ = type;
     last_ = it->second.get();
     return last_;
 }
 
-void RawDecoder::fill(const EventInfo& info, int cpu, unsigned long long ts, void* data, int size, TraceEvent& e) {
-    const char* p = static_cast<const char*>(data);
-    e.timestamp_ns = ts;
-    e.cpu = cpu;
-    if (info.pid_offset >= 0 && info.pid_offset + info.pid_size <= size)
-        e.pid = static_cast<pid_t>(read_signed(p + info.pid_offset, info.pid_size));
-    switch (info.kind) {
-        case EventInfo::Kind::kEnter: {
-            e.event = info.name;
-            e.fields.reserve(2);  // no rehash as members go in
-            boost::json::object args(info.fields.size());
-            for (const auto& f : info.fields) {
-                if (f.offset + f.size > size) break;
-                if (!e.details.empty()) e.details += ", ";
-                e.details += f.name;
-                e.details += ": ";
-                auto start = e.details.size();
-                append_hex(e.details, read_unsigned(p + f.offset, f.size));
-                args[f.name] = std::string_view(e.details).substr(start);
-            }
-            if (info.nr_offset >= 0 && info.nr_offset + 4 <= size) e.fields["nr"] = read_signed(p + info.nr_offset, 4);
-            if (!args.empty()) e.fields["args"] = std::move(args);
-            return;
-        }
-        case EventInfo::Kind::kExit: {
-            e.event = info.name;
-            e.fields.reserve(2);
-            if (info.nr_offset >= 0 && info.nr_offset + 4 <= size) e.fields["nr"] = read_signed(p + info.nr_offset, 4);
-            if (info.ret_offset >= 0 && info.ret_offset + info.ret_size <= size) {
-                auto ret = read_signed(p + info.ret_offset, info.ret_size);
-                append_hex(e.details, static_cast<std::uint64_t>(ret));
-                e.fields["ret"] = ret;
-            }
-            return;
-        }
-        case EventInfo::Kind::kOther: {
-            e.event = info.name;
-            tep_record record{};
-            record.ts = ts;
-            record.size = size;
-            record.data = data;
-            record.cpu = cpu;
-            trace_seq seq;
-            trace_seq_init(&seq);
-            tep_print_event(tep_, &seq, &record, "%s", TEP_PRINT_INFO);
-            trace_seq_terminate(&seq);
-            // String fields (task names, file names) are whatever bytes a process chose.
-            e.details = to_valid_utf8(std::string_view(seq.buffer, seq.len));
-            trace_seq_destroy(&seq);
-            for (const auto& f : info.fields) {
-                if (f.is_dynamic || f.offset + f.size > size) continue;
-                if (f.is_string) {
-                    std::string_view s(p + f.offset, static_cast<std::size_t>(f.size));
-                    e.fields[f.name] = to_valid_utf8(s.substr(0, s.find('\0')));
-                } else if (f.size <= 8) {
-                    if (f.is_signed) e.fields[f.name] = read_signed(p + f.offset, f.size);
-                    else e.fields[f.name] = read_unsigned(p + f.offset, f.size);
-                }
-            }
+void RawDecoder::pack_details(const EventInfo& info, int cpu, std::uint64_t ts, const char* data, int size,
+                              PackedValues& v) {
+    // libtraceevent follows a record's dynamic fields wherever their locators point: only when
+    // all lie inside the record is it printed.
+    for (const auto& [offset, relative] : info.locators) {
+        auto loc = static_cast<std::uint32_t>(read_unsigned(data + offset, 4));
+        auto start = (loc & 0xffff) + (relative ? static_cast<std::uint32_t>(offset) + 4 : 0);
+        if (start + (loc >> 16) > static_cast<std::uint32_t>(size)) {
+            v.add_string("");
             return;
         }
     }
+    tep_record record{};
+    record.ts = ts;
+    record.size = size;
+    record.data = const_cast<char*>(data);  // only read
+    record.cpu = cpu;
+    trace_seq_reset(seq_.get());
+    tep_print_event(tep_, seq_.get(), &record, "%s", TEP_PRINT_INFO);
+    trace_seq_terminate(seq_.get());
+    add_text(v, std::string_view(seq_->buffer, seq_->len));
 }
 
-void* RawDecoder::bounded(const void* subbuf, std::size_t size, std::vector<char>& scratch) const {
-    // kbuffer's view of the commit field (kbuffer-parse.c): data length in the low 27 bits; with
-    // both flags, a lost-events count stored after the data.
-    constexpr std::uint64_t kCommitMask = (1U << 27) - 1, kMissing = 1ULL << 31, kStored = 1ULL << 30;
-    constexpr std::size_t kCommitOffset = 8, kSlack = 16;  // slack: a record header read at the end
-    const std::size_t header = header_size();
-    const auto commit_bytes = static_cast<std::size_t>(commit_size());
-    if (size < header) return nullptr;
-    scratch.resize(size + kSlack);  // keeps its capacity from page to page
-    std::memcpy(scratch.data(), subbuf, size);
-    std::memset(scratch.data() + size, 0, kSlack);
-    std::uint64_t commit = 0;  // little-endian host (set in from_formats/create's tep)
-    std::memcpy(&commit, scratch.data() + kCommitOffset, commit_bytes);
-    std::size_t need = header + (commit & kCommitMask) + ((commit & kMissing) && (commit & kStored) ? commit_bytes : 0);
-    if (need > size) {
-        commit = size - header;  // what we hold, without the (unreadable) lost-events count
-        std::memcpy(scratch.data() + kCommitOffset, &commit, commit_bytes);
+bool RawDecoder::fill(const EventInfo& info, int cpu, std::uint64_t ts, const char* data, int size, TraceEvent& e) {
+    if (size < info.min_size) return false;
+    const char* p = data;
+    e.timestamp_ns = ts;
+    e.cpu = cpu;
+    e.type = info.type.get();
+    if (info.pid_offset >= 0) e.pid = static_cast<pid_t>(read_signed(p + info.pid_offset, info.pid_size));
+    auto& v = e.values;
+    if (info.type->details() == EventType::Details::kStored) pack_details(info, cpu, ts, data, size, v);
+    for (const auto& plan : info.plans) {
+        switch (plan.kind) {
+            case FieldKind::kSigned:
+            case FieldKind::kUnsigned:
+            case FieldKind::kHex: v.add_int(read_int(p + plan.offset, plan.size, plan.is_signed)); break;
+            case FieldKind::kString:
+            case FieldKind::kSignedArray:
+            case FieldKind::kUnsignedArray: {
+                int start = plan.offset, length = plan.size;
+                if (plan.dynamic) {
+                    auto loc = static_cast<std::uint32_t>(read_unsigned(p + plan.offset, 4));
+                    start = static_cast<int>(loc & 0xffff) + (plan.relative ? plan.offset + plan.size : 0);
+                    length = static_cast<int>(loc >> 16);
+                }
+                // The data must lie in the record; what does not is exported empty.
+                if (start < 0 || length < 0 || start > size || length > size - start) length = 0;
+                if (plan.kind == FieldKind::kString) {
+                    std::string_view s(p + start, static_cast<std::size_t>(length));
+                    add_text(v, s.substr(0, s.find('\0')));
+                } else {
+                    auto count = static_cast<std::uint32_t>(length / plan.element_size);
+                    char* out = v.add_array(count);
+                    for (std::uint32_t i = 0; i < count; ++i) {
+                        auto x = read_int(p + start + i * plan.element_size, plan.element_size, plan.is_signed);
+                        std::memcpy(out + 8 * i, &x, 8);
+                    }
+                }
+                break;
+            }
+        }
     }
-    return scratch.data();
+    return true;
 }
 
 DecodeCounts RawDecoder::decode(int cpu, const void* subbuf, std::size_t size, std::vector<TraceEvent>& out) {
     DecodeCounts counts;
-    void* page = bounded(subbuf, size, scratch_);
-    if (!page || kbuffer_load_subbuffer(kbuf_, page) != 0) return counts;
-    const char* end = static_cast<const char*>(page) + size;
-    int last = -1;
-    counts.missed = static_cast<std::size_t>(std::max(0, kbuffer_missed_events(kbuf_)));
-    unsigned long long ts = 0;
-    for (void* data = kbuffer_read_event(kbuf_, &ts); data && advanced(kbuf_, last); data = kbuffer_next_event(kbuf_, &ts)) {
-        // A record may claim more bytes than the sub-buffer has left.
-        int len = static_cast<int>(std::min<std::ptrdiff_t>(kbuffer_event_size(kbuf_), end - static_cast<char*>(data)));
-        if (len < type_offset_ + type_size_) {
+    PageReader page(static_cast<const char*>(subbuf), size, commit_size());
+    counts.missed = static_cast<std::size_t>(std::max(0LL, page.missed()));
+    const char* body = nullptr;
+    std::size_t length = 0;
+    std::uint64_t ts = 0;
+    while (page.next(body, length, ts)) {
+        const int len = static_cast<int>(length);
+        const EventInfo* info = len >= type_offset_ + type_size_
+                                    ? info_for(static_cast<int>(read_unsigned(body + type_offset_, type_size_)))
+                                    : nullptr;
+        if (!info || !fill(*info, cpu, ts, body, len, out.emplace_back())) {
+            if (info) out.pop_back();
             ++counts.unknown;
             continue;
         }
-        int type = static_cast<int>(read_unsigned(static_cast<const char*>(data) + type_offset_, type_size_));
-        const EventInfo* info = info_for(type);
-        if (!info) {
-            ++counts.unknown;
-            continue;
-        }
-        fill(*info, cpu, ts, data, len, out.emplace_back());
         ++counts.events;
     }
     return counts;
 }
 
-std::size_t RawDecoder::count(const void* subbuf, std::size_t size) {
-    void* page = bounded(subbuf, size, count_scratch_);
-    if (!page || kbuffer_load_subbuffer(count_kbuf_, page) != 0) return 0;
+std::size_t RawDecoder::count(const void* subbuf, std::size_t size) const {
+    PageReader page(static_cast<const char*>(subbuf), size, commit_size());
+    const char* body = nullptr;
+    std::size_t length = 0;
+    std::uint64_t ts = 0;
     std::size_t n = 0;
-    unsigned long long ts = 0;
-    int last = -1;
-    for (void* data = kbuffer_read_event(count_kbuf_, &ts); data && advanced(count_kbuf_, last);
-         data = kbuffer_next_event(count_kbuf_, &ts))
+    while (page.next(body, length, ts)) {
+        if (!uncounted_.empty() && length >= static_cast<std::size_t>(type_offset_ + type_size_) &&
+            std::ranges::find(uncounted_, static_cast<int>(read_unsigned(body + type_offset_, type_size_))) !=
+                uncounted_.end())
+            continue;
         ++n;
+    }
     return n;
+}
+
+void RawDecoder::skip_in_count(const std::set<std::string>& event_names) {
+    uncounted_.clear();
+    for (int i = 0; i < tep_get_events_count(tep_); ++i)
+        if (tep_event* ev = tep_get_event(tep_, i); ev && event_names.contains(ev->name)) uncounted_.push_back(ev->id);
 }
 
 }  // namespace ct::node

@@ -2,16 +2,21 @@
 // into TraceEvents, using the event formats in a libtraceevent tep handle. Pure: bytes in,
 // events out; no files. One decoder per capture, used by one thread at a time (tep lookups
 // keep internal caches). Events come out in buffer order (timestamp order within one CPU);
-// comm is left empty (the caller knows the tasks).
-// Syscall events get the text path's names and shapes: "sys_enter_<name>" with details
-// "arg: 0x..., ..." and fields {"nr", "args": {arg: "0x..."}}; "sys_exit_<name>" with details
-// "0x<ret>" and fields {"nr", "ret"}. Other events: details as ftrace prints them, numeric
-// fields by name.
+// comm is left empty (the caller knows the tasks). The decoder owns the EventTypes its events
+// point to: it must outlive them (docs/architecture.md, "One event, from the kernel to a user").
+// Syscall events get the text path's names and shapes: "sys_enter_<name>" with fields
+// {"nr", "args": {arg: "0x..."}} and details "arg: 0x..., ..."; "sys_exit_<name>" with fields
+// {"nr", "ret"} (signed) and details "0x<ret>". Nothing is formatted while decoding: the values
+// are packed and the JSON writer prints them (no allocation per syscall event).
+// Every other event: details as ftrace prints them (tep_print_event), and every field of its
+// format by name: integers as numbers (signed as the format says), char arrays and
+// __data_loc/__rel_loc char[] as strings, other arrays as arrays of numbers.
 #pragma once
 
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <set>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -21,13 +26,13 @@
 
 struct tep_handle;
 struct tep_event;
-struct kbuffer;
+struct trace_seq;
 
 namespace ct::node {
 
 struct DecodeCounts {
     std::size_t events = 0;     // records decoded into events
-    std::size_t unknown = 0;    // records whose event type the formats don't know
+    std::size_t unknown = 0;    // records whose event type the formats don't know, or too short for their format
     std::size_t missed = 0;     // events the kernel reports lost before this sub-buffer
 };
 
@@ -54,47 +59,53 @@ public:
     // Decodes one sub-buffer of `cpu`; appends to `out`. A malformed sub-buffer yields what
     // could be read before the damage.
     DecodeCounts decode(int cpu, const void* subbuf, std::size_t size, std::vector<TraceEvent>& out);
-    // Counts the records in a sub-buffer without decoding them (for exact drop accounting).
-    // Uses its own reader state: may run on one other thread concurrently with decode().
-    std::size_t count(const void* subbuf, std::size_t size);
+    // Counts the records in a sub-buffer without decoding them (for exact drop accounting),
+    // leaving out those of skip_in_count's events. Reads nothing decode() changes: may run on
+    // another thread concurrently with decode().
+    std::size_t count(const void* subbuf, std::size_t size) const;
+    // Events count() leaves out: those the capture consumes itself and never delivers (the
+    // hook's lifecycle bookkeeping), so a dropped one is no lost event. Before any count().
+    void skip_in_count(const std::set<std::string>& event_names);
     // Bytes of the sub-buffer header (timestamp + commit); data follows.
     std::size_t header_size() const;
 
 private:
-    struct FieldInfo {
-        std::string name;
+    // Where one exported field is in a record and how it is read.
+    struct FieldPlan {
         int offset = 0;
-        int size = 0;
+        int size = 0;          // of the field in the record (4 for a dynamic one's locator)
+        int element_size = 0;  // arrays: bytes per element
         bool is_signed = false;
-        bool is_string = false;  // char array or dynamic string: decoded as text
-        bool is_dynamic = false;
+        bool dynamic = false;   // __data_loc: the field locates the data (offset | length << 16)
+        bool relative = false;  // __rel_loc: that offset counts from the field's end
+        FieldKind kind = FieldKind::kSigned;
     };
     struct EventInfo {
-        enum class Kind { kEnter, kExit, kOther } kind = Kind::kOther;
-        std::string name;  // as exported
+        std::unique_ptr<EventType> type;
         tep_event* event = nullptr;
         int pid_offset = -1, pid_size = 0;
-        int nr_offset = -1;
-        int ret_offset = -1, ret_size = 0;
-        std::vector<FieldInfo> fields;  // syscall args (enter) or all own fields (other)
+        int min_size = 0;  // bytes a record needs for every fixed field of the format
+        std::vector<std::pair<int, bool>> locators;  // dynamic fields: (offset, __rel_loc)
+        std::vector<FieldPlan> plans;  // one per type->fields(), in order
     };
 
-    RawDecoder(tep_handle* tep, kbuffer* kbuf, kbuffer* count_kbuf);
-    // `subbuf` copied into `scratch` with room to spare and its commit field cut to the bytes we
-    // hold: kbuffer trusts a sub-buffer's own lengths. Null when too short for a header.
-    void* bounded(const void* subbuf, std::size_t size, std::vector<char>& scratch) const;
+    explicit RawDecoder(tep_handle* tep);
     int commit_size() const;  // bytes of the sub-buffer header's commit field (a long)
     const EventInfo* info_for(int type);
-    void fill(const EventInfo& info, int cpu, unsigned long long ts, void* data, int size, TraceEvent& e);
+    std::unique_ptr<EventInfo> make_info(tep_event* ev) const;
+    // False (nothing appended) for a record too short for its format.
+    bool fill(const EventInfo& info, int cpu, std::uint64_t ts, const char* data, int size, TraceEvent& e);
+    // The details text as ftrace prints the record, packed first.
+    // (Empty when a dynamic field's locator points outside the record.)
+    void pack_details(const EventInfo& info, int cpu, std::uint64_t ts, const char* data, int size, PackedValues& v);
 
     tep_handle* tep_;
-    kbuffer* kbuf_;
-    kbuffer* count_kbuf_;
     int type_offset_ = 0, type_size_ = 2;
     std::unordered_map<int, std::unique_ptr<EventInfo>> infos_;  // nullptr value = unknown type
     const EventInfo* last_ = nullptr;  // most records repeat the previous type
-    std::vector<char> scratch_, count_scratch_;  // for decode() and count() respectively
+    std::unique_ptr<trace_seq> seq_;  // reused for tep_print_event
     int last_type_ = -1;
+    std::vector<int> uncounted_;  // type ids count() leaves out; fixed before threads use it
 };
 
 }  // namespace ct::node

@@ -8,7 +8,6 @@
 
 #include "common/strings.h"
 #include "tracer-node/capture/ftrace_instance.h"
-#include "tracer-node/capture/trace_line_parse.h"
 
 namespace ct::node {
 
@@ -38,7 +37,10 @@ void TextCapture::consume(const char* data, size_t size, std::vector<TraceEvent>
     size_t start = 0, nl;
     while ((nl = partial_.find('\n', start)) != std::string::npos) {
         std::string_view line(partial_.data() + start, nl - start);
-        if (auto e = parse_trace_line(line)) out.push_back(std::move(*e));
+        if (auto e = parse_trace_line(line, types_)) {
+            names_.name(*e);
+            out.push_back(std::move(*e));
+        }
         else if (!trim(line).empty() && trim(line).front() != '#') ++unparsed_;
         start = nl + 1;
     }

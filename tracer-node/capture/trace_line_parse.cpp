@@ -1,5 +1,6 @@
 #include "tracer-node/capture/trace_line_parse.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 
@@ -29,46 +30,60 @@ std::optional<std::uint64_t> parse_timestamp(std::string_view s) {
     return secs * 1'000'000'000ULL + frac;
 }
 
-// "dfd: ffffff9c, filename: 7ffd, flags: 0" -> {"dfd": "ffffff9c", ...}; values stay text (hex).
-boost::json::object parse_args(std::string_view text) {
-    boost::json::object args;
+// "dfd: ffffff9c, filename: 7ffd, flags: 0" -> (name, text) pairs; values stay text. A name
+// given twice keeps its first place and its last value.
+std::vector<std::pair<std::string_view, std::string_view>> parse_args(std::string_view text) {
+    std::vector<std::pair<std::string_view, std::string_view>> args;
     size_t pos = 0;
     while (pos < text.size()) {
         size_t comma = text.find(", ", pos);
         if (comma == std::string_view::npos) comma = text.size();
         auto item = text.substr(pos, comma - pos);
         auto colon = item.find(": ");
-        if (colon != std::string_view::npos) args[trim(item.substr(0, colon))] = trim(item.substr(colon + 2));
+        if (colon != std::string_view::npos) {
+            auto name = trim(item.substr(0, colon));
+            auto value = trim(item.substr(colon + 2));
+            auto same = std::ranges::find(args, name, &std::pair<std::string_view, std::string_view>::first);
+            if (same != args.end()) same->second = value;
+            else args.emplace_back(name, value);
+        }
         pos = comma + 2;
     }
     return args;
 }
 
-void classify_syscall(TraceEvent& e, std::string_view body) {
+// Fills e's type and values; false when the type table is full.
+bool classify_syscall(TraceEvent& e, std::string_view body, TextEventTypes& types) {
+    std::vector<EventField> fields;
     // Exit: "sys_getppid -> 0x4d2"
     auto arrow = body.find(" -> ");
     if (arrow != std::string_view::npos && body.find('(') == std::string_view::npos) {
-        auto name = body.substr(4, arrow - 4);
-        e.event = "sys_exit_" + std::string(name);
-        e.details = std::string(body.substr(arrow + 4));
-        std::string_view ret = e.details;
+        auto name = "sys_exit_" + std::string(body.substr(4, arrow - 4));
+        auto ret = body.substr(arrow + 4);
         // The kernel prints the return register in hex; negative errnos wrap (0xfffffffffffffff2 = -14).
         unsigned long long bits = 0;
         long long value = 0;
-        if (ret.starts_with("0x") && to_number(ret.substr(2), bits, 16))
-            e.fields["ret"] = static_cast<long long>(bits);
-        else if (to_number(ret, value))
-            e.fields["ret"] = value;
-        return;
+        std::optional<long long> parsed;
+        if (ret.starts_with("0x") && to_number(ret.substr(2), bits, 16)) parsed = static_cast<long long>(bits);
+        else if (to_number(ret, value)) parsed = value;
+        if (parsed) fields.push_back({"ret", FieldKind::kSigned, false});
+        e.type = types.get(name, fields);
+        e.values.add_string(ret);
+        if (parsed) e.values.add_int(static_cast<std::uint64_t>(*parsed));
+        return e.type != nullptr;
     }
     // Enter: "sys_openat(dfd: ffffff9c, ...)"
     auto paren = body.find('(');
-    e.event = "sys_enter_" + std::string(body.substr(4, paren - 4));
+    auto name = "sys_enter_" + std::string(body.substr(4, paren - 4));
     auto close = body.rfind(')');
-    auto args = close != std::string_view::npos && close > paren ? body.substr(paren + 1, close - paren - 1)
+    auto text = close != std::string_view::npos && close > paren ? body.substr(paren + 1, close - paren - 1)
                                                                   : body.substr(paren + 1);
-    e.details = std::string(args);
-    if (!args.empty()) e.fields["args"] = parse_args(args);
+    auto args = parse_args(text);
+    for (const auto& [arg, value] : args) fields.push_back({std::string(arg), FieldKind::kString, true});
+    e.type = types.get(name, fields);
+    e.values.add_string(text);
+    for (const auto& [arg, value] : args) e.values.add_string(value);
+    return e.type != nullptr;
 }
 
 bool is_syscall_body(std::string_view body) {
@@ -82,7 +97,19 @@ bool is_syscall_body(std::string_view body) {
 
 }  // namespace
 
-std::optional<TraceEvent> parse_trace_line(std::string_view line) {
+const EventType* TextEventTypes::get(std::string_view name, const std::vector<EventField>& fields) {
+    key_.assign(name);
+    for (const auto& f : fields) {
+        key_ += '\0';
+        key_ += f.name;
+    }
+    if (auto it = types_.find(key_); it != types_.end()) return it->second.get();
+    if (types_.size() >= kMaxTypes) return nullptr;
+    auto type = std::make_unique<EventType>(std::string(name), fields, EventType::Details::kStored);
+    return types_.emplace(key_, std::move(type)).first->second.get();
+}
+
+std::optional<TraceEvent> parse_trace_line(std::string_view line, TextEventTypes& types) {
     // Task names and string arguments are whatever bytes a process chose; events become JSON.
     std::string repaired;
     if (valid_utf8_prefix(line) != line.size()) {
@@ -125,17 +152,16 @@ std::optional<TraceEvent> parse_trace_line(std::string_view line) {
     e.timestamp_ns = *ts;
     auto body = colon + 2 <= rest.size() ? rest.substr(colon + 2) : std::string_view{};
     if (is_syscall_body(body)) {
-        classify_syscall(e, body);
+        if (!classify_syscall(e, body, types)) return std::nullopt;
         return e;
     }
     // Generic "<event>: <details>".
     auto sep = body.find(": ");
-    if (sep == std::string_view::npos) {
-        e.event = std::string(body.ends_with(':') ? body.substr(0, body.size() - 1) : body);
-    } else {
-        e.event = std::string(body.substr(0, sep));
-        e.details = std::string(body.substr(sep + 2));
-    }
+    auto name = sep == std::string_view::npos ? (body.ends_with(':') ? body.substr(0, body.size() - 1) : body)
+                                              : body.substr(0, sep);
+    e.type = types.get(name, {});
+    if (!e.type) return std::nullopt;
+    e.values.add_string(sep == std::string_view::npos ? std::string_view() : body.substr(sep + 2));
     return e;
 }
 
@@ -159,18 +185,40 @@ std::string_view kv_value(std::string_view text, std::string_view key) {
 
 std::optional<ProcessChange> process_change(const TraceEvent& e) {
     constexpr size_t kCommLen = 15;  // TASK_COMM_LEN - 1
-    // string_view compares lengths first: this runs on every event, nearly all of them neither.
-    std::string_view event = e.event;
-    if (event == "sched_process_fork") {
-        pid_t child = 0;
-        if (!to_number(kv_value(e.details, "child_pid"), child) || child <= 0) return std::nullopt;
-        return ProcessChange{ProcessChange::kFork, child, std::string(kv_value(e.details, "child_comm"))};
-    }
-    if (event == "sched_process_exec") {
-        auto file = kv_value(e.details, "filename");
-        if (file.empty()) return std::nullopt;
-        auto base = file.substr(file.rfind('/') + 1);
-        return ProcessChange{ProcessChange::kExec, e.pid, std::string(base.substr(0, kCommLen))};
+    if (!e.type || e.type->lifecycle() == EventType::Lifecycle::kNone) return std::nullopt;
+    // The named fields when the event has them (raw), else "key=value" in its details (text).
+    std::string details;
+    auto value = [&](std::string_view key) -> std::string {
+        std::string out;
+        bool found = false;
+        visit_fields(e, [&](const FieldValue& v) {
+            if (found || v.field->name != key) return;
+            found = true;
+            if (v.field->kind == FieldKind::kString) out.assign(v.text);
+            else out = std::to_string(v.as_signed());
+        });
+        if (found) return out;
+        if (details.empty()) details = e.details();
+        return std::string(kv_value(details, key));
+    };
+    switch (e.type->lifecycle()) {
+        case EventType::Lifecycle::kFork: {
+            pid_t child = 0;
+            if (!to_number(value("child_pid"), child) || child <= 0) return std::nullopt;
+            return ProcessChange{ProcessChange::kFork, child, value("child_comm")};
+        }
+        case EventType::Lifecycle::kExec: {
+            auto file = value("filename");
+            if (file.empty()) return std::nullopt;
+            auto base = std::string_view(file).substr(file.rfind('/') + 1);
+            return ProcessChange{ProcessChange::kExec, e.pid, std::string(base.substr(0, kCommLen))};
+        }
+        case EventType::Lifecycle::kExit: {
+            pid_t pid = 0;
+            if (!to_number(value("pid"), pid) || pid <= 0) pid = e.pid;
+            return ProcessChange{ProcessChange::kExit, pid, {}};
+        }
+        case EventType::Lifecycle::kNone: break;
     }
     return std::nullopt;
 }

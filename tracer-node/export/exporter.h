@@ -17,11 +17,13 @@
 
 namespace ct::node {
 
+// One event and its owner, as lent to the exporters: both are the capture run's and valid during
+// the export_events call that hands them over. An exporter that keeps an event past that call
+// copies it (and its owner). No copy is made per event otherwise.
 struct EnrichedEvent {
-    TraceEvent event;
-    // Pod/container the pid belongs to; null when unknown. Shared: millions of events of a
-    // handful of pids point to the same few owners instead of copying three strings each.
-    std::shared_ptr<const EventOwner> owner;
+    const TraceEvent& event;
+    // Pod/container the pid belongs to; null when unknown. The run keeps one per container.
+    const EventOwner* owner = nullptr;
 };
 
 // One container's syscall counts in a statistics run (docs/hooks.md "Statistics hooks").

@@ -1,20 +1,32 @@
 #include "tracer-node/export/jsonl_exporter.h"
 
-#include <boost/json.hpp>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 namespace ct::node {
 
 Result<std::shared_ptr<JsonLinesExporter>> JsonLinesExporter::open(const std::string& path) {
     if (path.empty() || path == "-")
-        return std::shared_ptr<JsonLinesExporter>(new JsonLinesExporter(stdout, "stdout", false));
-    std::FILE* f = std::fopen(path.c_str(), "a");
-    if (!f) return fail_errno(fmt::format("opening trace output \"{}\"", path));
-    return std::shared_ptr<JsonLinesExporter>(new JsonLinesExporter(f, path, true));
+        return std::shared_ptr<JsonLinesExporter>(new JsonLinesExporter(FD(), STDOUT_FILENO, "stdout"));
+    FD fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666));
+    if (!fd) return fail_errno(fmt::format("opening trace output \"{}\"", path));
+    const int raw = fd.get();
+    return std::shared_ptr<JsonLinesExporter>(new JsonLinesExporter(std::move(fd), raw, path));
 }
 
-JsonLinesExporter::~JsonLinesExporter() {
-    if (owned_) std::fclose(file_);
+JsonLinesExporter::JsonLinesExporter(FD owned, int fd, std::string path)
+    : owned_(std::move(owned)), fd_(fd), path_(std::move(path)) {
+    struct stat st {};
+    regular_ = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 void JsonLinesExporter::export_events(const EventContext& context, std::span<const EnrichedEvent> events) {
@@ -25,37 +37,93 @@ void JsonLinesExporter::export_events(const EventContext& context, std::span<con
     thread_local std::string text;
     EventJsonWriter writer(context);
     text.clear();
-    auto write = [&](bool last) {
+    std::size_t lines = 0;
+    auto write = [&] {
         std::lock_guard lock(mutex_);
-        std::fwrite(text.data(), 1, text.size(), file_);
+        ExportCounts counts;
+        write_locked(text, lines, counts);
+        for (auto* c : {&sessions_[context.session_id], &total_}) {
+            c->exported += counts.exported;
+            c->dropped += counts.dropped;
+            c->errors += counts.errors;
+        }
         text.clear();
-        if (!last) return;
-        std::fflush(file_);
-        written_[context.session_id] += events.size();
-        total_ += events.size();
+        lines = 0;
     };
     for (const auto& e : events) {
-        writer.append(text, e.event, e.owner.get());
+        writer.append(text, e.event, e.owner);
         text += '\n';
-        if (text.size() >= kChunkBytes) write(false);
+        ++lines;
+        if (text.size() >= kChunkBytes) write();
     }
-    write(true);
+    if (lines) write();
+}
+
+bool JsonLinesExporter::room_for(std::size_t bytes) const {
+    struct statvfs st {};
+    if (::fstatvfs(fd_, &st) != 0) return true;  // cannot tell: try
+    return static_cast<unsigned long long>(st.f_bavail) * st.f_frsize >= bytes;
+}
+
+void JsonLinesExporter::write_locked(std::string_view text, std::size_t lines, ExportCounts& counts) {
+    // A full disk: wait for room for this chunk and one more before trying again.
+    if (failing_ == ENOSPC && regular_ && !room_for(text.size() + kChunkBytes)) {
+        counts.dropped += lines;
+        return;
+    }
+    std::size_t done = 0;
+    int err = 0;
+    while (done < text.size()) {
+        ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
+        if (n > 0) {
+            done += static_cast<std::size_t>(n);
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            err = n < 0 ? errno : EIO;
+            break;
+        }
+    }
+    if (!err) {
+        counts.exported += lines;
+        if (failing_) spdlog::info("trace output {}: writable again; events are exported to it again", path_);
+        failing_ = 0;
+        return;
+    }
+    // Part of the chunk went out: its whole lines stay, the cut one goes.
+    const auto last_newline = done ? text.rfind('\n', done - 1) : std::string_view::npos;
+    const std::size_t whole = last_newline == std::string_view::npos ? 0 : last_newline + 1;
+    if (done > whole && regular_) {
+        struct stat st {};
+        if (::fstat(fd_, &st) != 0 || st.st_size < static_cast<off_t>(done - whole) ||
+            ::ftruncate(fd_, st.st_size - static_cast<off_t>(done - whole)) != 0)
+            spdlog::warn("trace output {}: could not cut off a partly written line: {}", path_, std::strerror(errno));
+    }
+    const auto written = static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(whole), '\n'));
+    counts.exported += written;
+    counts.dropped += lines - written;
+    ++counts.errors;
+    if (!failing_)
+        spdlog::error("trace output {}: {}: events that cannot be written are counted as dropped (Stats.Exporters.jsonl) "
+                      "until it can be written again",
+                      path_, std::strerror(err));
+    failing_ = err;
 }
 
 ExportCounts JsonLinesExporter::session_counts(const std::string& session_id) const {
     std::lock_guard lock(mutex_);
-    auto it = written_.find(session_id);
-    return {it == written_.end() ? 0 : it->second, 0, 0};
+    auto it = sessions_.find(session_id);
+    return it == sessions_.end() ? ExportCounts{} : it->second;
 }
 
 ExportCounts JsonLinesExporter::total_counts() const {
     std::lock_guard lock(mutex_);
-    return {total_, 0, 0};
+    return total_;
 }
 
 void JsonLinesExporter::forget_session(const std::string& session_id) {
     std::lock_guard lock(mutex_);
-    written_.erase(session_id);
+    sessions_.erase(session_id);
 }
 
 }  // namespace ct::node

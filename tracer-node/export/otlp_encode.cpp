@@ -1,5 +1,7 @@
 #include "tracer-node/export/otlp_encode.h"
 
+#include <cstring>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -13,16 +15,28 @@ constexpr std::string_view kEnter = "sys_enter_";
 constexpr std::string_view kExit = "sys_exit_";
 
 // A field value as an attribute value; integers stay integers, the rest is text.
-std::variant<std::string, std::int64_t> attribute_value(const json::value& v) {
-    if (v.is_int64()) return v.as_int64();
-    if (v.is_uint64()) {
-        auto u = v.as_uint64();
-        if (u <= static_cast<std::uint64_t>(INT64_MAX)) return static_cast<std::int64_t>(u);
-        return fmt::format("{:#x}", u);  // pointers and flags above 2^63: hex reads better
+std::variant<std::string, std::int64_t> attribute_value(const FieldValue& v) {
+    switch (v.field->kind) {
+        case FieldKind::kSigned: return v.as_signed();
+        case FieldKind::kUnsigned:
+            if (v.integer <= static_cast<std::uint64_t>(INT64_MAX)) return static_cast<std::int64_t>(v.integer);
+            return fmt::format("{:#x}", v.integer);  // pointers and flags above 2^63: hex reads better
+        case FieldKind::kHex: return fmt::format("{:#x}", v.integer);
+        case FieldKind::kString: return std::string(v.text);
+        case FieldKind::kSignedArray:
+        case FieldKind::kUnsignedArray: {
+            std::string out = "[";
+            for (std::size_t i = 0; i + 8 <= v.array.size(); i += 8) {
+                std::uint64_t x;
+                std::memcpy(&x, v.array.data() + i, 8);
+                if (i) out += ',';
+                if (v.field->kind == FieldKind::kSignedArray) out += std::to_string(static_cast<std::int64_t>(x));
+                else out += std::to_string(x);
+            }
+            return out + "]";
+        }
     }
-    if (v.is_string()) return std::string(v.as_string());
-    if (v.is_bool()) return static_cast<std::int64_t>(v.as_bool());
-    return json::serialize(v);
+    return std::string();
 }
 
 json::object attribute_json(const Attribute& a) {
@@ -85,18 +99,22 @@ SpanBuilder::SpanBuilder(Options options, std::function<std::uint64_t()> next_id
 void SpanBuilder::add(std::span<const EnrichedEvent> events, std::vector<Span>& out) {
     for (const auto& ee : events) {
         const auto& e = ee.event;
-        std::string_view name = e.event;
+        std::string_view name = e.name();
         if (name.starts_with(kEnter)) {
-            pending_.insert_or_assign(e.pid, ee);
+            // Kept past this call: the owner is copied (EnrichedEvent::owner is only lent).
+            std::optional<ResourceKey> resource;
+            if (ee.owner) resource = ResourceKey{ee.owner->pod, ee.owner->pod_namespace, ee.owner->container,
+                                                 ee.owner->container_id};
+            pending_.insert_or_assign(e.pid, Pending{e, std::move(resource)});
             continue;
         }
         if (name.starts_with(kExit)) {
             auto it = pending_.find(e.pid);
             if (it == pending_.end()) continue;  // its enter came before the run started
-            const EnrichedEvent enter = std::move(it->second);
+            const Pending enter = std::move(it->second);
             pending_.erase(it);
             auto syscall = name.substr(kExit.size());
-            if (std::string_view(enter.event.event).substr(kEnter.size()) != syscall) continue;
+            if (enter.event.name().substr(kEnter.size()) != syscall) continue;
 
             Span s;
             s.trace_id = options_.trace_id;
@@ -110,12 +128,14 @@ void SpanBuilder::add(std::span<const EnrichedEvent> events, std::vector<Span>& 
             s.attributes.push_back({"pid", std::int64_t{e.pid}});
             s.attributes.push_back({"comm", e.comm});
             s.attributes.push_back({"cpu", std::int64_t{enter.event.cpu}});
-            if (auto* args = enter.event.fields.if_contains("args"); args && args->is_object())
-                for (const auto& [k, v] : args->as_object())
-                    s.attributes.push_back({"arg." + std::string(k), attribute_value(v)});
-            if (auto* ret = e.fields.if_contains("ret")) s.attributes.push_back({"ret", attribute_value(*ret)});
-            if (const auto& owner = ee.owner ? ee.owner : enter.owner)
-                s.resource = {owner->pod, owner->pod_namespace, owner->container, owner->container_id};
+            visit_fields(enter.event, [&](const FieldValue& v) {
+                if (v.field->arg) s.attributes.push_back({"arg." + v.field->name, attribute_value(v)});
+            });
+            visit_fields(e, [&](const FieldValue& v) {
+                if (v.field->name == "ret") s.attributes.push_back({"ret", attribute_value(v)});
+            });
+            if (ee.owner) s.resource = {ee.owner->pod, ee.owner->pod_namespace, ee.owner->container, ee.owner->container_id};
+            else if (enter.resource) s.resource = *enter.resource;
             out.push_back(std::move(s));
             continue;
         }
@@ -125,10 +145,10 @@ void SpanBuilder::add(std::span<const EnrichedEvent> events, std::vector<Span>& 
         }
         SpanEvent se;
         se.time_unix_ns = kernel_to_unix_ns(e.timestamp_ns, options_.clock_offset_ns);
-        se.name = e.event;
+        se.name = std::string(name);
         se.attributes.push_back({"pid", std::int64_t{e.pid}});
         se.attributes.push_back({"comm", e.comm});
-        if (!e.details.empty()) se.attributes.push_back({"details", e.details});
+        if (auto details = e.details(); !details.empty()) se.attributes.push_back({"details", std::move(details)});
         if (ee.owner) {
             se.attributes.push_back({"k8s.pod.name", ee.owner->pod});
             se.attributes.push_back({"k8s.container.name", ee.owner->container});

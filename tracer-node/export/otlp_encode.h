@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <tuple>
@@ -99,7 +100,11 @@ public:
 private:
     Options options_;
     std::function<std::uint64_t()> next_id_;
-    std::map<pid_t, EnrichedEvent> pending_;  // pid -> its last unmatched sys_enter
+    struct Pending {
+        TraceEvent event;                      // the sys_enter
+        std::optional<ResourceKey> resource;   // its owner, copied
+    };
+    std::map<pid_t, Pending> pending_;  // pid -> its last unmatched sys_enter
     std::vector<SpanEvent> root_events_;
     std::uint32_t dropped_root_events_ = 0;
 };

@@ -69,7 +69,7 @@ void StreamHub::export_events(const EventContext& c, std::span<const EnrichedEve
     std::size_t in_piece = 0;
     EventJsonWriter writer(c);
     for (const auto& e : events) {
-        writer.append(piece, e.event, e.owner.get());
+        writer.append(piece, e.event, e.owner);
         piece += '\n';
         if (++in_piece, piece.size() >= options_.chunk_bytes) {
             fanout->push(std::move(piece), in_piece);

@@ -1,8 +1,7 @@
 #include "tracer-node/record/chrome_trace_writer.h"
 
 #include <charconv>
-
-#include <boost/json.hpp>
+#include <cstring>
 
 namespace ct::node::record {
 
@@ -51,29 +50,53 @@ void append_us(std::string& out, std::int64_t ns) {
     out.append(frac, 4);
 }
 
+// One field's value as JSON, as the event JSON writer exports it (docs/api.md "Exported events").
+void append_value(std::string& out, const FieldValue& v) {
+    auto append_array = [&](bool is_signed) {
+        out += '[';
+        for (std::size_t i = 0; i + 8 <= v.array.size(); i += 8) {
+            std::uint64_t x;
+            std::memcpy(&x, v.array.data() + i, 8);
+            if (i) out += ',';
+            if (is_signed) append_int(out, static_cast<std::int64_t>(x));
+            else append_int(out, x);
+        }
+        out += ']';
+    };
+    switch (v.field->kind) {
+        case FieldKind::kSigned: append_int(out, v.as_signed()); break;
+        case FieldKind::kUnsigned: append_int(out, v.integer); break;
+        case FieldKind::kHex: {
+            char buf[20];
+            auto r = std::to_chars(buf, buf + sizeof buf, v.integer, 16);
+            out += "\"0x";
+            out.append(buf, r.ptr);
+            out += '"';
+            break;
+        }
+        case FieldKind::kString: append_string(out, v.text); break;
+        case FieldKind::kSignedArray: append_array(true); break;
+        case FieldKind::kUnsignedArray: append_array(false); break;
+    }
+}
+
 // The members (no braces) of an event's args: a syscall enter's arguments, an exit's "ret",
 // any other event's fields (and its text when it has no fields).
 std::string args_of(const TraceEvent& e) {
     std::string out;
-    if (e.event.starts_with(kEnter)) {
-        if (auto* args = e.fields.if_contains("args"); args && args->is_object())
-            for (const auto& kv : args->as_object()) {
-                if (!out.empty()) out += ',';
-                append_string(out, kv.key());
-                out += ':';
-                out += boost::json::serialize(kv.value());
-            }
-        return out;
-    }
-    for (const auto& kv : e.fields) {
+    const bool enter = e.name().starts_with(kEnter);
+    visit_fields(e, [&](const FieldValue& v) {
+        if (enter && !v.field->arg) return;
         if (!out.empty()) out += ',';
-        append_string(out, kv.key());
+        append_string(out, v.field->name);
         out += ':';
-        out += boost::json::serialize(kv.value());
-    }
-    if (e.fields.empty() && !e.details.empty()) {
-        out += "\"details\":";
-        append_string(out, e.details);
+        append_value(out, v);
+    });
+    if (!enter && e.type && e.type->fields().empty()) {
+        if (auto details = e.details(); !details.empty()) {
+            out += "\"details\":";
+            append_string(out, details);
+        }
     }
     return out;
 }
@@ -160,17 +183,18 @@ void ChromeTraceWriter::add(std::string& out, const TraceEvent& e, const ChromeT
     const std::uint64_t pid = options_.pid_base + static_cast<std::uint64_t>(task.tgid);
     const std::int64_t ts = static_cast<std::int64_t>(e.timestamp_ns) + ts_offset_ns;
     name_task(out, e.pid, task, pid);
-    if (e.event.starts_with(kEnter)) {
+    const std::string_view event = e.name();
+    if (event.starts_with(kEnter)) {
         // A second enter before an exit: the first one's exit was lost.
         if (auto it = pending_.find(e.pid); it != pending_.end()) {
             instant(out, it->second.enter_event, it->second.ts_ns, it->second.pid, e.pid, it->second.args);
             pending_.erase(it);
         }
-        pending_.emplace(e.pid, Pending{ts, e.event.substr(kEnter.size()), args_of(e), pid, e.event});
+        pending_.emplace(e.pid, Pending{ts, std::string(event.substr(kEnter.size())), args_of(e), pid, std::string(event)});
         return;
     }
-    if (e.event.starts_with(kExit)) {
-        auto name = std::string_view(e.event).substr(kExit.size());
+    if (event.starts_with(kExit)) {
+        auto name = event.substr(kExit.size());
         auto it = pending_.find(e.pid);
         std::string ret = args_of(e);
         if (it == pending_.end() || it->second.name != name) {
@@ -178,7 +202,7 @@ void ChromeTraceWriter::add(std::string& out, const TraceEvent& e, const ChromeT
                 instant(out, it->second.enter_event, it->second.ts_ns, it->second.pid, e.pid, it->second.args);
                 pending_.erase(it);
             }
-            instant(out, e.event, ts, pid, e.pid, ret);
+            instant(out, event, ts, pid, e.pid, ret);
             return;
         }
         const auto& enter = it->second;
@@ -202,7 +226,7 @@ void ChromeTraceWriter::add(std::string& out, const TraceEvent& e, const ChromeT
         pending_.erase(it);
         return;
     }
-    instant(out, e.event, ts, pid, e.pid, args_of(e));
+    instant(out, event, ts, pid, e.pid, args_of(e));
 }
 
 void ChromeTraceWriter::flush(std::string& out) {

@@ -34,7 +34,8 @@ public:
 
     CaptureStats stats() const override { return capture_->stats(); }
 
-    Result<size_t> follow(const std::vector<pid_t>& tgids) override {
+    Result<size_t> follow(const std::vector<pid_t>& tgids, const std::vector<ContainerRef>& scope) override {
+        capture_->widen_scope(scope);  // before the new processes' events can come
         if (instance_dir_.empty()) return size_t{0};  // a plain file takes no new processes
         // Children of traced processes are in the filter already (event-fork).
         auto filtered = ftrace::read_event_pids(instance_dir_);
@@ -91,8 +92,9 @@ Result<std::unique_ptr<RunCapture>> EventCaptureFactory::open(const RunCaptureRe
         if (!owner) return std::nullopt;
         return EventOwner{owner->pod, owner->pod_namespace, owner->container, owner->container_id};
     };
+    // The capture exports only the selected containers' events (docs/api.md "Capture").
     auto run = std::make_unique<CaptureRun>(std::move(*source), request.context, std::move(owners), exporters_,
-                                            options_.capture_nice);
+                                            CaptureRunOptions{.nice = options_.capture_nice, .scope = request.scope});
     return std::unique_ptr<RunCapture>(std::make_unique<EventCapture>(
         std::move(run), request.trace_path, request.context.session_id, options_.procfs_root));
 }

@@ -32,7 +32,8 @@ struct SessionExportStats {
     std::uint64_t errors = 0;
 };
 
-// Every event the kernel recorded for the session is either delivered or counted in lost.
+// Every event the kernel recorded for the session is either delivered, out of scope or counted
+// in lost.
 struct SessionStats {
     std::uint64_t delivered = 0;      // handed to the exporters
     std::uint64_t lost = 0;           // overrun + dropped + unparsed + queue_dropped
@@ -40,6 +41,8 @@ struct SessionStats {
     std::uint64_t dropped = 0;        // kernel dropped them (buffer full)
     std::uint64_t unparsed = 0;       // read but not understood
     std::uint64_t queue_dropped = 0;  // tracer-node's bounded capture queue was full
+    std::uint64_t out_of_scope = 0;   // of tasks outside the session's containers: dropped, not exported
+    std::uint64_t cache_evictions = 0;  // per-task capture cache entries pushed out by their bound (metrics only)
     std::uint64_t runs = 0;           // how many times the hook was started
     std::map<std::string, SessionExportStats> exporters;  // per exporter kind, of delivered events
 };

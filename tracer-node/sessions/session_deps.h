@@ -72,9 +72,11 @@ public:
     virtual CaptureStats stats() const = 0;
     // Processes that joined the session's containers during the run and were not handed to the
     // hook before: trace them too where this kind can (a tracefs instance: its event pid filter;
-    // children of traced processes are skipped, the kernel follows them already). Returns how
-    // many processes were added (0 when this kind cannot add any).
-    virtual Result<size_t> follow(const std::vector<pid_t>& tgids) = 0;
+    // children of traced processes are skipped, the kernel follows them already). `scope`: the
+    // session's containers now (those at start and any that joined); their events are exported
+    // from before the processes are added on (docs/api.md "Capture"). Returns how many
+    // processes were added (0 when this kind cannot add any).
+    virtual Result<size_t> follow(const std::vector<pid_t>& tgids, const std::vector<ContainerRef>& scope) = 0;
     // The hook has ended (stopped or on its own): deliver what is left within `limits`, then
     // release everything the run holds (threads, files, the hook's ftrace instance if it is still
     // there). Blocks up to limits.limit. Called once.
@@ -86,6 +88,9 @@ struct RunCaptureRequest {
     SessionSpec spec;
     std::string trace_path;  // the hook's first stdout line
     EventContext context;    // what every event of the run carries
+    // The session's selected containers: only their events are exported, whatever else gets
+    // into the hook's trace (docs/api.md "Capture"; follow() adds containers that join).
+    std::vector<ContainerRef> scope;
 };
 
 // Opens each run's capture. Thread-safe.

@@ -24,12 +24,23 @@ std::optional<std::vector<std::string>> hook_error(const RunningHook& hook) {
     return std::nullopt;
 }
 
+// A run's capture figures added to a session's totals.
 void add_counts(SessionStats& to, const CaptureStats& s) {
     to.delivered += s.delivered;
     to.overrun += s.loss.overrun;
     to.dropped += s.loss.dropped;
     to.unparsed += s.loss.unparsed;
     to.queue_dropped += s.loss.queue_dropped;
+    to.out_of_scope += s.out_of_scope;
+    to.cache_evictions += s.evictions;
+}
+
+// The selection as the capture's scope: every (pod, container) it names.
+std::vector<ContainerRef> scope_of(const Selection& selection) {
+    std::vector<ContainerRef> out;
+    for (const auto& [pod, names] : selection)
+        for (const auto& n : names) out.push_back({pod, n});
+    return out;
 }
 
 std::uint64_t unix_now_ns() {
@@ -394,7 +405,11 @@ Status SessionManager::start_locked(Entry& e) {
                                                 exporters_, unix_now_ns());
     } else {
         auto capture = captures_.open(
-            {.session = e.id, .spec = e.spec, .trace_path = trace_path, .context = std::move(context)});
+            {.session = e.id,
+                                       .spec = e.spec,
+                                       .trace_path = trace_path,
+                                       .context = std::move(context),
+                                       .scope = scope_of(selection)});
         if (!capture) {
             run->hook->stop(options_.stop_grace);
             captures_.discard(trace_path);
@@ -538,7 +553,7 @@ void SessionManager::follow_containers(const std::vector<std::shared_ptr<Entry>>
             if (!e->run->traced.contains(p)) fresh.push_back(p);
         e->run->traced = std::move(current);  // only live processes: the set stays bounded
         if (fresh.empty()) continue;
-        auto added = e->run->capture->follow(fresh);
+        auto added = e->run->capture->follow(fresh, scope_of(selection));
         if (!added) {
             spdlog::warn("session {}: cannot follow new processes: {}", e->id, added.error().message);
             continue;
