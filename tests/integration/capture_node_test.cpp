@@ -237,10 +237,8 @@ TEST_CASE("100k short-lived processes in a traced pod are all attributed and tra
     constexpr long kWarmup = 2'000, kChildren = 100'000;
     PidMaxAtLeast pid_max(4'194'304);
     Pod traced("forky-pod-" + suffix());
-    // Capture's per-task caches only: the recorder (on by default) keeps a table of every task
-    // of a recorded run (record/recorder.cpp), +28 MiB over these 100k tasks; reported to the
-    // lead as its own issue.
-    TracerNode node({.extra_args = {"--record-limit", "0"}});
+    // Recording on (the default): the recorder's task table is bounded too (record/recorder.cpp).
+    TracerNode node;
     wait_for_pod(node, traced.name());
     auto id = node.create_session(traced.name(), "*", "-s getppid");
     node.run(id, true);

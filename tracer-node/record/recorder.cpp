@@ -107,11 +107,17 @@ struct Recorder::Segment {
     std::vector<ScannedChunk> chunks;
 };
 
+// Tasks a run keeps in memory; tasks.jsonl holds them all (issue 15.3: a fork-heavy container
+// must not grow tracer-node without bound).
+constexpr std::size_t kMaxTasksInMemory = 4096;
+
 struct Recorder::Run {
     RunMeta meta;
     std::string dir;
     std::vector<TaskInfo> tasks;
     std::unordered_map<pid_t, std::size_t> task_of;  // tid -> index in tasks
+    // The table overflowed and was emptied: its tasks are in tasks.jsonl only (read by snapshot()).
+    bool spilled = false;
 
     // The open run only (the session's active one).
     FD tasks_fd;
@@ -120,8 +126,16 @@ struct Recorder::Run {
     std::vector<std::uint32_t> pending_pages, pending_events;
     const TaskInfo* last_task = nullptr;  // most events repeat the previous task
 
-    // Adds or updates a task; true when it changed.
+    // Adds or updates a task; true when it changed. A new task past kMaxTasksInMemory empties the
+    // table first: a task seen again is then noted (and appended to tasks.jsonl) again, where the
+    // later line wins.
     bool note_task(TaskInfo task) {
+        if (task_of.size() >= kMaxTasksInMemory && !task_of.contains(task.tid)) {
+            tasks.clear();
+            task_of.clear();
+            last_task = nullptr;
+            spilled = true;
+        }
         auto [it, added] = task_of.emplace(task.tid, tasks.size());
         if (added) {
             tasks.push_back(std::move(task));
@@ -430,6 +444,30 @@ void Recorder::export_events(const EventContext& context, std::span<const Enrich
     }
 }
 
+// Every task of a run whose table spilled, from its tasks.jsonl (whole lines: they are written
+// under the session's lock, which the caller holds). Unreadable lines are skipped and logged.
+std::vector<TaskInfo> Recorder::tasks_on_disk(const Run& run) {
+    std::vector<TaskInfo> out;
+    std::string text;
+    const auto path = run.dir + "/tasks.jsonl";
+    if (int err = read_file(path, text, std::size_t(1) << 30); err != 0) {
+        spdlog::error("recording {}: reading \"{}\": {}", run.meta.session_id, path, std::strerror(err));
+        return out;
+    }
+    std::unordered_map<pid_t, std::size_t> index;
+    for (std::size_t start = 0; start < text.size();) {
+        auto end = text.find('\n', start);
+        if (end == std::string::npos) break;
+        auto task = decode_task(std::string_view(text).substr(start, end - start));
+        start = end + 1;
+        if (!task) continue;
+        auto [it, added] = index.emplace(task->tid, out.size());
+        if (added) out.push_back(std::move(*task));
+        else out[it->second] = std::move(*task);  // the later line wins
+    }
+    return out;
+}
+
 Result<Recording> Recorder::snapshot(const std::string& session_id) {
     auto s = find(session_id);
     if (!s) return fail(Errc::kNotFound, fmt::format("nothing was recorded for trace session {}", session_id));
@@ -445,7 +483,7 @@ Result<Recording> Recorder::snapshot(const std::string& session_id) {
     std::unordered_map<std::uint64_t, std::size_t> run_index;
     for (const auto& run : s->runs) {
         run_index[run->meta.run] = r.runs.size();
-        r.runs.push_back({run->meta, run->tasks});
+        r.runs.push_back({run->meta, run->spilled ? tasks_on_disk(*run) : run->tasks});
     }
     for (const auto& seg : s->segments) {
         auto ri = run_index.find(seg.run);

@@ -82,6 +82,7 @@ public:
 private:
     struct Session;
     struct Run;
+    static std::vector<TaskInfo> tasks_on_disk(const Run& run);
     struct Segment;
 
     explicit Recorder(RecorderOptions options);
