@@ -75,6 +75,9 @@ public:
     // children of traced processes are skipped, the kernel follows them already). Returns how
     // many processes were added (0 when this kind cannot add any).
     virtual Result<size_t> follow(const std::vector<pid_t>& tgids) = 0;
+    // The run is about to be stopped (before its hook gets SIGINT): a capture that reads nothing
+    // while it runs (a flight recorder) empties the buffers its hook would wait to see drained.
+    virtual void stopping() {}
     // The hook has ended (stopped or on its own): deliver what is left within `limits`, then
     // release everything the run holds (threads, files, the hook's ftrace instance if it is still
     // there). Blocks up to limits.limit. Called once.

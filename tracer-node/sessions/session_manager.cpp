@@ -375,7 +375,7 @@ Status SessionManager::start_locked(Entry& e) {
         wake_janitor();
     };
     hook_options.clean_up_failed = [this](pid_t pid) { remove_instances_of_failed_hook(pid); };
-    auto started = hooks_.start(*hook, *tids, split_whitespace(e.spec.args), std::move(hook_options));
+    auto started = hooks_.start(*hook, *tids, hook_arguments(e.spec), std::move(hook_options));
     if (!started) return fail_start(started.error());
     run->hook = std::move(*started);
     run->traced.insert(tgids.begin(), tgids.end());
@@ -424,6 +424,7 @@ void SessionManager::stop_locked(Entry& e, RunEnd end) {
     // Stop a run: SIGINT the hook (it turns tracing off and waits for us to drain), SIGKILL
     // after the grace, then let the capture drain and release the instance.
     if (!e.run) return;
+    if (e.run->capture) e.run->capture->stopping();
     auto status = e.run->hook->stop(options_.stop_grace);
     spdlog::info("session {} stopped: hook {}", e.id, status.describe());
     finish_run_locked(e, end);

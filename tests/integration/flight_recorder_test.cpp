@@ -1,0 +1,221 @@
+// Flight recorder end to end (docs/flight-recorder.md): a real tracer-node runs a real ftrace
+// hook in "flight-recorder" mode on a real unshare pod; nothing is read while it runs; dumps (by
+// hand and on a fatal signal) hold the pod's last events, read back by the real trace-cmd and
+// as trace.json; a restarted node keeps them. Needs root (ftrace, unshare).
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "tests/support/fixtures.h"
+#include "tests/support/viewer_tools.h"
+
+using namespace ct::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+constexpr long kCalls = 5'000;
+
+std::string flight_body(const std::string& pod, const std::string& extra = "") {
+    return fmt::format(R"({{"pod": "{}", "container": "*", "trace-hook": "trace_syscalls",
+                          "trace-arguments": "-s getppid", "trace-user-context": "flight",
+                          "trace-mode": "flight-recorder"{}}})",
+                       pod, extra);
+}
+
+std::string create_flight(TracerNode& node, const std::string& pod, const std::string& extra = "") {
+    auto r = node.request("POST", "/v1/trace-session", flight_body(pod, extra));
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    return std::string(json::parse(r.body).as_object().begin()->key());
+}
+
+std::string error_of(const ct::http::ClientResponse& r) {
+    auto v = json::parse(r.body);
+    REQUIRE(v.is_object());
+    REQUIRE(v.as_object().contains("error"));
+    return std::string(v.at("error").as_string());
+}
+
+json::array dumps_of(TracerNode& node, const std::string& id) {
+    return node.get_json("/v1/trace-session/" + id + "/dumps").as_array();
+}
+
+std::vector<ReportLine> report_of(TracerNode& node, const std::string& target, const fs::path& to) {
+    auto r = node.request("GET", target);
+    INFO(target << ": " << r.body.substr(0, 300));
+    REQUIRE(r.status == 200);
+    std::ofstream(to, std::ios::binary) << r.body;
+    return parse_trace_cmd_report(trace_cmd({"report", "-t", "-i", to.string()}));
+}
+
+// The getppid events of `pid` in the report, in its order; REQUIREs timestamps not to go back.
+std::vector<std::string> getppid_of(const std::vector<ReportLine>& lines, pid_t pid) {
+    std::vector<std::string> out;
+    std::uint64_t last = 0;
+    for (const auto& l : lines) {
+        if (l.pid != pid || l.event.find("getppid") == std::string::npos) continue;
+        CHECK(l.timestamp_ns >= last);
+        last = l.timestamp_ns;
+        out.push_back(l.event);
+    }
+    return out;
+}
+
+// The pid with the most sys_enter_getppid events in the report (the pod's getppid_loop).
+std::pair<pid_t, std::size_t> busiest(const std::vector<ReportLine>& lines) {
+    std::map<pid_t, std::size_t> n;
+    for (const auto& l : lines) n[l.pid] += l.event == "sys_enter_getppid";
+    std::pair<pid_t, std::size_t> best{0, 0};
+    for (auto [pid, c] : n)
+        if (c > best.second) best = {pid, c};
+    return best;
+}
+
+}  // namespace
+
+TEST_CASE("flight recorder: nothing is read while it runs; a dump by hand holds the pod's last getppid calls",
+          "[integration][root][flight]") {
+    Pod pod("flight-pod");
+    TracerNode node;
+    auto id = create_flight(node, "flight-pod", R"(, "ring-size": "2M")");
+    auto session = node.get_json("/v1/trace-session/" + id).at(id).as_object();
+    CHECK(session.at("TraceMode") == "flight-recorder");
+    CHECK(session.at("RingSize") == "2M");
+    CHECK(session.at("TraceParams") == json::array{"-s", "getppid"});  // the seed's field as before
+    node.run(id, true);
+    // The hook got -b for the ring size, in overwrite mode.
+    auto instances = node.instances();
+    REQUIRE(instances.size() == 1);
+    const auto inst = "/sys/kernel/tracing/instances/" + instances.front();
+    CHECK(read_text(inst + "/buffer_size_kb").starts_with("2048"));
+    CHECK(read_text(inst + "/options/overwrite").starts_with("1"));
+
+    pod.exec(fmt::format("{} {}", built("bench/getppid_loop"), kCalls));
+    std::this_thread::sleep_for(300ms);  // a reader would have read by now (it drains every ms)
+    CHECK(node.count("", 0, id) == 0);
+    auto stats = node.get_json("/v1/trace-session/" + id).at(id).at("Stats");
+    CHECK(stats.at("Delivered") == 0);
+
+    auto made = node.request("POST", "/v1/trace-session/" + id + "/dump");
+    INFO(made.body);
+    REQUIRE(made.status == 200);
+    auto dump = json::parse(made.body).as_object();
+    CHECK(dump.at("Reason") == "by hand");
+    CHECK(dump.at("Events").to_number<std::uint64_t>() >= 2 * kCalls);
+    CHECK(dump.at("From").is_string());
+    CHECK(dump.at("Time").as_string().ends_with("Z"));
+    auto list = dumps_of(node, id);
+    REQUIRE(list.size() == 1);
+    CHECK(list[0].at("Id") == dump.at("Id"));
+    const std::string dump_id(dump.at("Id").as_string());
+
+    TempDir dir;
+    const auto base = "/v1/trace-session/" + id + "/dumps/" + dump_id;
+    auto lines = report_of(node, base + "/trace.dat", dir.path() / "dump.dat");
+    auto [pid, enters] = busiest(lines);
+    CHECK(enters == static_cast<std::size_t>(kCalls));  // 2 MiB per CPU holds all of them
+    auto calls = getppid_of(lines, pid);
+    REQUIRE(calls.size() == 2 * kCalls);
+    for (std::size_t i = 0; i < calls.size(); ++i)
+        CHECK(calls[i] == (i % 2 == 0 ? "sys_enter_getppid" : "sys_exit_getppid"));
+    // Named from the hook's exec event although the process is gone.
+    for (const auto& l : lines)
+        if (l.pid == pid) CHECK(l.comm == "getppid_loop");
+
+    auto doc = node.request("GET", base + "/trace.json");
+    REQUIRE(doc.status == 200);
+    std::size_t slices = 0;
+    for (const auto& e : json::parse(doc.body).at("traceEvents").as_array())
+        slices += e.at("ph") == "X" && e.at("name") == "getppid" && e.at("pid").as_int64() == pid;
+    CHECK(slices == static_cast<std::size_t>(kCalls));
+
+    // Nothing happened since: a second dump by hand is valid, and holds none of those calls.
+    auto again = node.request("POST", "/v1/trace-session/" + id + "/dump", "{}");
+    REQUIRE(again.status == 200);
+    auto second = json::parse(again.body).as_object();
+    CHECK(second.at("Id") != dump.at("Id"));
+    auto lines2 = report_of(node, "/v1/trace-session/" + id + "/dumps/" + std::string(second.at("Id").as_string()) +
+                                      "/trace.dat",
+                            dir.path() / "second.dat");
+    CHECK(getppid_of(lines2, pid).empty());
+    CHECK(dumps_of(node, id).size() == 2);
+
+    node.run(id, false);
+    CHECK(node.instances().empty());
+    CHECK(dumps_of(node, id).size() == 2);  // kept after the run
+    auto stopped = node.request("POST", "/v1/trace-session/" + id + "/dump");
+    CHECK(stopped.status == 409);
+    CHECK_THAT(error_of(stopped), Catch::Contains("not running"));
+}
+
+TEST_CASE("flight recorder: dumps survive a node restart and go with their session",
+          "[integration][root][flight]") {
+    Pod pod("flight-keep");
+    TempDir state;
+    std::string id, dump_id;
+    {
+        TracerNode first({.state_dir = state.str()});
+        id = create_flight(first, "flight-keep");
+        first.run(id, true);
+        pod.exec(fmt::format("{} {}", built("bench/getppid_loop"), 100));
+        auto made = first.request("POST", "/v1/trace-session/" + id + "/dump");
+        REQUIRE(made.status == 200);
+        dump_id = std::string(json::parse(made.body).at("Id").as_string());
+    }
+    TracerNode second({.state_dir = state.str()});
+    auto list = dumps_of(second, id);
+    REQUIRE(list.size() == 1);
+    CHECK(list[0].at("Id") == dump_id.c_str());
+    CHECK(list[0].at("Reason") == "by hand");
+    TempDir dir;
+    auto lines = report_of(second, "/v1/trace-session/" + id + "/dumps/" + dump_id + "/trace.dat",
+                           dir.path() / "kept.dat");
+    CHECK(busiest(lines).second == 100);
+    // The restored session is running again (flight mode kept) and can be dumped.
+    CHECK(second.get_json("/v1/trace-session/" + id).at(id).at("TraceMode") == "flight-recorder");
+    CHECK(second.request("POST", "/v1/trace-session/" + id + "/dump").status == 200);
+    REQUIRE(second.request("DELETE", "/v1/trace-session/" + id).status == 200);
+    CHECK_FALSE(fs::exists(fs::path(state.path()) / "dumps" / ("session-" + id)));
+}
+
+TEST_CASE("flight recorder: bad input is refused naming the value, and changes nothing",
+          "[integration][root][flight]") {
+    Pod pod("flight-bad");
+    TracerNode node({.extra_args = {"--max-ring", "1M"}});
+    auto refused = [&](const std::string& extra) {
+        auto r = node.request("POST", "/v1/trace-session", flight_body("flight-bad", extra));
+        CHECK(r.status == 400);
+        return error_of(r);
+    };
+    CHECK_THAT(refused(R"(, "Trace-Mode": "flightrecorder")"), Catch::Contains("\"flightrecorder\""));
+    CHECK_THAT(refused(R"(, "ring-size": "eight")"), Catch::Contains("\"eight\" is not a size"));
+    CHECK_THAT(refused(R"(, "ring-size": "2M")"), Catch::Contains("\"2M\"") && Catch::Contains("--max-ring"));
+    CHECK(node.get_json("/v1/trace-session/all").as_object().empty());
+
+    auto stream = node.create_session("flight-bad", "*", "-s getppid");
+    node.run(stream, true);
+    auto r = node.request("POST", "/v1/trace-session/" + stream + "/dump");
+    CHECK(r.status == 409);
+    CHECK_THAT(error_of(r), Catch::Contains("flight-recorder"));
+    CHECK(node.request("POST", "/v1/trace-session/123/dump").status == 404);
+    CHECK(node.request("POST", "/v1/trace-session/all/dump").status == 400);
+    auto id = create_flight(node, "flight-bad", R"(, "ring-size": "1M")");
+    node.run(id, true);
+    CHECK(node.request("POST", "/v1/trace-session/" + id + "/dump", R"({"now": 1})").status == 400);
+    CHECK(node.request("GET", "/v1/trace-session/" + id + "/dumps/007/trace.dat").status == 400);
+    CHECK(node.request("GET", "/v1/trace-session/" + id + "/dumps/7/trace.dat").status == 404);
+    CHECK(node.request("GET", "/v1/trace-session/" + id + "/dumps/7/trace.json?clock=x").status == 400);
+    CHECK(dumps_of(node, id).empty());
+}
