@@ -289,7 +289,10 @@ int main(int argc, char** argv) {
              return std::move(*tap);
          } : decltype(ct::node::EventCaptureOptions::page_tap_for){}},
         pod_source, exporters);
-    ct::node::flight::FlightCaptureFactory run_captures(captures, pod_source, *dumps, f.procfs);
+    ct::node::flight::FlightCaptureFactory run_captures(captures, pod_source, *dumps,
+                                                        {.procfs_root = f.procfs,
+                                                         .tracing_dir = ct::node::ftrace::tracing_dir_under(f.sysfs),
+                                                         .instance_prefix = *instance_prefix});
     ct::node::SessionManager sessions({.node_name = f.node_name,
                                        .procfs_root = f.procfs,
                                        .sysfs_root = f.sysfs,

@@ -5,3 +5,7 @@ ct_add_test(flight_recorder_test
   LIBS ct_node_record)
 target_include_directories(flight_recorder_test PRIVATE ${PROJECT_SOURCE_DIR})
 add_dependencies(flight_recorder_test tracer-node ftrace-manager getppid_loop)
+
+ct_add_test(flight_unit_test
+  SOURCES unit/flight_unit_test.cpp
+  LIBS ct_node_flight)

@@ -219,3 +219,57 @@ TEST_CASE("flight recorder: bad input is refused naming the value, and changes n
     CHECK(node.request("GET", "/v1/trace-session/" + id + "/dumps/7/trace.json?clock=x").status == 400);
     CHECK(dumps_of(node, id).empty());
 }
+
+TEST_CASE("flight recorder: a SIGSEGV sent to a pod's process dumps its last getppid calls and the signal",
+          "[integration][root][flight]") {
+    Pod pod("flight-crash");
+    TracerNode node;
+    auto id = create_flight(node, "flight-crash");
+    node.run(id, true);
+    pod.exec(fmt::format("{} {} - pause > /dev/null 2>&1 &", built("bench/getppid_loop"), kCalls));
+    // Its host PID once it has made its calls and waits (state S in pause()).
+    pid_t pid = 0;
+    for (int i = 0; i < 200 && pid == 0; ++i) {
+        for (pid_t p : pod.host_pids()) {
+            auto stat = read_text(fmt::format("/proc/{}/stat", p));
+            if (read_text(fmt::format("/proc/{}/comm", p)).starts_with("getppid_loop") &&
+                stat.find(") S ") != std::string::npos)
+                pid = p;
+        }
+        if (pid == 0) std::this_thread::sleep_for(25ms);
+    }
+    REQUIRE(pid != 0);
+    // The trigger filter takes up new processes of the session every 50 ms (trigger_watch.h).
+    std::this_thread::sleep_for(250ms);
+    CHECK(dumps_of(node, id).empty());
+    REQUIRE(::kill(pid, SIGSEGV) == 0);
+    const auto sent = std::chrono::steady_clock::now();
+    json::array list;
+    while (list.empty() && std::chrono::steady_clock::now() - sent < 5s) {
+        std::this_thread::sleep_for(50ms);
+        list = dumps_of(node, id);
+    }
+    REQUIRE(list.size() == 1);
+    const auto& dump = list[0].as_object();
+    INFO(json::serialize(dump));
+    CHECK_THAT(std::string(dump.at("Reason").as_string()),
+               Catch::Contains("signal SIGSEGV to pid " + std::to_string(pid)) && Catch::Contains("flight-crash"));
+    // The trigger's own event, from the trigger instance, in the dump's description.
+    REQUIRE(dump.contains("Trigger"));
+    CHECK(dump.at("Trigger").at("Event") == "signal_generate");
+    CHECK(dump.at("Trigger").at("Fields").at("sig") == SIGSEGV);
+    CHECK(dump.at("Trigger").at("Fields").at("pid") == pid);
+
+    TempDir dir;
+    auto lines = report_of(node, "/v1/trace-session/" + id + "/dumps/" + std::string(dump.at("Id").as_string()) +
+                                     "/trace.dat",
+                           dir.path() / "crash.dat");
+    auto calls = getppid_of(lines, pid);
+    REQUIRE(calls.size() == 2 * kCalls);  // the default 8 MiB per CPU holds them all
+    for (std::size_t i = 0; i < calls.size(); ++i)
+        CHECK(calls[i] == (i % 2 == 0 ? "sys_enter_getppid" : "sys_exit_getppid"));
+    // Only this agent's instances, and the run's trigger instance goes with the run.
+    CHECK(node.instances().size() == 2);
+    node.run(id, false);
+    CHECK(node.instances().empty());
+}

@@ -28,7 +28,11 @@ public:
                   std::string procfs_root)
         : dumps_(std::move(dumps)), session_id_(std::move(session_id)), trace_path_(std::move(trace_path)),
           instance_dir_(ftrace::instance_dir_of(trace_path_)), procfs_root_(std::move(procfs_root)) {}
-    ~FlightCapture() override { dumps_->detach(session_id_); }
+    ~FlightCapture() override {
+        triggers_.reset();
+        dumps_->detach(session_id_);
+    }
+    void set_triggers(std::unique_ptr<TriggerWatch> triggers) { triggers_ = std::move(triggers); }
 
     // Nothing is read: nothing is delivered or lost while the run goes on (the dumps count theirs).
     CaptureStats stats() const override { return {}; }
@@ -40,6 +44,7 @@ public:
     void stopping() override {
         // The hook waits for its buffers to be read empty before removing its instance; nobody
         // reads them here, so they are emptied (after the last dump ended).
+        triggers_.reset();
         dumps_->detach(session_id_);
         if (auto off = write_text(instance_dir_ + "/tracing_on", "0"); !off)
             spdlog::warn("session {}: {}", session_id_, off.error().message);
@@ -48,6 +53,7 @@ public:
     }
 
     void finish(const DrainLimits&) override {
+        triggers_.reset();
         dumps_->detach(session_id_);
         remove_instance_of(trace_path_);
     }
@@ -58,6 +64,7 @@ private:
     std::string trace_path_;
     std::string instance_dir_;
     std::string procfs_root_;
+    std::unique_ptr<TriggerWatch> triggers_;  // null: dumps by hand only
 };
 
 }  // namespace
@@ -72,12 +79,25 @@ Result<std::unique_ptr<RunCapture>> FlightCaptureFactory::open(const RunCaptureR
                                 request.spec.hook, request.trace_path));
     // Instances start in overwrite mode; a flight recorder depends on it, so it is set, not assumed.
     if (auto ok = write_text(instance_dir + "/options/overwrite", "1"); !ok) return std::unexpected(ok.error());
-    auto capture = std::make_unique<FlightCapture>(dumps_, request.context.session_id, request.trace_path, procfs_root_);
-    dumps_->attach(request.context, instance_dir, [&pods = pods_](pid_t tid) -> std::optional<EventOwner> {
+    auto capture =
+        std::make_unique<FlightCapture>(dumps_, request.context.session_id, request.trace_path, options_.procfs_root);
+    OwnerOf owner_of = [&pods = pods_](pid_t tid) -> std::optional<EventOwner> {
         auto owner = pods.owner_of(tid);
         if (!owner) return std::nullopt;
         return EventOwner{owner->pod, owner->pod_namespace, owner->container, owner->container_id};
-    });
+    };
+    dumps_->attach(request.context, instance_dir, owner_of);
+    if (!options_.instance_prefix.empty()) {
+        auto watch = TriggerWatch::start(
+            {.tracing_dir = options_.tracing_dir, .instance_prefix = options_.instance_prefix, .hook_instance = instance_dir},
+            [dumps = dumps_, session = request.context.session_id, owner_of](const TriggerEvent& event) {
+                auto pid = event.fields.contains("pid") ? static_cast<pid_t>(event.fields.at("pid")) : 0;
+                auto dumped = dumps->dump(session, trigger_reason(event, owner_of(pid)), event, true);
+                if (!dumped) spdlog::error("session {}: dump on {}: {}", session, event.event, dumped.error().message);
+            });
+        if (!watch) return std::unexpected(Error::wrap(watch.error(), "starting the flight recorder's triggers"));
+        capture->set_triggers(std::move(*watch));
+    }
     spdlog::info("session {}: flight recorder on {} (nothing read until a dump)", request.context.session_id,
                  instance_dir);
     return std::unique_ptr<RunCapture>(std::move(capture));
