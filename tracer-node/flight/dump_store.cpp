@@ -211,8 +211,7 @@ Result<std::shared_ptr<DumpStore::Session>> DumpStore::find_or_create(const std:
         if (!described.contains(id)) s->recorder->forget_session(id);
     std::ranges::sort(s->dumps, {}, [](const Dump& d) { return parse_u64(d.id).value_or(0); });
     std::lock_guard lock(mutex_);
-    auto [it, added] = sessions_.emplace(session_id, s);
-    return it->second;
+    return sessions_.emplace(session_id, s).first->second;  // a racing caller's copy wins
 }
 
 void DumpStore::attach(const EventContext& context, const std::string& instance_dir, OwnerOf owner_of) {
@@ -292,6 +291,7 @@ Result<Dump> DumpStore::dump(const std::string& session_id, std::string reason, 
     // Stop writing so that the read ends; the ring is read empty, then writing goes on.
     const auto tracing_on = instance + "/tracing_on";
     if (auto off = write_text(tracing_on, "0"); !off) return std::unexpected(off.error());
+    d.time_unix_ns = realtime_ns();  // the moment the ring was frozen
     const auto page_size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
     std::vector<char> page(page_size);
     std::vector<TraceEvent> events;
@@ -317,8 +317,12 @@ Result<Dump> DumpStore::dump(const std::string& session_id, std::string reason, 
                 last_ts = std::max(last_ts, e.timestamp_ns);
                 auto& name = tids[e.pid];
                 if (e.event == "sched_process_exec") {
-                    if (auto* f = e.fields.if_contains("filename"); f && f->is_string()) {
-                        std::string_view path = f->get_string();
+                    // "filename=/usr/bin/x pid=.. old_pid=..": the file name is a dynamic field,
+                    // only in the printed details; the task's comm becomes its base name.
+                    std::string_view details = e.details;
+                    if (auto at = details.find("filename="); at != std::string_view::npos) {
+                        auto path = details.substr(at + 9);
+                        path = path.substr(0, path.find(' '));
                         name = std::string(path.substr(path.rfind('/') + 1).substr(0, 15));
                     }
                 } else if (e.event == "sched_process_fork") {

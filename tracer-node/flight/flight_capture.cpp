@@ -89,10 +89,13 @@ Result<std::unique_ptr<RunCapture>> FlightCaptureFactory::open(const RunCaptureR
     dumps_->attach(request.context, instance_dir, owner_of);
     if (!options_.instance_prefix.empty()) {
         auto watch = TriggerWatch::start(
-            {.tracing_dir = options_.tracing_dir, .instance_prefix = options_.instance_prefix, .hook_instance = instance_dir},
-            [dumps = dumps_, session = request.context.session_id, owner_of](const TriggerEvent& event) {
-                auto pid = event.fields.contains("pid") ? static_cast<pid_t>(event.fields.at("pid")) : 0;
-                auto dumped = dumps->dump(session, trigger_reason(event, owner_of(pid)), event, true);
+            {.tracing_dir = options_.tracing_dir,
+             .instance_prefix = options_.instance_prefix,
+             .hook_instance = instance_dir,
+             .owner_of = owner_of},
+            [dumps = dumps_, session = request.context.session_id](const TriggerEvent& event,
+                                                                   const std::optional<EventOwner>& target) {
+                auto dumped = dumps->dump(session, trigger_reason(event, target), event, true);
                 if (!dumped) spdlog::error("session {}: dump on {}: {}", session, event.event, dumped.error().message);
             });
         if (!watch) return std::unexpected(Error::wrap(watch.error(), "starting the flight recorder's triggers"));

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <random>
 
 #include <fmt/format.h>
@@ -134,6 +135,10 @@ void TriggerWatch::refresh_filters() {
     if (filters_written_ && now == pids_) return;
     previous_pids_ = std::move(pids_);
     pids_ = std::move(now);
+    std::erase_if(owners_, [&](const auto& o) { return !pids_.contains(o.first) && !previous_pids_.contains(o.first); });
+    if (options_.owner_of)
+        for (pid_t p : pids_)
+            if (!owners_.contains(p)) owners_.emplace(p, options_.owner_of(p));
     auto f = trigger_filters(pids_);
     pids_in_filter_ = f.pids_in_filter;
     for (auto [file, text] : {std::pair{"/events/signal/signal_generate/filter", &f.signal},
@@ -160,7 +165,10 @@ void TriggerWatch::read_events() {
                 auto pid = static_cast<pid_t>(t.fields["pid"]);
                 // Without pids in the kernel's filter, the target is checked here.
                 if (!pids_in_filter_ && !pids_.contains(pid) && !previous_pids_.contains(pid)) continue;
-                on_trigger_(t);
+                std::optional<EventOwner> owner;
+                if (auto it = owners_.find(pid); it != owners_.end() && it->second) owner = it->second;
+                else if (options_.owner_of) owner = options_.owner_of(pid);
+                on_trigger_(t, owner);
             }
         }
     }

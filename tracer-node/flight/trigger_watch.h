@@ -26,6 +26,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -60,11 +62,14 @@ struct TriggerWatchOptions {
     std::string instance_prefix;  // "ctrace_<tag>_"
     std::string hook_instance;    // the run's hook instance (its set_event_pid)
     std::chrono::milliseconds interval{50};
+    // Names a target's container. Asked when a pid joins the filter (a crashed process may be
+    // gone by the time its trigger is read), and at the trigger for pids not asked before.
+    OwnerOf owner_of;
 };
 
 class TriggerWatch {
 public:
-    using OnTrigger = std::function<void(const TriggerEvent& event)>;
+    using OnTrigger = std::function<void(const TriggerEvent& event, const std::optional<EventOwner>& target)>;
     // Creates the trigger instance and starts the thread. kIo naming the file when the instance
     // cannot be set up (it is removed again).
     static Result<std::unique_ptr<TriggerWatch>> start(TriggerWatchOptions options, OnTrigger on_trigger);
@@ -84,6 +89,7 @@ private:
     const std::string instance_dir_;
     // The watch thread's alone:
     std::set<pid_t> pids_, previous_pids_;
+    std::map<pid_t, std::optional<EventOwner>> owners_;  // of pids_ and previous_pids_
     bool pids_in_filter_ = true;
     bool filters_written_ = false;
     struct Reader;
