@@ -10,11 +10,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "tests/integration/svc_fixture.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/viewer_tools.h"
 
@@ -280,4 +282,70 @@ TEST_CASE("flight recorder: a SIGSEGV sent to a pod's process dumps its last get
     CHECK(node.instances().size() == 2);
     node.run(id, false);
     CHECK(node.instances().empty());
+}
+
+TEST_CASE("flight recorder: tracer-svc makes, lists and relays a node's dumps", "[integration][root][flight][svc]") {
+    Pod pod("flight-svc");
+    TracerNode node({.node_name = "node-f"});
+    auto id = create_flight(node, "flight-svc");
+    node.run(id, true);
+    pod.exec(fmt::format("{} {}", built("bench/getppid_loop"), 300));
+    ct::svctest::Svc svc({"--nodes", fmt::format("127.0.0.1:{}", node.port()), "--poll", "1"});
+    REQUIRE(svc.started());
+    REQUIRE(ct::svctest::wait_status(svc.port(), "/readyz"));
+
+    auto made = svc.send("POST", "/v1/trace-session/" + id + "/dump");
+    REQUIRE(made);
+    INFO(made->body);
+    REQUIRE(made->status == 200);
+    auto dump_id = std::string(json::parse(made->body).at("Id").as_string());
+    auto list = svc.get("/v1/trace-session/" + id + "/dumps");
+    REQUIRE(list);
+    REQUIRE(list->status == 200);
+    auto dumps = json::parse(list->body).as_array();
+    REQUIRE(dumps.size() == 1);
+    CHECK(dumps[0].at("Id") == dump_id.c_str());
+    auto dat = svc.get("/v1/trace-session/" + id + "/dumps/" + dump_id + "/trace.dat");
+    REQUIRE(dat);
+    REQUIRE(dat->status == 200);
+    CHECK(dat->headers["content-type"] == "application/octet-stream");
+    TempDir dir;
+    std::ofstream(dir.path() / "svc.dat", std::ios::binary) << dat->body;
+    CHECK(busiest(parse_trace_cmd_report(trace_cmd({"report", "-t", "-i", (dir.path() / "svc.dat").string()}))).second ==
+          300);
+    auto doc = svc.get("/v1/trace-session/" + id + "/dumps/" + dump_id + "/trace.json");
+    REQUIRE(doc);
+    CHECK(doc->status == 200);
+    CHECK(json::parse(doc->body).as_object().contains("traceEvents"));
+    // The node's refusals pass through; ids are checked by tracer-svc first.
+    auto unknown = svc.get("/v1/trace-session/" + id + "/dumps/7/trace.dat");
+    REQUIRE(unknown);
+    CHECK(unknown->status == 404);
+    auto all = svc.send("POST", "/v1/trace-session/all/dump");
+    REQUIRE(all);
+    CHECK(all->status == 400);
+}
+
+TEST_CASE("flight recorder: a container of the session ending makes a dump", "[integration][root][flight]") {
+    Pod stays("flight-end-a");
+    std::optional<Pod> goes;
+    goes.emplace("flight-end-b");
+    // Without a holdoff, the SIGKILLs that end the pod make dumps of their own, and the end of
+    // its container (seen by the janitor) one more.
+    TracerNode node({.extra_args = {"--dump-holdoff", "0"}});
+    auto id = create_flight(node, "flight-end-*");
+    node.run(id, true);
+    goes->exec(fmt::format("{} {}", built("bench/getppid_loop"), 200));
+    CHECK(dumps_of(node, id).empty());
+    goes.reset();  // the pod's init is SIGKILLed, and with it the namespace
+    const std::string ended = "container flight-end-b/flight-end-b ended";
+    auto has_end = [&] {
+        for (const auto& d : dumps_of(node, id))
+            if (d.at("Reason") == ended.c_str()) return true;
+        return false;
+    };
+    for (int i = 0; i < 100 && !has_end(); ++i) std::this_thread::sleep_for(50ms);  // the janitor looks once a second
+    CHECK(has_end());
+    // The other pod goes on: its container did not end.
+    for (const auto& d : dumps_of(node, id)) CHECK(d.at("Reason").as_string().find("flight-end-a") == std::string::npos);
 }

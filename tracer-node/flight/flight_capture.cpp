@@ -41,6 +41,11 @@ public:
         return follow_into_instance(instance_dir_, procfs_root_, tgids);
     }
 
+    void container_ended(const std::string& pod, const std::string& container) override {
+        auto dumped = dumps_->dump(session_id_, fmt::format("container {}/{} ended", pod, container), std::nullopt, true);
+        if (!dumped) spdlog::error("session {}: dump on a container's end: {}", session_id_, dumped.error().message);
+    }
+
     void stopping() override {
         // The hook waits for its buffers to be read empty before removing its instance; nobody
         // reads them here, so they are emptied (after the last dump ended).
