@@ -19,24 +19,14 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "bench/bench_node.h"
 #include "common/file_io.h"
-#include "common/http_client.h"
-#include "common/subprocess.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-ct::Result<ct::http::ClientResponse> call(unsigned short port, const std::string& method, const std::string& target,
-                                          std::string body = "") {
-    ct::http::ClientRequest r;
-    r.port = port;
-    r.method = method;
-    r.target = target;
-    r.body = std::move(body);
-    r.timeout = std::chrono::minutes(10);
-    return ct::http::send(r);
-}
+using ct::bench::call;
 
 // One run of the loop in a pod; "" mode = untraced. Seconds of the loop's wall time, or < 0.
 double run_once(unsigned short port, const std::filesystem::path& dir, const std::string& mode, long calls, int seq) {
@@ -83,18 +73,8 @@ int main(int argc, char** argv) {
     auto dir = std::filesystem::temp_directory_path() / fmt::format("ct-flight-bench-{}", ::getpid());
     std::filesystem::create_directories(dir);
     unsigned short port = static_cast<unsigned short>(20000 + ::getpid() % 20000);
-    ct::SpawnOptions node_opts;
-    node_opts.argv = {CT_BINARY_DIR "/tracer-node/tracer-node", "--trace-hooks", CT_BINARY_DIR "/trace-hooks",
-                      "--use-procfs", "--trace-output", "/dev/null", "--address", fmt::format("127.0.0.1:{}", port),
-                      "--state-dir", (dir / "state").string(), "--record-limit", "0"};
-    node_opts.capture_stdout = node_opts.capture_stderr = false;
-    auto node = ct::Subprocess::spawn(node_opts);
+    auto node = ct::bench::start_node(port, dir, "/dev/null", {"--record-limit", "0"});
     if (!node) return std::fprintf(stderr, "%s\n", node.error().message.c_str()), 1;
-    for (int i = 0; i < 200; ++i) {
-        auto r = call(port, "GET", "/readyz");
-        if (r && r->status == 200) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
     std::string load;
     (void)ct::read_file("/proc/loadavg", load, 256);
     fmt::print("getppid_loop {} calls, {} rounds; load average before: {}", calls, rounds, load);

@@ -87,7 +87,7 @@ std::pair<pid_t, std::size_t> busiest(const std::vector<ReportLine>& lines) {
 
 }  // namespace
 
-TEST_CASE("flight recorder: nothing is read while it runs; a dump by hand holds the pod's last getppid calls",
+TEST_CASE("flight recorder: nothing is read while it runs, and a dump by hand holds the pod's last getppid calls",
           "[integration][root][flight]") {
     Pod pod("flight-pod");
     TracerNode node;

@@ -36,7 +36,7 @@ TEST_CASE("flight: trigger reasons name the signal, the pid and its container", 
     CHECK(signal_name(10) == "signal 10");
 }
 
-TEST_CASE("flight: dump descriptions round-trip; times are RFC 3339", "[unit][flight]") {
+TEST_CASE("flight: dump descriptions round-trip, and times are RFC 3339", "[unit][flight]") {
     Dump d{.id = "1796590492028456278", .session_id = "99", .reason = "by hand", .time_unix_ns = 1796590492028456278,
            .events = 10, .lost = 2, .from_unix_ns = 1796590491000000000, .to_unix_ns = 1796590492000000001,
            .trigger = TriggerEvent{"signal_generate", 77, {{"sig", 11}, {"pid", 5}}}};

@@ -126,7 +126,7 @@ TEST_CASE("stat start time tells a reused PID apart", "[unit][state]") {
     CHECK_FALSE(parse_stat("1 (x) Z 1 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 notanumber 1"));
 }
 
-TEST_CASE("state codec: a flight recorder's mode and ring size round-trip; stream specs are written as before",
+TEST_CASE("state codec: a flight recorder's mode and ring size round-trip, and stream specs are written as before",
           "[unit][state]") {
     SessionRecord r;
     r.id = 42;
