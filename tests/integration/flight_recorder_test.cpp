@@ -203,7 +203,7 @@ TEST_CASE("flight recorder: dumps survive a node restart and go with their sessi
 TEST_CASE("flight recorder: bad input is refused naming the value, and changes nothing",
           "[integration][root][flight]") {
     Pod pod("flight-bad");
-    TracerNode node({.extra_args = {"--max-ring", "1M"}});
+    TracerNode node({.extra_args = {"--max-ring", "1M", "--dump-limit", "2"}});
     auto refused = [&](const std::string& extra, const std::string& mode = R"("trace-mode": "flight-recorder")") {
         auto r = node.request("POST", "/v1/trace-session", flight_body("flight-bad", extra, mode));
         CHECK(r.status == 400);
@@ -228,6 +228,19 @@ TEST_CASE("flight recorder: bad input is refused naming the value, and changes n
     CHECK(node.request("GET", "/v1/trace-session/" + id + "/dumps/7/trace.dat").status == 404);
     CHECK(node.request("GET", "/v1/trace-session/" + id + "/dumps/7/trace.json?clock=x").status == 400);
     CHECK(dumps_of(node, id).empty());
+
+    // --dump-limit 2: a third dump removes the first.
+    std::vector<std::string> ids;
+    for (int i = 0; i < 3; ++i) {
+        auto made = node.request("POST", "/v1/trace-session/" + id + "/dump");
+        REQUIRE(made.status == 200);
+        ids.emplace_back(json::parse(made.body).at("Id").as_string());
+    }
+    auto kept = dumps_of(node, id);
+    REQUIRE(kept.size() == 2);
+    CHECK(kept[0].at("Id") == ids[1].c_str());
+    CHECK(kept[1].at("Id") == ids[2].c_str());
+    CHECK(node.request("GET", "/v1/trace-session/" + id + "/dumps/" + ids[0] + "/trace.dat").status == 404);
 }
 
 TEST_CASE("flight recorder: a SIGSEGV sent to a pod's process dumps its last getppid calls and the signal",

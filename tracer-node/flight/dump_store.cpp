@@ -290,7 +290,10 @@ Result<Dump> DumpStore::dump(const std::string& session_id, std::string reason, 
 
     // Stop writing so that the read ends; the ring is read empty, then writing goes on.
     const auto tracing_on = instance + "/tracing_on";
-    if (auto off = write_text(tracing_on, "0"); !off) return std::unexpected(off.error());
+    if (auto off = write_text(tracing_on, "0"); !off) {
+        s->recorder->forget_session(d.id);
+        return std::unexpected(off.error());
+    }
     d.time_unix_ns = realtime_ns();  // the moment the ring was frozen
     const auto page_size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
     std::vector<char> page(page_size);
@@ -437,11 +440,6 @@ void DumpStore::prune(const std::set<std::string>& keep) {
         spdlog::info("deleting the flight-recorder dumps of trace session {}: the session is gone", id);
         forget_session(id);
     }
-}
-
-std::uint64_t DumpStore::removed() const {
-    std::lock_guard lock(mutex_);
-    return removed_;
 }
 
 }  // namespace ct::node::flight

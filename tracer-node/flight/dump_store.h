@@ -100,8 +100,6 @@ public:
     void forget_session(const std::string& session_id);
     // Deletes the dumps of sessions not in `keep` (deleted while the agent was down).
     void prune(const std::set<std::string>& keep);
-    // Dumps removed for the limit since start (docs/operations.md: also logged).
-    std::uint64_t removed() const;
 
 private:
     struct Session;
@@ -111,10 +109,9 @@ private:
     void enforce_limit(Session& s);
 
     const DumpStoreOptions options_;
-    mutable std::mutex mutex_;  // guards sessions_, removed_ and rng_
+    mutable std::mutex mutex_;  // guards sessions_ and removed_
     std::map<std::string, std::shared_ptr<Session>> sessions_;
-    std::uint64_t removed_ = 0;
-    std::uint64_t next_seq_ = 0;
+    std::uint64_t removed_ = 0;  // dumps removed for the limit since start (logged)
 };
 
 }  // namespace ct::node::flight
