@@ -125,12 +125,12 @@ Result<json::value> ApiClient::call(std::string_view method, std::string_view ro
     return v;
 }
 
-Status ApiClient::stream(std::string_view route, const StreamHandlers& handlers) const {
+Result<bool> ApiClient::download(std::string_view route, const DownloadHandlers& handlers) const {
     auto p = prepare("GET", route);
     p.request.timeout = kStreamLimit;
     p.request.header_timeout = kReadTimeout;
     int status = 0;
-    std::string pending, error_body;
+    std::string error_body;
     bool stopped = false;
     auto on_headers = [&](const http::ClientResponse& head) {
         status = head.status;
@@ -142,22 +142,33 @@ Status ApiClient::stream(std::string_view route, const StreamHandlers& handlers)
             error_body.append(piece.substr(0, kErrorBodyLimit - std::min(kErrorBodyLimit, error_body.size())));
             return true;
         }
-        if (!piece.empty()) {
-            pending.append(piece);
-            auto last = pending.rfind('\n');
-            if (last != std::string::npos) {
-                bool more = handlers.on_lines(std::string_view(pending).substr(0, last + 1));
-                pending.erase(0, last + 1);
-                if (!more) return !(stopped = true);
-            }
-        }
+        if (!piece.empty() && !handlers.on_data(piece)) return !(stopped = true);
         if (handlers.keep_going && !handlers.keep_going()) return !(stopped = true);
         return true;
     };
     auto r = http::stream(p.request, on_data, on_headers);
     if (!r) return std::unexpected(transport_error(r.error(), p.prefix, server_, kReadTimeout));
     if (status != 200) return std::unexpected(status_error(status, error_body, server_, !token_.empty()));
-    if (!stopped && !pending.empty()) handlers.on_lines(pending + "\n");
+    return !stopped;
+}
+
+// A download cut into whole lines.
+Status ApiClient::stream(std::string_view route, const StreamHandlers& handlers) const {
+    std::string pending;
+    bool stopped = false;
+    auto read = download(route, {.on_open = handlers.on_open,
+                                 .on_data =
+                                     [&](std::string_view piece) {
+                                         pending.append(piece);
+                                         auto last = pending.rfind('\n');
+                                         if (last == std::string::npos) return true;
+                                         bool more = handlers.on_lines(std::string_view(pending).substr(0, last + 1));
+                                         pending.erase(0, last + 1);
+                                         return more || !(stopped = true);
+                                     },
+                                 .keep_going = handlers.keep_going});
+    if (!read) return std::unexpected(read.error());
+    if (!stopped && *read && !pending.empty()) handlers.on_lines(pending + "\n");
     return {};
 }
 

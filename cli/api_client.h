@@ -62,6 +62,16 @@ public:
     // an error (the caller asks the server what happened).
     Status stream(std::string_view route, const StreamHandlers& handlers) const;
 
+    struct DownloadHandlers {
+        std::function<void()> on_open;                       // the server answered 200
+        std::function<bool(std::string_view piece)> on_data;  // the body as it arrives, byte for byte; false: stop
+        std::function<bool()> keep_going;                    // asked at least every 250 ms; false: stop
+    };
+    // Reads any route's body (GET), e.g. a recording (trace.dat), until its end or a handler says
+    // stop. Errors as stream(); a stop by a handler is not an error. Returns whether the body
+    // was read to its end.
+    Result<bool> download(std::string_view route, const DownloadHandlers& handlers) const;
+
 private:
     ApiClient() = default;
     struct Prepared;

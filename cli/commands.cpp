@@ -13,6 +13,7 @@
 #include "cli/model.h"
 #include "cli/render.h"
 #include "cli/selector.h"
+#include "cli/top_run.h"
 #include "cli/trace_run.h"
 #include "common/strings.h"
 
@@ -328,6 +329,104 @@ private:
     StreamFlags stream_;
 };
 
+// The end of a command's own session: --timeout (else until Ctrl-C).
+Result<LeaseEnd> lease_end(const std::string& timeout) {
+    LeaseEnd end{.timeout_text = timeout};
+    if (!timeout.empty()) {
+        auto d = parse_duration(timeout);
+        if (!d) return std::unexpected(d.error());
+        end.timeout = *d;
+    }
+    return end;
+}
+
+class TopCommand : public Command {
+public:
+    std::string name() const override { return "top"; }
+    void define(CLI::App& c, const std::string& program) override {
+        c.description(
+            "Live system-call statistics of pods, counted in the kernel by the syscall_stats hook: calls/s, errors/s, "
+            "p50 and p99 latency per container and syscall, refreshed every interval (in place on a terminal). The "
+            "session is deleted when top ends (Ctrl-C, the timeout, or the output closed).");
+        c.add_option("pods", pods_, "[namespace-glob/]pod-glob of the pods to count")->required();
+        c.add_option("-c,--container", container_, "glob of the containers in those pods")->capture_default_str();
+        c.add_option("--args", args_, "the hook's arguments, e.g. \"-s openat,read\" to count only those calls");
+        c.add_option("--sort", sort_, "sort by: calls, errors, p50, p99, name")->capture_default_str();
+        c.add_option("-n,--rows", rows_, "rows shown (0: all)")->capture_default_str();
+        c.add_option("--interval", interval_, "refresh interval, e.g. 1s, 500ms")->capture_default_str();
+        c.add_option("--timeout", timeout_, "end after this long, e.g. 30s (default: until Ctrl-C)");
+        c.footer(fmt::format("Examples:\n"
+                             "  {0} top 'default/web-*'\n"
+                             "  {0} top 'shop/*' --sort errors -n 10\n"
+                             "  {0} top db --args '-s read,write,fsync' --interval 2s --timeout 1m | tee top.txt\n"
+                             "Columns: NODE POD CONTAINER SYSCALL CALLS/S ERRORS/S P50 P99 (over the last interval).",
+                             program));
+    }
+    int run(Context& context) override {
+        auto selector = parse_pod_selector(pods_);
+        if (!selector) return usage(selector.error().message);
+        auto sort = parse_top_sort(sort_);
+        if (!sort) return usage(sort.error().message);
+        auto interval = parse_duration(interval_);
+        if (!interval) return usage(interval.error().message);
+        auto end = lease_end(timeout_);
+        if (!end) return usage(end.error().message);
+        auto api = context.client();
+        if (!api) return report("", api.error());
+        SessionSpec spec{.pod = selector->pattern(), .container = container_, .hook = "syscall_stats", .args = args_,
+                         .context = generated_context(), .context_generated = true};
+        return run_top(*api, *context.out, spec,
+                       {.sort = *sort, .limit = rows_, .interval = *interval, .end = std::move(*end)});
+    }
+    std::vector<std::string> complete(const std::string& option, const Context& context) const override {
+        if (option == "--sort") return {"calls", "errors", "p50", "p99", "name"};
+        return option.empty() ? pod_candidates(context) : std::vector<std::string>{};
+    }
+
+private:
+    std::string pods_, container_ = "*", args_, sort_ = "calls", interval_ = "1s", timeout_;
+    size_t rows_ = 20;
+};
+
+class RecordCommand : public Command {
+public:
+    std::string name() const override { return "record"; }
+    void define(CLI::App& c, const std::string& program) override {
+        c.description(
+            "Record pods into a file a viewer opens: trace, and when the timeout or Ctrl-C ends it, stop the session, "
+            "download its recording as a trace-cmd data file (-O x.dat: trace-cmd report, KernelShark) or Chrome trace "
+            "JSON (-O x.json: Perfetto UI), and delete the session.");
+        session_.define(c);
+        c.add_option("-O,--output-file", path_, "the file: ends in .dat (trace.dat) or .json (Chrome trace JSON)")
+            ->required();
+        c.add_option("--timeout", timeout_, "record this long, e.g. 10s (default: until Ctrl-C)");
+        c.footer(fmt::format("Examples:\n"
+                             "  {0} record 'default/web-*' --args '-s openat' --timeout 10s -O web.dat\n"
+                             "  trace-cmd report -i web.dat | head\n"
+                             "  {0} record 'shop/*' --timeout 30s -O shop.json   # open in https://ui.perfetto.dev\n"
+                             "Through tracer-svc with sessions on several nodes: one file per node, <name>.<node>.<ext>.",
+                             program));
+    }
+    int run(Context& context) override {
+        if (!path_.ends_with(".dat") && !path_.ends_with(".json"))
+            return usage(fmt::format("-O \"{}\": the file must end in .dat (trace.dat) or .json (Chrome trace JSON)", path_));
+        auto spec = session_.spec();
+        if (!spec) return usage(spec.error().message);
+        auto end = lease_end(timeout_);
+        if (!end) return usage(end.error().message);
+        auto api = context.client();
+        if (!api) return report("", api.error());
+        return run_record(*api, *spec, {.path = path_, .end = std::move(*end)});
+    }
+    std::vector<std::string> complete(const std::string& option, const Context& context) const override {
+        return SessionFlags::complete(option, context);
+    }
+
+private:
+    SessionFlags session_;
+    std::string path_, timeout_;
+};
+
 class DeleteCommand : public Command {
 public:
     std::string name() const override { return "delete"; }
@@ -417,6 +516,8 @@ Registry shipped_commands() {
     r.add(std::make_unique<TraceCommand>());
     r.add(std::make_unique<DetachCommand>());
     r.add(std::make_unique<AttachCommand>());
+    r.add(std::make_unique<TopCommand>());
+    r.add(std::make_unique<RecordCommand>());
     r.add(std::make_unique<DeleteCommand>());
     r.add(std::make_unique<CompletionCommand>());
     r.add(std::make_unique<CompleteCommand>());

@@ -3,6 +3,8 @@
 #include <pthread.h>
 
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 
 namespace ct::cli {
 
@@ -39,6 +41,27 @@ StopSignals::~StopSignals() {
     quitting_ = true;
     pthread_kill(thread_.native_handle(), SIGUSR2);
     thread_.join();
+}
+
+StopRequest::StopRequest(std::string second_signal_note)
+    : note_(std::move(second_signal_note)), signals_([this](int, int count) {
+          if (count > 1) {
+              std::fprintf(stderr, "ctrace: quitting; %s\n", note_.c_str());
+              std::_Exit(130);
+          }
+          std::lock_guard lock(mutex_);
+          requested_ = true;
+          cv_.notify_all();
+      }) {}
+
+bool StopRequest::requested() const {
+    std::lock_guard lock(mutex_);
+    return requested_;
+}
+
+bool StopRequest::wait_for(std::chrono::milliseconds limit) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, limit, [this] { return requested_; });
 }
 
 }  // namespace ct::cli

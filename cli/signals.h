@@ -7,7 +7,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <string>
+#include <mutex>
 #include <thread>
 
 namespace ct::cli {
@@ -23,6 +27,25 @@ private:
     std::function<void(int, int)> on_signal_;
     std::atomic<bool> quitting_{false};
     std::thread thread_;
+};
+
+// A stop request for a command's waiting loop (`top`, `record`): the first signal of
+// StopSignals asks the loop to end (it then cleans up); a second quits at once with exit code
+// 130 after printing `second_signal_note`. Construct before starting other threads.
+// Thread-safety: every member may be called from any thread.
+class StopRequest {
+public:
+    explicit StopRequest(std::string second_signal_note);
+    bool requested() const;
+    // Sleeps up to `limit`; true when a stop was requested (before or during the wait).
+    bool wait_for(std::chrono::milliseconds limit);
+
+private:
+    const std::string note_;
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;
+    bool requested_ = false;
+    StopSignals signals_;  // last: its thread uses the members above
 };
 
 }  // namespace ct::cli

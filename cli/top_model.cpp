@@ -43,6 +43,30 @@ Result<SyscallCounters> parse_syscall_counters(const json::object& o) {
     return c;
 }
 
+Status add_stats_answer(TopSnapshot& into, const json::value& answer, const std::string& node) {
+    auto shape = [](const std::string& what) {
+        return fail(Errc::kInvalidArgument, fmt::format("statistics answer: {} is not an object", what));
+    };
+    if (!answer.is_object()) return shape("the answer");
+    for (const auto& [pod, containers] : answer.as_object()) {
+        if (!containers.is_object()) return shape(fmt::format("pod \"{}\"", std::string(pod)));
+        for (const auto& [container, syscalls] : containers.as_object()) {
+            if (!syscalls.is_object()) return shape(fmt::format("container \"{}\"", std::string(container)));
+            for (const auto& [syscall, counters] : syscalls.as_object()) {
+                if (!counters.is_object()) return shape(fmt::format("syscall \"{}\"", std::string(syscall)));
+                auto c = parse_syscall_counters(counters.as_object());
+                if (!c) return std::unexpected(c.error());
+                auto& to = into[TopKey{node, std::string(pod), std::string(container), std::string(syscall)}];
+                to.count += c->count;
+                to.errors += c->errors;
+                to.total_ns += c->total_ns;
+                for (const auto& [bound, n] : c->histogram) to.histogram[bound] += n;
+            }
+        }
+    }
+    return {};
+}
+
 double histogram_percentile(const LatencyHistogram& histogram, double fraction) {
     std::uint64_t total = 0;
     for (const auto& [bound, n] : histogram) total += n;

@@ -44,6 +44,11 @@ struct TopKey {
 };
 using TopSnapshot = std::map<TopKey, SyscallCounters>;
 
+// Adds one session's GET /v1/trace-session/<id>/stats answer ({pod: {container: {syscall:
+// counters}}}, docs/api.md) to `into`, every key under `node`; counters of a key already there
+// are summed. Errors: kInvalidArgument naming what is not of that shape.
+Status add_stats_answer(TopSnapshot& into, const boost::json::value& answer, const std::string& node);
+
 struct TopRow {
     TopKey key;
     double calls_per_s = 0;

@@ -44,8 +44,6 @@ enum class End {
     kOutputFailed,     // stdout failed otherwise
 };
 
-std::string session_route(const std::string& id) { return "/v1/trace-session/" + id; }
-
 void say(const std::string& line) { std::fprintf(stderr, "ctrace: %s\n", line.c_str()); }
 
 class TraceRun {
@@ -135,25 +133,8 @@ void TraceRun::on_signal(int, int count) {
 }
 
 Status TraceRun::create(const SessionSpec& spec) {
-    json::object body{{"pod", spec.pod},
-                      {"container", spec.container},
-                      {"trace-hook", spec.hook},
-                      {"trace-arguments", spec.args},
-                      {"trace-user-context", spec.context}};
-    auto answer = api_.call("POST", "/v1/trace-session", json::serialize(body));
-    if (!answer) {
-        auto code = answer.error().code;
-        // The answer was lost, not refused: a session may exist. Ours carry our unique context.
-        if (spec.context_generated && (code == Errc::kUnavailable || code == Errc::kTimeout))
-            if (auto all = api_.call("GET", "/v1/trace-session/all"))
-                if (auto found = parse_sessions(*all))
-                    for (const auto& s : *found)
-                        if (s.context == spec.context) (void)api_.call("DELETE", session_route(s.id));
-        return std::unexpected(answer.error());
-    }
-    auto sessions = parse_sessions(*answer);
+    auto sessions = create_sessions(api_, spec);
     if (!sessions) return std::unexpected(sessions.error());
-    if (sessions->empty()) return fail(Errc::kInternal, "the server answered without a session");
     std::lock_guard lock(mutex_);
     sessions_ = std::move(*sessions);
     stream_results_.assign(sessions_.size(), Status{});
@@ -389,6 +370,31 @@ int TraceRun::attach(const std::string& id) {
     return finish(end, false);
 }
 }  // namespace
+
+std::string session_route(const std::string& id) { return "/v1/trace-session/" + id; }
+
+Result<std::vector<SessionEntry>> create_sessions(const ApiClient& api, const SessionSpec& spec) {
+    json::object body{{"pod", spec.pod},
+                      {"container", spec.container},
+                      {"trace-hook", spec.hook},
+                      {"trace-arguments", spec.args},
+                      {"trace-user-context", spec.context}};
+    auto answer = api.call("POST", "/v1/trace-session", json::serialize(body));
+    if (!answer) {
+        auto code = answer.error().code;
+        // The answer was lost, not refused: a session may exist. Ours carry our unique context.
+        if (spec.context_generated && (code == Errc::kUnavailable || code == Errc::kTimeout))
+            if (auto all = api.call("GET", "/v1/trace-session/all"))
+                if (auto found = parse_sessions(*all))
+                    for (const auto& s : *found)
+                        if (s.context == spec.context) (void)api.call("DELETE", session_route(s.id));
+        return std::unexpected(answer.error());
+    }
+    auto sessions = parse_sessions(*answer);
+    if (!sessions) return std::unexpected(sessions.error());
+    if (sessions->empty()) return fail(Errc::kInternal, "the server answered without a session");
+    return sessions;
+}
 
 std::string generated_context() {
     std::random_device rd;

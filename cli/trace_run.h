@@ -16,6 +16,7 @@
 #include <string>
 
 #include "cli/api_client.h"
+#include "cli/model.h"
 #include "cli/output.h"
 
 namespace ct::cli {
@@ -44,6 +45,14 @@ int run_trace(const ApiClient& api, Output& out, const SessionSpec& spec, const 
 int run_detach(const ApiClient& api, Output& out, const SessionSpec& spec);
 // Streams a running session until a signal, the timeout, or its end; never stops or deletes it.
 int run_attach(const ApiClient& api, Output& out, const std::string& id, const StreamSettings& settings);
+
+// "/v1/trace-session/<id>".
+std::string session_route(const std::string& id);
+// POSTs `spec`: the sessions created (one per node through tracer-svc). When the answer was lost
+// (connection broken, timeout) and the context was generated, a session that may have been made
+// is found by its context and deleted. Errors: the server's; kInternal for an answer without a
+// session.
+Result<std::vector<SessionEntry>> create_sessions(const ApiClient& api, const SessionSpec& spec);
 
 // "ctrace-" and 8 random hex digits.
 std::string generated_context();

@@ -8,4 +8,4 @@ ct_add_test(cli_integration_test
   SOURCES integration/cli_test.cpp
   LIBS ct_common)
 target_include_directories(cli_integration_test PRIVATE ${PROJECT_SOURCE_DIR})
-add_dependencies(cli_integration_test ctrace tracer-node tracer-svc ftrace-manager getppid_loop)
+add_dependencies(cli_integration_test ctrace tracer-node tracer-svc ftrace-manager ebpf-manager getppid_loop)

@@ -1,6 +1,6 @@
 # ftrace hook manager: pure argument parsing (unit) and the built manager on real ftrace.
 ct_add_test(ftrace_args_test
-  SOURCES unit/ftrace_args_test.cpp
+  SOURCES unit/ftrace_args_test.cpp unit/ftrace_filter_test.cpp
   LIBS ct_ftrace_args)
 
 ct_add_test(ftrace_manager_test

@@ -22,6 +22,12 @@ ct_add_test(svc_stream_test
   LIBS ct_common)
 add_dependencies(svc_stream_test tracer-svc tracer-node ftrace-manager getppid_loop)
 
+# The trace_events hook through tracer-svc on a real tracer-node with real ftrace.
+ct_add_test(svc_events_test
+  SOURCES integration/svc_events_test.cpp
+  LIBS ct_common)
+add_dependencies(svc_events_test tracer-svc tracer-node ftrace-manager)
+
 # Trace-session request bodies and ids: tracer-node's and tracer-svc's parsers on the same cases.
 ct_add_test(request_body_test
   SOURCES unit/request_body_test.cpp

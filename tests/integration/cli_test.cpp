@@ -19,6 +19,7 @@
 #include "tests/integration/svc_fixture.h"
 #include "tests/integration/tls_fixture.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/viewer_tools.h"
 
 using namespace ct;
 using namespace ct::test;
@@ -404,6 +405,73 @@ TEST_CASE("ctrace detach leaves a session running, attach streams it and leaves 
     check_one_line_error(ctrace(with_server(node.port(), {"delete", id})), fmt::format("deleting session {}", id));
 }
 
+// Waits until `run`'s stderr holds `text`.
+void wait_for_err(Background& run, const std::string& text) {
+    for (int i = 0; i < 1500 && run.err().find(text) == std::string::npos && run.process().running(); ++i)
+        std::this_thread::sleep_for(20ms);
+    REQUIRE_THAT(run.err(), Catch::Contains(text));
+}
+
+TEST_CASE("ctrace top counts a pod's calls in the kernel and deletes its session", "[integration][root][cli]") {
+    TracerNode node;
+    Pod pod("cli-top-pod"), other("cli-top-other");
+    Background run(with_server(node.port(), {"top", "cli-top-pod", "--args", "-s getppid,openat", "--interval",
+                                             "500ms", "--timeout", "6s", "-n", "0", "--sort", "name"}));
+    wait_for_err(run, "counting in session");
+    auto sessions = node.get_json("/v1/trace-session/all").as_object();
+    REQUIRE(sessions.size() == 1);
+    CHECK(sessions.begin()->value().at("TraceHook") == "syscall_stats");
+    pod.exec(loop_command(kCalls));
+    other.exec(loop_command(kCalls));
+    auto status = run.wait();
+    INFO("stdout: " << run.out() << "\nstderr: " << run.err());
+    CHECK(status.code == 0);
+    // Plain frames (stdout is a file): a header each, rows of the selected pod only.
+    auto out = run.out();
+    CHECK(out.starts_with("NODE "));
+    CHECK_THAT(out, Catch::Contains("CALLS/S"));
+    CHECK(std::regex_search(out, std::regex(R"(cli-top-pod +cli-top-pod +getppid +[1-9][0-9.]*)")));
+    CHECK(out.find("cli-top-other") == std::string::npos);
+    CHECK(std::regex_search(run.err(), std::regex(R"(ctrace: timeout 6s reached; deleted session \d+)")));
+    CHECK(node.get_json("/v1/trace-session/all").as_object().empty());
+}
+
+TEST_CASE("ctrace record writes a trace.dat and a trace.json with exactly the pod's calls, and deletes the session",
+          "[integration][root][cli]") {
+    TracerNode node(exact_node());
+    Pod pod("cli-rec-pod");
+    TempDir dir("ct-cli-rec");
+    constexpr long kRecorded = 5000;
+    for (std::string ext : {"dat", "json"}) {
+        auto file = (dir.path() / ("pod." + ext)).string();
+        Background run(with_server(node.port(), {"record", "cli-rec-pod", "--args", "-s getppid", "--timeout", "5s", "-O", file}));
+        wait_for_err(run, "recording session");
+        auto id = std::string(node.get_json("/v1/trace-session/all").as_object().begin()->key());
+        auto instance = instance_of(node, id);
+        pod.exec(loop_command(kRecorded));
+        auto status = run.wait();
+        INFO("stderr: " << run.err());
+        CHECK(status.code == 0);
+        CHECK_THAT(run.err(), Catch::Contains("wrote " + file));
+        CHECK_FALSE(fs::exists(file + ".part"));
+        if (ext == "dat") {
+            size_t enters = 0, exits = 0;
+            for (const auto& l : parse_trace_cmd_report(trace_cmd({"report", "-t", "-i", file})))
+                if (l.comm == "getppid_loop") enters += l.event == "sys_enter_getppid", exits += l.event == "sys_exit_getppid";
+            CHECK(enters == kRecorded);
+            CHECK(exits == kRecorded);
+        } else {
+            auto doc = json::parse(slurp(file));
+            size_t calls = 0;
+            for (const auto& e : doc.at("traceEvents").as_array())
+                calls += e.as_object().contains("name") && e.at("name") == "getppid" && e.at("ph") == "X";
+            CHECK(calls == kRecorded);
+        }
+        check_no_session_left(node, instance);
+    }
+    check_one_line_error(ctrace(with_server(node.port(), {"record", "cli-rec-pod", "-O", "x.txt"})), "must end in .dat", 2);
+}
+
 TEST_CASE("ctrace: an unreachable or silent server is one line and a non-zero exit, never a hang",
           "[integration][cli]") {
     // Nobody listens on the port.
@@ -479,7 +547,7 @@ TEST_CASE("ctrace: 401, 404 and bad usage are one clear line", "[integration][ro
 TEST_CASE("ctrace --help: every command has help with examples", "[integration][cli]") {
     auto top = ctrace({kCtrace, "--help"});
     CHECK(top.status.ok());
-    for (const char* c : {"pods", "hooks", "sessions", "trace", "detach", "attach", "delete", "completion"}) {
+    for (const char* c : {"pods", "hooks", "sessions", "trace", "detach", "attach", "top", "record", "delete", "completion"}) {
         INFO(c);
         CHECK_THAT(top.out, Catch::Contains(c));
         auto help = ctrace({kCtrace, c, "--help"});

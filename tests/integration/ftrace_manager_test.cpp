@@ -8,10 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -22,6 +24,7 @@
 #include "common/fd.h"
 #include "common/strings.h"
 #include "common/subprocess.h"
+#include "tests/support/fixtures.h"
 
 using namespace ct;
 using namespace std::chrono_literals;
@@ -136,8 +139,9 @@ struct Manager {
     fs::path dir() const { return fs::path(trace_pipe).parent_path(); }
 };
 
-Manager start_manager(const std::vector<std::string>& hook_args, const std::string& instance_prefix = "") {
-    std::vector<std::string> argv = {kManager, "--run", "trace_syscalls", "--args"};
+Manager start_hook(const std::string& hook, const std::vector<std::string>& hook_args,
+                   const std::string& instance_prefix = "") {
+    std::vector<std::string> argv = {kManager, "--run", hook, "--args"};
     argv.insert(argv.end(), hook_args.begin(), hook_args.end());
     auto options = command(argv);
     if (!instance_prefix.empty()) options.extra_env = {"TRACER_INSTANCE_PREFIX=" + instance_prefix};
@@ -151,6 +155,30 @@ Manager start_manager(const std::vector<std::string>& hook_args, const std::stri
         FAIL("manager printed no trace path; stderr: " << err);
     }
     return Manager{std::move(*p), *line};
+}
+
+Manager start_manager(const std::vector<std::string>& hook_args, const std::string& instance_prefix = "") {
+    return start_hook("trace_syscalls", hook_args, instance_prefix);
+}
+
+// Runs `hook` with `args`, which must be refused: exit 2, nothing on stdout, `named` on stderr,
+// no instance of that manager left.
+void check_refused(const std::string& hook, const std::vector<std::string>& args, const std::string& named) {
+    INFO(fmt::format("{} args: {}", hook, fmt::join(args, " ")));
+    std::vector<std::string> argv = {kManager, "--run", hook, "--args"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto p = Subprocess::spawn(command(argv));
+    REQUIRE(p);
+    pid_t pid = p->pid();
+    std::string out, err;
+    auto status = p->wait_for(30s);
+    REQUIRE(status);
+    read_available(p->stdout_fd(), out, 1 << 16);
+    read_available(p->stderr_fd(), err, 1 << 16);
+    CHECK(status->code == 2);
+    CHECK(out.empty());
+    CHECK_THAT(err, Catch::Contains(named));
+    CHECK(instances_of(pid).empty());
 }
 
 struct TraceLine {
@@ -249,7 +277,7 @@ TEST_CASE("ftrace manager lists and describes its hook", "[integration][root]") 
     auto all = run_capture(command({kManager, "--get-all"}), 30s);
     REQUIRE(all);
     CHECK(all->status.code == 0);
-    CHECK(split_whitespace(all->out) == std::vector<std::string>{"trace_syscalls"});
+    CHECK(split_whitespace(all->out) == std::vector<std::string>{"trace_syscalls", "trace_events"});
 
     auto desc = run_capture(command({kManager, "--describe", "trace_syscalls"}), 30s);
     REQUIRE(desc);
@@ -282,21 +310,7 @@ TEST_CASE("ftrace manager rejects bad hook arguments before creating anything", 
                                            // Kernel memory stays bounded (issue 14.2).
                                            {{"--pid", "1", "-b", "4000000"}, "\"4000000\""},
                                            {{"--pid", "1", "-t", "-5"}, "negative"}}) {
-        INFO(fmt::format("args: {}", fmt::join(c.args, " ")));
-        std::vector<std::string> argv = {kManager, "--run", "trace_syscalls", "--args"};
-        argv.insert(argv.end(), c.args.begin(), c.args.end());
-        auto p = Subprocess::spawn(command(argv));
-        REQUIRE(p);
-        pid_t pid = p->pid();
-        std::string out, err;
-        auto status = p->wait_for(30s);
-        REQUIRE(status);
-        read_available(p->stdout_fd(), out, 1 << 16);
-        read_available(p->stderr_fd(), err, 1 << 16);
-        CHECK(status->code == 2);
-        CHECK(out.empty());
-        CHECK(err.find(c.named) != std::string::npos);
-        CHECK(instances_of(pid).empty());
+        check_refused("trace_syscalls", c.args, c.named);
     }
 }
 
@@ -413,4 +427,220 @@ TEST_CASE("ftrace manager names its instances with TRACER_INSTANCE_PREFIX and re
     REQUIRE(r);
     CHECK(r->status.code == 2);
     CHECK_THAT(r->err, Catch::Contains("TRACER_INSTANCE_PREFIX"));
+}
+
+// ---- trace_events (docs/hooks.md, "trace_events") ----
+
+namespace {
+
+// "filename=/bin/true pid=12 old_pid=12" -> the value of `key` ("" when absent).
+std::string field_of(std::string_view event_text, std::string_view key) {
+    for (const auto& word : split_whitespace(event_text))
+        if (std::string_view w = word; w.starts_with(key) && w.size() > key.size() && w[key.size()] == '=')
+            return std::string(w.substr(key.size() + 1));
+    return "";
+}
+
+// Lines of `reader` whose event is `name` ("sched_process_exec"), as (task pid, event text).
+std::vector<TraceLine> events_named(const PipeReader& reader, std::string_view name) {
+    std::vector<TraceLine> out;
+    for (const auto& l : reader.lines())
+        if (auto t = parse_trace_line(l); t && t->event.starts_with(fmt::format("{}: ", name))) out.push_back(*t);
+    return out;
+}
+
+std::vector<std::string> pid_args(const std::vector<pid_t>& pids) {
+    std::vector<std::string> out = {"--pid"};
+    for (pid_t p : pids) out.push_back(std::to_string(p));
+    return out;
+}
+
+// A trace_events run: its main instance and, when target-scoped events were asked for, its
+// companion (<main>_t), each read as tracer-node reads them.
+struct EventsRun {
+    Manager manager;
+    PipeReader main;
+    std::optional<PipeReader> companion;
+
+    EventsRun(const std::vector<pid_t>& pids, const std::vector<std::string>& args, bool with_companion)
+        : manager(start_hook("trace_events", [&] {
+              auto all = pid_args(pids);
+              all.insert(all.end(), args.begin(), args.end());
+              return all;
+          }())),
+          main(manager.trace_pipe) {
+        auto companion_dir = companion_path();
+        CHECK(fs::exists(companion_dir) == with_companion);
+        if (with_companion) companion.emplace((companion_dir / "trace_pipe").string());
+    }
+    fs::path companion_path() const { return fs::path(manager.dir().string() + "_t"); }
+
+    void pump() {
+        main.pump(20ms);
+        if (companion) companion->pump(20ms);
+    }
+    // SIGINT, read both to the end, then the manager removes both instances and exits 0.
+    void stop() {
+        REQUIRE(manager.process.send_signal(SIGINT));
+        REQUIRE(main.drain_until_off(manager.dir(), 30s));
+        if (companion) REQUIRE(companion->drain_until_off(companion_path(), 30s));
+        main.close();
+        if (companion) companion->close();
+        auto status = manager.process.wait_for(30s);
+        REQUIRE(status);
+        CHECK(status->code == 0);
+        CHECK_FALSE(fs::exists(manager.dir()));
+        CHECK_FALSE(fs::exists(companion_path()));
+        CHECK(instances_of(manager.process.pid()).empty());
+    }
+};
+
+// A process that ignores SIGUSR1 (so it can be signalled repeatedly) and sleeps.
+constexpr std::string_view kUsr1Sleeper = "sh -c 'trap \"\" USR1; exec sleep 100000' >/dev/null 2>&1 &";
+
+// The kUsr1Sleeper the pod started after `before` was taken (its pid on the host), once it has
+// exec'd sleep; 0 when none appears within 10 s.
+pid_t await_sleeper(const ct::test::Pod& pod, const std::vector<pid_t>& before) {
+    for (auto deadline = Clock::now() + 10s; Clock::now() < deadline; std::this_thread::sleep_for(10ms)) {
+        for (pid_t p : pod.host_pids()) {
+            if (std::ranges::binary_search(before, p)) continue;
+            auto cmdline = read_text(fmt::format("/proc/{}/cmdline", p));
+            std::ranges::replace(cmdline, '\0', ' ');
+            if (trim(cmdline) == "sleep 100000") return p;
+        }
+    }
+    return 0;
+}
+
+}  // namespace
+
+TEST_CASE("trace_events is listed and describes the kernel's events by system", "[integration][root]") {
+    auto desc = run_capture(command({kManager, "--describe", "trace_events"}), 30s);
+    REQUIRE(desc);
+    CHECK(desc->status.code == 0);
+    CHECK_THAT(desc->out, Catch::Contains("-e, --event SYSTEM:EVENT"));
+    CHECK_THAT(desc->out, Catch::Contains("-f, --filter FILTER"));
+    // Every system of available_events with its count: sched's line names the lifecycle events.
+    auto available = read_text("/sys/kernel/tracing/available_events");
+    size_t sched_events = 0;
+    for (const auto& line : split_any(available, "\n")) sched_events += std::string_view(line).starts_with("sched:");
+    REQUIRE(sched_events > 0);
+    CHECK_THAT(desc->out, Catch::Contains(fmt::format("\nsched ({}): ", sched_events)));
+    CHECK_THAT(desc->out, Catch::Contains("sched_process_exec"));
+    // Readable in GET /v1/trace-hooks: one line per system, not one per event.
+    CHECK(split_any(desc->out, "\n").size() < 200);
+}
+
+TEST_CASE("trace_events refuses bad events, filters and scope before creating anything", "[integration][root]") {
+    struct Case {
+        std::vector<std::string> args;
+        std::string named;
+    };
+    const auto me = std::to_string(::getpid());
+    for (const auto& c : std::vector<Case>{
+             // A typo names the event and what was meant.
+             {{"--pid", me, "-e", "sched:sched_proces_exec"},
+              "unknown event \"sched:sched_proces_exec\" (did you mean sched:sched_process_exec?)"},
+             {{"--pid", me, "-e", "sched:no_such_*"}, "\"sched:no_such_*\" matches no event"},
+             {{"--pid", me, "-e", "sched_process_exec"}, "expected SYSTEM:EVENT"},
+             {{"--pid", me}, "no event"},
+             // A filter may only narrow: one that would close the scope's parenthesis is refused.
+             {{"--pid", me, "-e", "signal:signal_generate", "-f", "sig", "==", "10)", "||", "(1"}, "closes nothing"},
+             {{"--pid", me, "-e", "sched:sched_process_exec", "-f", "'pid", ">", "0", "||'"}, "missing at its end"},
+             // The kernel's own refusal of a field it does not know.
+             {{"--pid", me, "-e", "sched:sched_process_exec", "-f", "no_field", "==", "1"}, "Field not found"},
+             {{"--pid", me, "-f", "sig", "==", "1"}, "before any -e"},
+             {{"--pid", me, "-e", "sched:sched_process_fork", "-f", "child_pid", ">", "1"}, "sched_process_fork"},
+             // PIDs are tracer-node's; kernel memory is bounded (as for trace_syscalls).
+             {{"--pid", me, "-e", "sched:sched_process_exec", "--pid", "1"}, "a second --pid"},
+             {{"--pid", me, "-e", "sched:sched_process_exec", "-b", "65537"}, "\"65537\""},
+             {{"--pid", me, "-e", "sched:sched_process_exec", "-t", "-5"}, "negative"}}) {
+        check_refused("trace_events", c.args, c.named);
+    }
+}
+
+TEST_CASE("trace_events counts exactly the execs and exits of an unshared process tree", "[integration][root]") {
+    constexpr int kRuns = 200;
+    ct::test::Pod pod("events-exec-pod"), other("events-other-pod");
+    EventsRun run(pod.host_pids(),
+                  {"-e", "sched:sched_process_exec", "-f", "'filename", "==", "\"/bin/true\"'", "-e",
+                   "sched:sched_process_exit"},
+                  false);
+    CHECK(trim(read_text(run.manager.dir() / "events/sched/sched_process_exec/filter")) ==
+          "(filename == \"/bin/true\")");
+    // Outside the scope at the same time: the other pod and this test's own children.
+    other.exec(fmt::format("i=0; while [ $i -lt {} ]; do /bin/true; i=$((i+1)); done", kRuns));
+    pod.exec(fmt::format("i=0; while [ $i -lt {} ]; do /bin/true; /bin/false; i=$((i+1)); done", kRuns));
+    REQUIRE(run_capture(command({"/bin/sh", "-c", "for i in 1 2 3; do /bin/true; done"}), 30s));
+    run.pump();
+    run.stop();
+
+    auto execs = events_named(run.main, "sched_process_exec");
+    CHECK(execs.size() == kRuns);  // the filter kept /bin/true only
+    std::set<pid_t> exec_pids;
+    for (const auto& e : execs) {
+        CHECK(field_of(e.event, "filename") == "/bin/true");
+        exec_pids.insert(e.pid);
+    }
+    CHECK(exec_pids.size() == kRuns);
+    // Every /bin/true exits once, in its own context; only the tree's processes exit here.
+    size_t true_exits = 0;
+    for (const auto& e : events_named(run.main, "sched_process_exit")) {
+        true_exits += field_of(e.event, "comm") == "true";
+        if (field_of(e.event, "comm") == "true") CHECK(exec_pids.contains(e.pid));
+    }
+    CHECK(true_exits == kRuns);
+}
+
+TEST_CASE("trace_events scopes signals by their target: sent to the tree from outside, not between others",
+          "[integration][root]") {
+    ct::test::Pod pod("events-signal-pod");
+    // A target there before the run, and one outside the tree.
+    pod.exec(std::string(kUsr1Sleeper));
+    pid_t first = await_sleeper(pod, {});
+    REQUIRE(first > 0);
+    auto with_first = pod.host_pids();
+    auto outsider = Subprocess::spawn(command({"/bin/sh", "-c", "trap '' USR1; exec sleep 100000"}));
+    REQUIRE(outsider);
+
+    EventsRun run(with_first, {"-e", "signal:signal_generate", "-f", "sig", "==", "10"}, true);
+    // Target-scoped events are in the companion only: the main instance's set_event_pid would
+    // keep the sender's (this test's) events instead.
+    CHECK(trim(read_text(run.companion_path() / "events/signal/signal_generate/enable")) == "1");
+    CHECK(trim(read_text(run.manager.dir() / "events/signal/signal_generate/enable")) == "0");
+    CHECK_THAT(read_text(run.companion_path() / "events/signal/signal_generate/filter"),
+               Catch::EndsWith("&& (sig == 10)\n"));
+    REQUIRE(::kill(first, SIGUSR1) == 0);
+    REQUIRE(::kill(outsider->pid(), SIGUSR1) == 0);
+    REQUIRE(::kill(first, SIGWINCH) == 0);  // another signal: the user's filter leaves it out
+
+    // A process the tree starts during the run joins the scope within the companion's refresh.
+    pod.exec(std::string(kUsr1Sleeper));
+    pid_t second = await_sleeper(pod, with_first);
+    REQUIRE(second > 0);
+    size_t sent_to_second = 0;
+    auto to_second = [&] {
+        return std::ranges::count_if(events_named(*run.companion, "signal_generate"), [&](const TraceLine& t) {
+            return field_of(t.event, "pid") == std::to_string(second);
+        });
+    };
+    for (auto deadline = Clock::now() + 10s; to_second() == 0 && Clock::now() < deadline;) {
+        REQUIRE(::kill(second, SIGUSR1) == 0);
+        ++sent_to_second;
+        run.pump();
+    }
+    run.stop();
+
+    size_t to_first = 0, to_outsider = 0;
+    for (const auto& t : events_named(*run.companion, "signal_generate")) {
+        CHECK(field_of(t.event, "sig") == "10");
+        CHECK(t.pid == ::getpid());  // the sender is current
+        to_first += field_of(t.event, "pid") == std::to_string(first);
+        to_outsider += field_of(t.event, "pid") == std::to_string(outsider->pid());
+    }
+    CHECK(to_first == 1);
+    CHECK(to_outsider == 0);
+    CHECK(to_second() >= 1);
+    CHECK(static_cast<size_t>(to_second()) <= sent_to_second);
+    CHECK(events_named(run.main, "signal_generate").empty());
 }

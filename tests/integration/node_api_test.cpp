@@ -474,3 +474,42 @@ TEST_CASE("no hook process is left behind", "[integration][root]") {
     }
     CHECK(children.empty());
 }
+
+TEST_CASE("a trace_events session exports exactly the pod's process exits, filtered by the session's -f",
+          "[integration][root]") {
+    constexpr int kRuns = 200;
+    Pod traced("events-e2e-pod"), other("events-e2e-other");
+    TracerNode node;
+    // As a user writes it in a request: tracer-node splits it on whitespace, the hook rejoins
+    // the filter's words and drops the quotes around the whole (docs/hooks.md, "trace_events").
+    auto id = node.create_session("events-e2e-pod", "*", R"(-e sched:sched_process_exit -f 'comm == "true"')",
+                                  "trace_events");
+    node.run(id, true);
+    CHECK(node.instances().size() == 1);  // no target-scoped event: no companion
+    const auto loop = fmt::format("i=0; while [ $i -lt {} ]; do /bin/true; /bin/false; i=$((i+1)); done", kRuns);
+    traced.exec(loop);
+    other.exec(loop);
+    node.run(id, false);
+
+    size_t exits = 0;
+    for (const auto& e : node.events()) {
+        if (e.at("session").as_string() != id) continue;
+        CHECK(e.at("hook") == "trace_events");
+        CHECK(e.at("event") == "sched_process_exit");
+        CHECK(e.at("task") == "true");  // the filter left /bin/false's exits out
+        // Short-lived children are attributed through the fork events the hook enables.
+        CHECK(e.at("pod") == "events-e2e-pod");
+        ++exits;
+    }
+    CHECK(exits == kRuns);
+    auto stopped = session_of(node, id);
+    CHECK(stopped.at("Error").is_null());
+    CHECK(node.instances().empty());
+
+    // A typo fails the start with an Error naming the event (exit 2 -> 400); nothing is left.
+    auto typo = node.create_session("events-e2e-pod", "*", "-e sched:sched_proces_exit", "trace_events");
+    auto r = node.request("PUT", "/v1/trace-session/" + typo, R"({"Run": true})");
+    CHECK(r.status == 400);
+    CHECK_THAT(error_of(r), Catch::Contains("unknown event \"sched:sched_proces_exit\""));
+    CHECK(node.instances().empty());
+}

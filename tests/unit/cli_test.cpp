@@ -12,6 +12,7 @@
 #include "cli/server_url.h"
 #include "cli/table.h"
 #include "cli/top_model.h"
+#include "cli/top_run.h"
 
 using namespace ct::cli;
 using namespace std::chrono_literals;
@@ -266,4 +267,24 @@ TEST_CASE("top: percentiles from log2 histograms, rates from two snapshots, sort
     CHECK(screen.ends_with("\x1b[J"));
     CHECK(screen.find("read") != std::string::npos);
     CHECK(screen.find("\x1b[K\n") != std::string::npos);
+}
+
+TEST_CASE("top and record: statistics answers summed per key, one file per node", "[unit][cli]") {
+    TopSnapshot snapshot;
+    auto answer = json::parse(R"({"web": {"nginx": {"read": {"Count": 3, "Errors": 1, "ErrnoCounts": {"EAGAIN": 1},
+                                   "TotalNs": 30, "Histogram": {"16": 3}}}}})");
+    REQUIRE(add_stats_answer(snapshot, answer, "n1"));
+    REQUIRE(add_stats_answer(snapshot, answer, "n1"));
+    REQUIRE(add_stats_answer(snapshot, answer, "n2"));
+    REQUIRE(snapshot.size() == 2);
+    auto& sum = snapshot.at(TopKey{"n1", "web", "nginx", "read"});
+    CHECK(sum.count == 6);
+    CHECK(sum.errors == 2);
+    CHECK(sum.histogram == LatencyHistogram{{16, 6}});
+    CHECK_THAT(add_stats_answer(snapshot, json::parse(R"({"web": []})"), "n").error().message, Catch::Contains("\"web\""));
+    CHECK_FALSE(add_stats_answer(snapshot, json::parse(R"({"web": {"c": {"read": {"Count": 1}}}})"), "n"));
+
+    CHECK(record_path("out/t.dat", 1, "n1", "7") == "out/t.dat");
+    CHECK(record_path("out/t.dat", 2, "n1", "7") == "out/t.n1.dat");
+    CHECK(record_path("t.json", 2, "", "7") == "t.7.json");
 }

@@ -1,6 +1,7 @@
 // ftrace hook manager: command line and hook argument parsing (pure).
 #include <catch2/catch.hpp>
 
+#include "trace-hooks/ftrace/event_select.h"
 #include "trace-hooks/ftrace/hook_args.h"
 
 using namespace ct;
@@ -193,4 +194,72 @@ TEST_CASE("ftrace args: the instance prefix comes from TRACER_INSTANCE_PREFIX", 
         REQUIRE_FALSE(prefix);
         CHECK(prefix.error().message.find(std::string("\"") + bad + "\"") != std::string::npos);
     }
+}
+
+// ---- trace_events: arguments and event selection (trace-hooks/ftrace/event_select.h) ----
+
+TEST_CASE("ftrace args: trace_events binds each -f to the -e before it and rejoins its words", "[unit]") {
+    auto a = parse_event_args({"--pid", "7", "8", "-e", "sched:sched_process_exec", "-f", "'filename", "==",
+                               "\"/bin/true\"'", "-e", "signal:*", "-t", "50", "--filter=sig", "==", "10"});
+    // "--filter=..." after -t belongs to the last -e, signal:*.
+    REQUIRE(a);
+    CHECK(a->pids == std::vector<pid_t>{7, 8});
+    REQUIRE(a->events.size() == 2);
+    CHECK(a->events[0].pattern == "sched:sched_process_exec");
+    CHECK(a->events[0].filter == "filename == \"/bin/true\"");
+    CHECK(a->events[1].pattern == "signal:*");
+    CHECK(a->events[1].filter == "sig == 10");
+    CHECK(a->time_ms == 50);
+    CHECK(a->buffer_kb == kDefaultBufferKb);
+}
+
+TEST_CASE("ftrace args: trace_events refuses what it cannot place and keeps --pid first and once", "[unit]") {
+    CHECK(contains(error_of(parse_event_args({"-e", "sched:sched_switch"})), "missing --pid"));
+    CHECK(contains(error_of(parse_event_args({"--pid", "1"})), "no event"));
+    CHECK(contains(error_of(parse_event_args({"--pid", "1", "-f", "sig", "==", "1"})), "before any -e"));
+    CHECK(contains(error_of(parse_event_args({"--pid", "1", "-e", "a:b", "-f", "x == 1", "-f", "y == 2"})),
+                   "a second filter for -e a:b"));
+    CHECK(contains(error_of(parse_event_args({"--pid", "1", "-e", "a:b", "--pid", "2"})), "a second --pid"));
+    CHECK(contains(error_of(parse_event_args({"--pid", "1", "-e", "a:b", "-b", "65537"})), "\"65537\""));
+    CHECK(contains(error_of(parse_event_args({"--pid", "1", "-e", "a:b", "-f", "x", "==", "1)", "||", "(1"})),
+                   "-f for -e a:b: invalid filter"));
+}
+
+TEST_CASE("ftrace args: events are selected by name or glob; typos and empty globs name the pattern", "[unit]") {
+    auto available = parse_available_events(
+        "sched:sched_process_exec\nsched:sched_process_exit\nsched:sched_process_fork\nsched:sched_switch\n"
+        "signal:signal_generate\nsignal:signal_deliver\noom:mark_victim\nnot a line\n");
+    REQUIRE(available.size() == 7);
+
+    auto picked = select_events({{"sched:sched_process_e*", "pid > 1"}, {"signal:*", ""}}, available);
+    REQUIRE(picked);
+    std::vector<std::string> names;
+    for (const auto& s : *picked) names.push_back(s.event.system + ":" + s.event.name);
+    CHECK(names == std::vector<std::string>{"sched:sched_process_exec", "sched:sched_process_exit",
+                                            "signal:signal_deliver", "signal:signal_generate"});
+    CHECK((*picked)[0].filter == "pid > 1");
+    // The exiting task writes its own exit event: task scope. A signal's sender writes
+    // signal_generate: scoped by its target.
+    CHECK((*picked)[1].scope == EventScope::kTask);
+    CHECK((*picked)[2].scope == EventScope::kTask);
+    CHECK((*picked)[3].scope == EventScope::kTarget);
+    CHECK(target_field({"oom", "mark_victim"}) == "pid");
+
+    CHECK(contains(error_of(select_events({{"sched:sched_proces_exec", ""}}, available)),
+                   "unknown event \"sched:sched_proces_exec\" (did you mean sched:sched_process_exec?)"));
+    CHECK(contains(error_of(select_events({{"nosuch:thing", ""}}, available)), "unknown event \"nosuch:thing\""));
+    CHECK(contains(error_of(select_events({{"irq:*", ""}}, available)), "\"irq:*\" matches no event"));
+    CHECK(contains(error_of(select_events({{"sched", ""}}, available)), "expected SYSTEM:EVENT"));
+    CHECK(contains(error_of(select_events({{"sched:*", "x == 1"}}, available)), "sched_process_fork"));
+    CHECK(contains(error_of(select_events({{"signal:*", "sig == 1"}, {"signal:signal_deliver", ""}}, available)),
+                   "with different filters"));
+}
+
+TEST_CASE("ftrace args: the trace_events description lists systems with their event counts", "[unit]") {
+    auto lines = describe_events(parse_available_events("sched:a\nsched:b\nsignal:c\n"));
+    CHECK(std::ranges::find(lines, "Events of this kernel (3 in 2 systems): SYSTEM (count): EVENT, ...") != lines.end());
+    CHECK(std::ranges::find(lines, "sched (2): a, b") != lines.end());
+    CHECK(std::ranges::find(lines, "signal (1): c") != lines.end());
+    auto none = describe_events({});
+    CHECK(contains(none.back(), "No events could be listed"));
 }

@@ -1,7 +1,10 @@
 // The pure half of tracer-node's ftrace instance module (capture/ftrace_instance.h): names and
-// prefixes, paths, per-CPU stats and set_event texts.
+// prefixes, paths, per-CPU stats and set_event texts; removal on plain directories.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
+#include "tests/support/fixtures.h"
 #include "tracer-node/capture/ftrace_instance.h"
 
 namespace {
@@ -58,6 +61,23 @@ TEST_CASE("removing instances by prefix refuses anything but an agent's own pref
         REQUIRE_FALSE(removed);
         CHECK(removed.error().code == ct::Errc::kInvalidArgument);
     }
+}
+
+TEST_CASE("removing an instance removes its trace_events companion, and nothing else", "[unit]") {
+    // Plain directories stand in for the instances: remove() only writes tracing_on and rmdirs.
+    ct::test::TempDir tracing("ct-ftrace-remove");
+    const auto main_dir = tracing.path() / "ctrace_0123abcd_42_00ff";
+    const auto companion = tracing.path() / "ctrace_0123abcd_42_00ff_t";
+    const auto sibling = tracing.path() / "ctrace_0123abcd_42_00ff_x";
+    for (const auto& d : {main_dir, companion, sibling}) std::filesystem::create_directory(d);
+    REQUIRE(ftrace::remove(main_dir.string(), std::chrono::milliseconds(0)));
+    CHECK_FALSE(std::filesystem::exists(main_dir));
+    CHECK_FALSE(std::filesystem::exists(companion));
+    CHECK(std::filesystem::exists(sibling));
+    // Without a companion, and when already gone.
+    REQUIRE(ftrace::remove(sibling.string(), std::chrono::milliseconds(0)));
+    CHECK_FALSE(std::filesystem::exists(sibling));
+    CHECK(ftrace::remove(main_dir.string(), std::chrono::milliseconds(0)));
 }
 
 }  // namespace

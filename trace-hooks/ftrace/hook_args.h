@@ -1,8 +1,8 @@
 // Pure parsing of the ftrace hook manager's command line (no I/O, no globals).
 // Two layers: parse_command() splits the manager protocol (--get-all / --describe / --clear /
-// --run NAME --args ...), parse_syscall_args() parses the trace_syscalls hook arguments that
-// follow --args. Errors are Errc::kInvalidArgument with a message naming the offending value;
-// the manager prints it on stderr and exits kExitUsage.
+// --run NAME --args ...), parse_syscall_args() and parse_event_args() parse the trace_syscalls
+// and trace_events hook arguments that follow --args. Errors are Errc::kInvalidArgument with a
+// message naming the offending value; the manager prints it on stderr and exits kExitUsage.
 #pragma once
 
 #include <sys/types.h>
@@ -17,6 +17,7 @@
 namespace ct::hooks::ftrace {
 
 inline constexpr std::string_view kHookSyscalls = "trace_syscalls";
+inline constexpr std::string_view kHookEvents = "trace_events";
 // Every instance this manager creates starts with the prefix tracer-node gives in
 // TRACER_INSTANCE_PREFIX ("ctrace_<agent tag>_"), or with this one when run by hand; --clear
 // removes only instances with that prefix (docs/hooks.md).
@@ -62,6 +63,26 @@ struct SyscallArgs {
 // --pid comes first and only once: tracer-node gives it, and a second one (from a session's
 // arguments) would add processes outside the session's containers (docs/hooks.md).
 Result<SyscallArgs> parse_syscall_args(const std::vector<std::string>& args);
+
+// One -e of trace_events and the -f that follows it.
+struct EventRequest {
+    std::string pattern;  // "system:event", shell globs allowed in either part
+    std::string filter;   // the user's filter, normalised (trace-hooks/ftrace/trace_filter.h); "" for none
+};
+
+struct EventArgs {
+    std::vector<pid_t> pids;           // --pid: every thread to trace, given first by tracer-node
+    std::vector<EventRequest> events;  // in the order given; at least one
+    uint64_t time_ms = 0;              // -t: 0 = until SIGINT/SIGTERM
+    uint64_t buffer_kb = kDefaultBufferKb;  // -b: per-CPU ring buffer size of the main instance
+};
+
+// Hook arguments of trace_events: --pid PID... first and once, then -e/--event SYSTEM:EVENT
+// (repeatable), -f/--filter FILTER (binds to the -e right before it; at most one each),
+// -t/--time MS, -b/--buffer-kb KB; long options also as --name=value.
+// A filter is every token up to the next option of this list, joined by one space (tracer-node
+// splits trace-arguments on whitespace), without one pair of quotes around the whole.
+Result<EventArgs> parse_event_args(const std::vector<std::string>& args);
 
 // "sys_enter_getppid", "sys_exit_getppid", "getppid" -> "getppid". Does not check existence.
 std::string normalize_syscall(std::string_view name);

@@ -5,7 +5,9 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -15,6 +17,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "common/strings.h"
 #include "trace-hooks/ftrace/hook_args.h"
 
 extern "C" {
@@ -87,6 +90,25 @@ Result<std::vector<std::string>> available_syscalls() {
     return names;
 }
 
+Result<std::string> read_tracing_file(std::string_view file) {
+    std::string f(file);
+    CString text(ctfs_read_file(nullptr, f.c_str()));
+    if (!text) return fail_errno(fmt::format("reading {} in the tracing directory", file));
+    return std::string(text.get());
+}
+
+Result<TraceInstance> TraceInstance::create_named(std::string_view name) {
+    std::string n(name);
+    tracefs_instance* inst = nullptr;
+    int err = ctfs_instance_create(n.c_str(), &inst);
+    if (err == EEXIST) return fail(Errc::kConflict, fmt::format("ftrace instance {} exists already", name));
+    if (err != 0) return fail_code(err, fmt::format("creating ftrace instance {}", name));
+    CString dir(ctfs_instance_dir(inst));
+    TraceInstance out(inst, n, dir ? dir.get() : "");
+    if (out.dir_.empty()) return fail(Errc::kInternal, fmt::format("no directory for instance {}", name));
+    return out;
+}
+
 Result<TraceInstance> TraceInstance::create(std::string_view prefix) {
     // A random part makes a clash practically impossible; retry anyway rather than share one.
     for (int attempt = 0; attempt < 8; ++attempt) {
@@ -154,6 +176,39 @@ Status TraceInstance::set_buffer_kb(uint64_t kb) {
 
 Status TraceInstance::set_event_pids(const std::vector<pid_t>& pids) {
     return write("set_event_pid", fmt::format("{}\n", fmt::join(pids, " ")));
+}
+
+Result<std::vector<pid_t>> TraceInstance::event_pids() const {
+    CString text(ctfs_read_file(inst_, "set_event_pid"));
+    if (!text) return fail_errno(fmt::format("reading {}/set_event_pid", dir_));
+    std::vector<pid_t> out;
+    for (const auto& token : split_whitespace(text.get()))
+        if (auto pid = parse_u64(token); pid && *pid > 0 && *pid <= static_cast<unsigned long long>(INT_MAX))
+            out.push_back(static_cast<pid_t>(*pid));
+    std::ranges::sort(out);
+    return out;
+}
+
+Status TraceInstance::enable_event(std::string_view system, std::string_view event) {
+    std::string s(system), e(event);
+    if (int err = ctfs_event_enable(inst_, s.c_str(), e.c_str(), 1); err != 0) {
+        if (err == ENOENT) return fail(Errc::kNotFound, fmt::format("unknown event \"{}:{}\"", system, event));
+        return fail_code(err, fmt::format("enabling {}/{} in {}", system, event, dir_));
+    }
+    return {};
+}
+
+Status TraceInstance::set_filter(std::string_view system, std::string_view event, std::string_view filter) {
+    std::string file = fmt::format("events/{}/{}/filter", system, event);
+    int err = ctfs_write_file(inst_, file.c_str(), filter.data(), filter.size());
+    if (err == 0) return {};
+    if (err != EINVAL) return fail_code(err, fmt::format("writing the filter of {}:{} in {}", system, event, dir_));
+    // The kernel leaves its reason in the filter file: the text, a caret line, "parse_error: <why>".
+    std::string why = "refused";
+    if (CString text(ctfs_read_file(inst_, file.c_str())); text)
+        for (const auto& line : split_any(text.get(), "\n"))
+            if (auto at = line.find("parse_error:"); at != std::string::npos) why = trim(line.substr(at + 12));
+    return fail(Errc::kInvalidArgument, fmt::format("the kernel refused the filter of {}:{}: {}", system, event, why));
 }
 
 Status TraceInstance::enable_event_fork() {

@@ -27,10 +27,16 @@ Result<std::string> prepare_tracing_dir(std::string_view sysfs_root);
 // Syscall names that have enter tracepoints (events/syscalls/sys_enter_*), sorted.
 Result<std::vector<std::string>> available_syscalls();
 
+// A file of the tracing directory itself (e.g. "available_events"). kIo naming it.
+Result<std::string> read_tracing_file(std::string_view file);
+
 class TraceInstance {
 public:
     // Creates instances/<prefix><manager pid>_<random hex>, a name nobody else uses.
     static Result<TraceInstance> create(std::string_view prefix);
+    // Creates instances/<name> with exactly that name (a companion named after its main
+    // instance). kConflict when it exists already.
+    static Result<TraceInstance> create_named(std::string_view name);
     // Handle on an existing instance by name (for --clear); does not create it.
     static Result<TraceInstance> open_existing(std::string_view name);
 
@@ -48,7 +54,15 @@ public:
     Status set_buffer_kb(uint64_t kb);
     // Replaces set_event_pid with all of `pids` (one write; lists may be thousands long).
     Status set_event_pids(const std::vector<pid_t>& pids);
+    // The threads in set_event_pid now, sorted: the ones given plus the children event-fork
+    // added, without those that exited.
+    Result<std::vector<pid_t>> event_pids() const;
     Status enable_event_fork();
+    // events/<system>/<event>/enable. kNotFound for an event the kernel does not have.
+    Status enable_event(std::string_view system, std::string_view event);
+    // events/<system>/<event>/filter. kInvalidArgument with the kernel's reason when it refuses
+    // the text (an unknown field, a value of the wrong kind).
+    Status set_filter(std::string_view system, std::string_view event, std::string_view filter);
     // syscalls/sys_enter_<name> and sys_exit_<name>.
     Status enable_syscall(std::string_view name);
     Status enable_all_syscalls();

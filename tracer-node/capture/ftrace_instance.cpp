@@ -182,7 +182,9 @@ Status add_event_pids(const std::string& instance_dir, const std::vector<pid_t>&
     return {};
 }
 
-Status remove(const std::string& instance_dir, std::chrono::milliseconds patience) {
+namespace {
+
+Status remove_one(const std::string& instance_dir, std::chrono::milliseconds patience) {
     // Tracing off first: a reader waiting on the instance then finishes and lets go of it.
     if (FD on(::open((instance_dir + "/tracing_on").c_str(), O_WRONLY | O_CLOEXEC)); on)
         [[maybe_unused]] auto n = ::write(on.get(), "0", 1);
@@ -196,6 +198,15 @@ Status remove(const std::string& instance_dir, std::chrono::milliseconds patienc
                                                             : std::strerror(err)));
         std::this_thread::sleep_for(kRetryStep);
     }
+}
+
+}  // namespace
+
+Status remove(const std::string& instance_dir, std::chrono::milliseconds patience) {
+    // A companion left by a killed trace_events hook would otherwise stay until the next start's
+    // sweep of the agent's prefix.
+    if (auto ok = remove_one(instance_dir + std::string(kCompanionSuffix), patience); !ok) return ok;
+    return remove_one(instance_dir, patience);
 }
 
 Result<std::vector<std::string>> list(const std::string& tracing_dir, std::string_view name_prefix) {

@@ -85,8 +85,14 @@ std::set<pid_t> read_event_pids(const std::string& instance_dir);
 // exited meanwhile is skipped. kIo naming the file otherwise.
 Status add_event_pids(const std::string& instance_dir, const std::vector<pid_t>& tids);
 
+// What a hook's companion instance adds to its main instance's name: trace_events keeps events
+// about another task (a signal's target) in `<main>_t`, without set_event_pid (docs/hooks.md,
+// "trace_events"). The companion shares the main instance's prefix and goes with it.
+inline constexpr std::string_view kCompanionSuffix = "_t";
+
 // Turns tracing off and rmdirs the instance, retrying while the kernel answers EBUSY (a reader
-// still holds a pipe open) for up to `patience`. Gone counts as removed. kIo naming it otherwise.
+// still holds a pipe open) for up to `patience`; its companion (`<instance_dir>_t`) first when
+// there is one. Gone counts as removed. kIo naming the instance that stayed otherwise.
 Status remove(const std::string& instance_dir, std::chrono::milliseconds patience);
 
 // Names of the instances under `tracing_dir` starting with `name_prefix`, sorted; empty when none.
