@@ -29,8 +29,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
-#include "common/http_client.h"
-#include "common/subprocess.h"
+#include "bench/bench_node.h"
 #include "tracer-node/capture/capture_run.h"
 #include "tracer-node/capture/raw_capture.h"
 #include "tracer-node/export/jsonl_exporter.h"
@@ -60,31 +59,12 @@ double self_cpu_seconds() {
     return s(ru.ru_utime) + s(ru.ru_stime);
 }
 
-ct::Result<ct::http::ClientResponse> call(unsigned short port, const std::string& method, const std::string& target,
-                                          std::string body = "") {
-    ct::http::ClientRequest r;
-    r.port = port;
-    r.method = method;
-    r.target = target;
-    r.body = std::move(body);
-    r.timeout = std::chrono::minutes(10);
-    return ct::http::send(r);
-}
+using ct::bench::call;
 
 int end_to_end(long calls, int runs, const std::filesystem::path& dir) {
     unsigned short port = static_cast<unsigned short>(20000 + ::getpid() % 20000);
-    ct::SpawnOptions node_opts;
-    node_opts.argv = {CT_BINARY_DIR "/tracer-node/tracer-node", "--trace-hooks", CT_BINARY_DIR "/trace-hooks",
-                      "--use-procfs", "--trace-output", (dir / "events.jsonl").string(), "--address",
-                      fmt::format("127.0.0.1:{}", port), "--state-dir", (dir / "state").string()};
-    node_opts.capture_stdout = node_opts.capture_stderr = false;
-    auto node = ct::Subprocess::spawn(node_opts);
+    auto node = ct::bench::start_node(port, dir, (dir / "events.jsonl").string());
     if (!node) return std::fprintf(stderr, "%s\n", node.error().message.c_str()), 1;
-    for (int i = 0; i < 200; ++i) {
-        auto r = call(port, "GET", "/readyz");
-        if (r && r->status == 200) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
     fmt::print("calls per run: {} ({} events)\n", calls, 2 * calls);
     for (int run = 0; run < runs; ++run) {
         auto pod_name = fmt::format("ct-bench-{}-{}", ::getpid(), run);

@@ -109,7 +109,48 @@ Status check_no_pid_option(std::string_view args) {
     return {};
 }
 
+// The ring size is handed to the hook as the ftrace manager's -b (docs/flight-recorder.md): a -b
+// of the user's own would contradict it.
+Status check_no_buffer_option(std::string_view args) {
+    for (const auto& token : split_whitespace(args))
+        if (token == "-b" || token == "--buffer-kb" || token.starts_with("--buffer-kb=") ||
+            (token.starts_with("-b") && token.size() > 2 && !token.starts_with("--")))
+            return bad(fmt::format("field \"trace-arguments\" must not contain \"{}\" when \"ring-size\" is given: "
+                                   "ring-size sets the hook's per-CPU buffer",
+                                   token));
+    return {};
+}
+
 }  // namespace
+
+std::string_view trace_mode_name(TraceMode mode) {
+    return mode == TraceMode::kFlightRecorder ? kTraceModeFlight : kTraceModeStream;
+}
+
+Result<std::uint64_t> parse_size(std::string_view text) {
+    auto refuse = [&] {
+        return bad(fmt::format("\"{}\" is not a size: expected a number of bytes with an optional K, M or G suffix "
+                               "(e.g. \"8M\")",
+                               text));
+    };
+    std::size_t digits = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    if (digits == 0 || digits > 19) return refuse();
+    auto number = parse_u64(text.substr(0, digits));
+    if (!number) return refuse();
+    std::string unit;
+    for (char c : text.substr(digits)) unit += static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+    if (unit.ends_with("IB")) unit.resize(unit.size() - 2);
+    else if (unit.ends_with("B") && unit.size() > 1) unit.resize(unit.size() - 1);
+    else if (unit == "B") unit.clear();
+    int shift = 0;
+    if (unit == "K") shift = 10;
+    else if (unit == "M") shift = 20;
+    else if (unit == "G") shift = 30;
+    else if (!unit.empty()) return refuse();
+    if (*number > (UINT64_MAX >> shift)) return refuse();
+    return *number << shift;
+}
 
 bool keys_match(std::string_view a, std::string_view b) { return fold(a) == fold(b); }
 
@@ -145,9 +186,9 @@ Result<std::map<std::string, json::value, std::less<>>> parse_request_object(std
     return out;
 }
 
-Result<SessionSpec> parse_session_spec(std::string_view body) {
-    static constexpr std::string_view kFields[] = {"pod", "container", "trace-hook", "trace-arguments",
-                                                   "trace-user-context"};
+Result<SessionSpec> parse_session_spec(std::string_view body, std::uint64_t max_ring_bytes) {
+    static constexpr std::string_view kFields[] = {"pod",        "container", "trace-hook", "trace-arguments",
+                                                   "trace-user-context", "trace-mode", "ring-size"};
     auto object = parse_request_object(body, kFields);
     if (!object) return std::unexpected(object.error());
     SessionSpec spec;
@@ -167,6 +208,25 @@ Result<SessionSpec> parse_session_spec(std::string_view body) {
         *f.into = std::move(*value);
     }
     if (auto ok = check_no_pid_option(spec.args); !ok) return std::unexpected(ok.error());
+    auto mode = string_field(*object, "trace-mode", false, 64);
+    if (!mode) return std::unexpected(mode.error());
+    if (*mode == kTraceModeFlight) spec.mode = TraceMode::kFlightRecorder;
+    else if (!mode->empty() && *mode != kTraceModeStream)
+        return bad(fmt::format("field \"trace-mode\" is \"{}\": expected \"{}\" or \"{}\"", *mode, kTraceModeStream,
+                               kTraceModeFlight));
+    auto ring = string_field(*object, "ring-size", false, 64);
+    if (!ring) return std::unexpected(ring.error());
+    if (object->contains("ring-size")) {
+        auto bytes = parse_size(*ring);
+        if (!bytes) return bad(fmt::format("field \"ring-size\": {}", bytes.error().message));
+        if (*bytes < kMinRingBytes || *bytes > max_ring_bytes)
+            return bad(fmt::format("field \"ring-size\" is \"{}\" ({} bytes per CPU): it must be from {} to {} bytes "
+                                   "(--max-ring)",
+                                   *ring, *bytes, kMinRingBytes, max_ring_bytes));
+        if (auto ok = check_no_buffer_option(spec.args); !ok) return std::unexpected(ok.error());
+        spec.ring_size = std::move(*ring);
+        spec.ring_bytes = *bytes;
+    }
     return spec;
 }
 

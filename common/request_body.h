@@ -28,6 +28,18 @@ inline constexpr std::size_t kMaxHookNameBytes = 128;    // "trace-hook"
 inline constexpr std::size_t kMaxArgumentsBytes = 4096;  // "trace-arguments"
 inline constexpr std::size_t kMaxContextBytes = 256;     // "trace-user-context": copied into every event
 
+// "trace-mode" (extension, docs/flight-recorder.md): "stream" (the default: events read, decoded
+// and exported as they happen) or "flight-recorder" (kept in the ring buffer, dumped on a trigger).
+enum class TraceMode { kStream, kFlightRecorder };
+inline constexpr std::string_view kTraceModeStream = "stream";
+inline constexpr std::string_view kTraceModeFlight = "flight-recorder";
+std::string_view trace_mode_name(TraceMode mode);
+
+// "ring-size" (extension): bytes per CPU of the hook's ring buffer, at least one 4 KiB page and at
+// most the node's --max-ring (tracer-svc checks against this default, the ftrace manager's -b cap).
+inline constexpr std::uint64_t kMinRingBytes = 4096;
+inline constexpr std::uint64_t kDefaultMaxRingBytes = 64ull << 20;
+
 // The POST /v1/trace-session body.
 struct SessionSpec {
     std::string pod;        // glob, or "<namespace-glob>/<pod-glob>"
@@ -35,7 +47,15 @@ struct SessionSpec {
     std::string hook;
     std::string args;       // split on whitespace, never through a shell; never holds --pid
     std::string context;
+    TraceMode mode = TraceMode::kStream;
+    std::string ring_size;                  // as given ("8M"); "" = the hook's default
+    std::uint64_t ring_bytes = 0;           // ring_size in bytes; 0 when not given
 };
+
+// Pure: "<digits>[K|M|G][B|iB]" (binary multiples, any case) in bytes. kInvalidArgument naming
+// the text when it is not a size or does not fit in 64 bits.
+Result<std::uint64_t> parse_size(std::string_view text);
+
 
 // The top-level members of a JSON object body, keyed by their accepted spelling (one of
 // `accepted`, which are distinct without regard to case). Errors: empty body, not JSON, not an
@@ -44,10 +64,12 @@ struct SessionSpec {
 Result<std::map<std::string, boost::json::value, std::less<>>> parse_request_object(
     std::string_view body, std::span<const std::string_view> accepted);
 
-// {"pod", "container", "trace-hook", "trace-arguments", "trace-user-context"}: the first three
-// required and not blank, all strings within their limits; trace-arguments must not name --pid
-// in any spelling a hook manager accepts (PIDs are the node's, docs/hooks.md).
-Result<SessionSpec> parse_session_spec(std::string_view body);
+// {"pod", "container", "trace-hook", "trace-arguments", "trace-user-context", "trace-mode",
+// "ring-size"}: the first three required and not blank, all strings within their limits;
+// trace-arguments must not name --pid in any spelling a hook manager accepts (PIDs are the
+// node's, docs/hooks.md), nor -b/--buffer-kb when ring-size is given; trace-mode is "stream" or
+// "flight-recorder"; ring-size a size (parse_size) from kMinRingBytes to `max_ring_bytes`.
+Result<SessionSpec> parse_session_spec(std::string_view body, std::uint64_t max_ring_bytes = kDefaultMaxRingBytes);
 
 // {"Run": true|false}.
 Result<bool> parse_run_request(std::string_view body);

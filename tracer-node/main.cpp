@@ -9,6 +9,7 @@
 #include <set>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "common/http_auth.h"
@@ -25,6 +26,8 @@
 #include "tracer-node/export/otlp_exporter.h"
 #include "tracer-node/export/otlp_metrics.h"
 #include "tracer-node/export/stream_hub.h"
+#include "tracer-node/flight/dump_store.h"
+#include "tracer-node/flight/flight_capture.h"
 #include "tracer-node/hooks/hook_registry.h"
 #include "tracer-node/record/recorder.h"
 #include "tracer-node/sessions/node_deps.h"
@@ -59,6 +62,9 @@ struct Flags {
     std::string state_dir = "/var/lib/container-tracer";
     std::string record_dir;  // "" = <state_dir>/recordings
     size_t record_limit_mib = 256;
+    std::string max_ring = "64M";     // flight recorders' ring-size cap, per CPU
+    size_t dump_limit = 16;           // dumps kept per session
+    unsigned dump_holdoff_ms = 1000;  // triggers within it of a dump make none
     // Limits (defaults as in the components' options).
     size_t max_sessions = 1024;
     ct::http::StreamLimits streams{.max_streams = ct::node::StreamHubOptions{}.max_streams,
@@ -150,6 +156,16 @@ int main(int argc, char** argv) {
                    "MiB of recorded pages kept per session (oldest go first); 0 turns recording off")
         ->envname("TRACER_RECORD_LIMIT")
         ->check(CLI::Range(size_t{0}, size_t{1} << 30));
+    app.add_option("--max-ring", f.max_ring,
+                   "largest \"ring-size\" a session may ask for, per CPU (K/M/G suffixes; at most the ftrace "
+                   "manager's 64M)")
+        ->envname("TRACER_MAX_RING");
+    app.add_option("--dump-limit", f.dump_limit, "flight-recorder dumps kept per session (oldest go first)")
+        ->envname("TRACER_DUMP_LIMIT")
+        ->check(CLI::Range(size_t{1}, size_t{100000}));
+    app.add_option("--dump-holdoff", f.dump_holdoff_ms, "ms after a flight-recorder dump in which triggers make none")
+        ->envname("TRACER_DUMP_HOLDOFF")
+        ->check(CLI::Range(0u, 3600000u));
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -247,6 +263,15 @@ int main(int argc, char** argv) {
         recorder = std::move(*opened);
         exporters->add(recorder);
     }
+    auto max_ring = ct::api::parse_size(f.max_ring);
+    if (!max_ring || *max_ring < ct::api::kMinRingBytes || *max_ring > ct::api::kDefaultMaxRingBytes)
+        return usage_error(fmt::format("--max-ring \"{}\": expected a size from 4K to 64M", f.max_ring));
+    // Flight recorders' dumps (docs/flight-recorder.md).
+    auto dumps = ct::node::flight::DumpStore::open({.dir = (std::filesystem::path(f.state_dir) / "dumps").string(),
+                                                    .limit = f.dump_limit,
+                                                    .holdoff = std::chrono::milliseconds(f.dump_holdoff_ms),
+                                                    .procfs_root = f.procfs});
+    if (!dumps) return usage_error("--state-dir: " + dumps.error().message);
     // Sessions and API: the real discovery, hooks and captures behind the sessions' interfaces.
     ct::node::NodeMetrics metrics;
     ct::node::PodDbSource pod_source(pods, f.procfs);
@@ -264,6 +289,10 @@ int main(int argc, char** argv) {
              return std::move(*tap);
          } : decltype(ct::node::EventCaptureOptions::page_tap_for){}},
         pod_source, exporters);
+    ct::node::flight::FlightCaptureFactory run_captures(captures, pod_source, *dumps,
+                                                        {.procfs_root = f.procfs,
+                                                         .tracing_dir = ct::node::ftrace::tracing_dir_under(f.sysfs),
+                                                         .instance_prefix = *instance_prefix});
     ct::node::SessionManager sessions({.node_name = f.node_name,
                                        .procfs_root = f.procfs,
                                        .sysfs_root = f.sysfs,
@@ -273,12 +302,14 @@ int main(int argc, char** argv) {
                                        .drain = {.limit = std::chrono::milliseconds(f.drain_limit_ms)},
                                        .max_sessions = f.max_sessions,
                                        .state = state->get()},
-                                      pod_source, hook_launcher, captures, exporters);
+                                      pod_source, hook_launcher, run_captures, exporters);
     ct::node::NodeApi api(pods, hooks, sessions, metrics);
     api.set_stream_hub(stream_hub);
     api.set_exporters(exporters);
     api.set_node_name(f.node_name);
     api.set_recorder(recorder);
+    api.set_dumps(*dumps);
+    api.set_max_ring(*max_ring);
     auto router = std::make_shared<ct::http::Router>(api.router());
     f.server.listen = *listen;
     f.server.tls_cert = f.tls_cert;
@@ -296,11 +327,12 @@ int main(int argc, char** argv) {
         });
     // Before serving: clients never see a half-restored set of sessions.
     sessions.restore();
-    if (recorder) {
-        // Recordings of sessions deleted while the agent was down have no session to export them.
+    {
+        // Recordings and dumps of sessions deleted while the agent was down have no session to export them.
         std::set<std::string> ids;
         for (const auto& view : sessions.list()) ids.insert(std::to_string(view.id));
-        recorder->prune(ids);
+        if (recorder) recorder->prune(ids);
+        (*dumps)->prune(ids);
     }
     auto port = server.start();
     if (!port) {

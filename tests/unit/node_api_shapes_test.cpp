@@ -87,8 +87,12 @@ TEST_CASE("GET /v1/trace-session/<id> has the seed's shape plus Stats", "[unit]"
         "TraceParams": []
       }})").as_object();
     auto& session = rendered.at("6903485068587058765").as_object();
-    REQUIRE(session.contains("Stats"));  // extension
+    REQUIRE(session.contains("Stats"));  // extensions
     session.erase("Stats");
+    CHECK(session.at("TraceMode") == "stream");
+    CHECK(session.at("RingSize").is_null());
+    session.erase("TraceMode");
+    session.erase("RingSize");
     CHECK(json::value(rendered) == json::value(expected));
 }
 

@@ -169,3 +169,40 @@ TEST_CASE("session ids: all, or canonical decimal u64 text only, on both tiers",
         CHECK_THAT(id.error().message, Catch::Contains(fmt::format("\"{}\"", bad)));
     }
 }
+
+TEST_CASE("request bodies: trace-mode and ring-size (flight recorder extension)", "[unit]") {
+    auto spec = node::parse_session_spec(spec_body("a", R"(, "Trace-Mode": "flight-recorder", "RING-SIZE": "8M")"));
+    REQUIRE(spec);
+    CHECK(spec->mode == api::TraceMode::kFlightRecorder);
+    CHECK(spec->ring_size == "8M");
+    CHECK(spec->ring_bytes == 8u << 20);
+    CHECK(node::hook_arguments(*spec) == std::vector<std::string>{"-b", "8192"});
+    // Defaults: stream, the hook's own buffer size.
+    auto plain = node::parse_session_spec(spec_body("a", R"(, "trace-arguments": "-s getppid")"));
+    REQUIRE(plain);
+    CHECK(plain->mode == api::TraceMode::kStream);
+    CHECK(plain->ring_bytes == 0);
+    CHECK(node::hook_arguments(*plain) == std::vector<std::string>{"-s", "getppid"});
+    CHECK(post_error(spec_body("a", R"(, "trace-mode": "stream", "ring-size": "512k")")) == "");
+    CHECK(node::parse_session_spec(spec_body("a", R"(, "ring-size": "1G")")).error().message.find("1073741824") !=
+          std::string::npos);
+
+    CHECK_THAT(post_error(spec_body("a", R"(, "trace-mode": "flight")")),
+               Catch::Contains("\"trace-mode\" is \"flight\"") && Catch::Contains("flight-recorder"));
+    CHECK_THAT(post_error(spec_body("a", R"(, "trace-mode": 1)")), Catch::Contains("\"trace-mode\" must be a string"));
+    for (auto bad : {"8X", "M", "", "-1M", "8 M", "99999999999999999999"})
+        CHECK_THAT(post_error(spec_body("a", fmt::format(R"(, "ring-size": "{}")", bad))),
+                   Catch::Contains(fmt::format("\"{}\" is not a size", bad)));
+    CHECK_THAT(post_error(spec_body("a", R"(, "ring-size": "65M")")),
+               Catch::Contains("\"ring-size\" is \"65M\"") && Catch::Contains("--max-ring"));
+    CHECK_THAT(post_error(spec_body("a", R"(, "ring-size": "1K")")), Catch::Contains("\"ring-size\" is \"1K\""));
+    // The node's own --max-ring.
+    CHECK_FALSE(node::parse_session_spec(spec_body("a", R"(, "ring-size": "8M")"), 4u << 20));
+    CHECK_THAT(post_error(spec_body("a", R"(, "ring-size": "8M", "trace-arguments": "-b 100")")),
+               Catch::Contains("must not contain \"-b\""));
+    CHECK_THAT(post_error(spec_body("a", R"(, "ring-size": "8M", "trace-arguments": "--buffer-kb=9")")),
+               Catch::Contains("--buffer-kb=9"));
+    CHECK(api::parse_size("64MiB").value() == 64u << 20);
+    CHECK(api::parse_size("4096").value() == 4096);
+    CHECK(api::parse_size("2gb").value() == 2ull << 30);
+}

@@ -125,3 +125,23 @@ TEST_CASE("stat start time tells a reused PID apart", "[unit][state]") {
     CHECK(short_line->start_time == 0u);
     CHECK_FALSE(parse_stat("1 (x) Z 1 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 notanumber 1"));
 }
+
+TEST_CASE("state codec: a flight recorder's mode and ring size round-trip, and stream specs are written as before",
+          "[unit][state]") {
+    SessionRecord r;
+    r.id = 42;
+    r.spec = {.pod = "p*", .container = "*", .hook = "trace_syscalls", .args = "-s getppid", .context = "c",
+              .mode = ct::api::TraceMode::kFlightRecorder, .ring_size = "2M", .ring_bytes = 2u << 20};
+    auto text = encode_session_record(r);
+    auto back = decode_session_record(text);
+    REQUIRE(back);
+    CHECK(back->spec.mode == ct::api::TraceMode::kFlightRecorder);
+    CHECK(back->spec.ring_size == "2M");
+    CHECK(back->spec.ring_bytes == 2u << 20);
+    r.spec.mode = ct::api::TraceMode::kStream;
+    r.spec.ring_size.clear();
+    r.spec.ring_bytes = 0;
+    auto plain = encode_session_record(r);
+    CHECK(plain.find("trace-mode") == std::string::npos);
+    CHECK(plain.find("ring-size") == std::string::npos);
+}

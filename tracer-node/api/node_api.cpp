@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "common/strings.h"
 #include "common/syscall_stats.h"
 #include "tracer-node/api/render.h"
 #include "tracer-node/record/export_stream.h"
@@ -39,6 +40,16 @@ http::Router NodeApi::router() {
           [this](const Request& q, const http::PathParams& p) { return export_json(p.at("id"), q.query); });
     r.add("GET", "/v1/trace-session/{id}/stats",
           [this](const Request&, const http::PathParams& p) { return session_statistics(p.at("id")); });
+    r.add("POST", "/v1/trace-session/{id}/dump",
+          [this](const Request& q, const http::PathParams& p) { return post_dump(p.at("id"), q); });
+    r.add("GET", "/v1/trace-session/{id}/dumps",
+          [this](const Request&, const http::PathParams& p) { return list_dumps(p.at("id")); });
+    r.add("GET", "/v1/trace-session/{id}/dumps/{dump}/trace.dat", [this](const Request& q, const http::PathParams& p) {
+        return export_dump(p.at("id"), p.at("dump"), true, q.query);
+    });
+    r.add("GET", "/v1/trace-session/{id}/dumps/{dump}/trace.json", [this](const Request& q, const http::PathParams& p) {
+        return export_dump(p.at("id"), p.at("dump"), false, q.query);
+    });
     // /healthz and /readyz are answered on the HTTP server's I/O thread (ServerOptions::inline_paths),
     // also past its connection limits: they must never block.
     r.add("GET", "/healthz", [](const Request&, const http::PathParams&) {
@@ -83,7 +94,7 @@ Response NodeApi::get_session(const std::string& text) {
 }
 
 Response NodeApi::post_session(const Request& request) {
-    auto spec = parse_session_spec(request.body);
+    auto spec = parse_session_spec(request.body, max_ring_);
     if (!spec) return error_response(spec.error());
     auto view = sessions_.create(*spec);
     if (!view) {
@@ -106,7 +117,14 @@ Response NodeApi::put_session(const std::string& text, const Request& request) {
 Response NodeApi::delete_session(const std::string& text) {
     auto id = parse_session_id(text);
     if (!id) return error_response(id.error());
+    std::vector<SessionId> ids;
+    if (*id) ids.push_back(**id);
+    else
+        for (const auto& view : sessions_.list()) ids.push_back(view.id);
     auto done = *id ? sessions_.remove(**id) : sessions_.remove_all();
+    if (!done && done.error().code == Errc::kNotFound) return error_response(done.error());
+    if (dumps_)
+        for (auto gone : ids) dumps_->forget_session(std::to_string(gone));
     if (!done) return error_response(done.error());
     // A run frees large, many-small-allocation structures (event format tables) from several
     // threads; glibc keeps such memory in its per-thread arenas unless asked to return it.
@@ -228,6 +246,103 @@ Response NodeApi::session_statistics(const std::string& text) {
     auto counts = sessions_.statistics(**id);
     if (!counts) return error_response(counts.error());
     return json_response(stats::to_json(*counts));
+}
+
+}  // namespace ct::node
+
+namespace ct::node {
+
+namespace {
+
+json::value time_or_null(const std::optional<std::int64_t>& unix_ns) {
+    return unix_ns ? json::value(flight::rfc3339(*unix_ns)) : json::value(nullptr);
+}
+
+json::object render_dump(const flight::Dump& d) {
+    json::object o{{"Id", d.id},
+                   {"Reason", d.reason},
+                   {"Time", flight::rfc3339(d.time_unix_ns)},
+                   {"Events", d.events},
+                   {"Lost", d.lost},
+                   {"From", time_or_null(d.from_unix_ns)},
+                   {"To", time_or_null(d.to_unix_ns)}};
+    if (d.trigger) {
+        json::object fields;
+        for (const auto& [k, v] : d.trigger->fields) fields[k] = v;
+        o["Trigger"] = json::object{{"Event", d.trigger->event},
+                                    {"TimestampNs", d.trigger->timestamp_ns},
+                                    {"Fields", std::move(fields)}};
+    }
+    return o;
+}
+
+}  // namespace
+
+// A dump by hand of a running flight-recorder session (docs/flight-recorder.md). The body is
+// empty or {}.
+Response NodeApi::post_dump(const std::string& text, const Request& request) {
+    auto id = parse_session_id(text);
+    if (!id) return error_response(id.error());
+    if (!*id) return error_response(400, "a dump needs one trace session id, not \"all\"");
+    if (!trim(request.body).empty()) {
+        if (auto body = api::parse_request_object(request.body, {}); !body) return error_response(body.error());
+    }
+    auto view = sessions_.get(**id);
+    if (!view) return error_response(view.error());
+    if (!dumps_) return error_response(409, "flight-recorder dumps are off on this node");
+    auto dump = dumps_->dump(text, "by hand", std::nullopt, false);
+    if (!dump) return error_response(dump.error());
+    return json_response(render_dump(*dump));
+}
+
+Response NodeApi::list_dumps(const std::string& text) {
+    auto id = parse_session_id(text);
+    if (!id) return error_response(id.error());
+    if (!*id) return error_response(400, "dumps are listed per trace session id, not \"all\"");
+    auto view = sessions_.get(**id);
+    if (!view) return error_response(view.error());
+    json::array out;
+    if (dumps_)
+        for (const auto& d : dumps_->list(text)) out.push_back(render_dump(d));
+    return json_response(std::move(out));
+}
+
+Response NodeApi::export_dump(const std::string& text, const std::string& dump_id, bool dat, const std::string& query) {
+    auto id = parse_session_id(text);
+    if (!id) return error_response(id.error());
+    if (!*id) return error_response(400, "a dump belongs to one trace session id, not \"all\"");
+    auto dump = parse_session_id(dump_id);
+    if (!dump || !*dump)
+        return error_response(400, fmt::format("invalid dump id \"{}\": expected a decimal unsigned 64-bit number "
+                                               "without leading zeros",
+                                               dump_id));
+    auto q = record::parse_json_query(query, {});
+    if (!q) return error_response(q.error());
+    if (dat && !query.empty()) return error_response(400, fmt::format("trace.dat takes no query, got \"{}\"", query));
+    auto view = sessions_.get(**id);
+    if (!view) return error_response(view.error());
+    if (!dumps_) return error_response(404, fmt::format("trace session {} has no dump {}", text, dump_id));
+    auto recording = dumps_->recording(text, dump_id);
+    if (!recording) return error_response(recording.error());
+    Response res;
+    res.headers.emplace_back("Content-Disposition", fmt::format("attachment; filename=\"session-{}-dump-{}.{}\"", text,
+                                                                dump_id, dat ? "dat" : "json"));
+    if (dat) {
+        auto stream = record::trace_dat_stream(std::move(*recording), kWriterVersion);
+        if (!stream) return error_response(stream.error());
+        res.content_type = "application/octet-stream";
+        res.stream = std::move(*stream);
+        return res;
+    }
+    res.content_type = "application/json";
+    res.stream = record::trace_json_stream({std::move(*recording)},
+                                           {.realtime = q->realtime,
+                                            .pid_base = q->pid_base,
+                                            .process_prefix = q->label ? node_name_ + " " : "",
+                                            .sort_index = q->sort_index,
+                                            .events_only = q->events_only,
+                                            .other_data = {{"node", node_name_}, {"session", text}, {"dump", dump_id}}});
+    return res;
 }
 
 }  // namespace ct::node

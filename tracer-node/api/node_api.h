@@ -11,6 +11,7 @@
 #include "tracer-node/api/metrics.h"
 #include "tracer-node/discovery/pod_db.h"
 #include "tracer-node/export/stream_hub.h"
+#include "tracer-node/flight/dump_store.h"
 #include "tracer-node/hooks/hook_registry.h"
 #include "tracer-node/record/recorder.h"
 #include "tracer-node/sessions/session_manager.h"
@@ -32,6 +33,11 @@ public:
     void set_node_name(std::string name) { node_name_ = std::move(name); }
     // The recorder behind GET .../<id>/trace.dat and trace.json (without it they answer 409).
     void set_recorder(std::shared_ptr<record::Recorder> recorder) { recorder_ = std::move(recorder); }
+    // The flight recorders' dumps behind POST .../<id>/dump and GET .../<id>/dumps[/...] (without
+    // it they answer 409), forgotten with their sessions.
+    void set_dumps(std::shared_ptr<flight::DumpStore> dumps) { dumps_ = std::move(dumps); }
+    // The largest ring-size a session may ask for (--max-ring).
+    void set_max_ring(std::uint64_t bytes) { max_ring_ = bytes; }
     // Ready once discovery and the hooks have loaded once.
     void set_ready(bool ready) { ready_ = ready; }
 
@@ -48,6 +54,9 @@ private:
     // The session's recording; 404 for an unknown session, 409 when nothing was recorded for it.
     Result<record::Recording> recording_of(SessionId id);
     http::Response session_statistics(const std::string& id);
+    http::Response post_dump(const std::string& id, const http::Request& request);
+    http::Response list_dumps(const std::string& id);
+    http::Response export_dump(const std::string& id, const std::string& dump_id, bool dat, const std::string& query);
 
     PodDb& pods_;
     HookRegistry& hooks_;
@@ -58,6 +67,8 @@ private:
     std::shared_ptr<StreamHub> stream_hub_;
     std::shared_ptr<const ExporterSet> exporters_;
     std::shared_ptr<record::Recorder> recorder_;
+    std::shared_ptr<flight::DumpStore> dumps_;
+    std::uint64_t max_ring_ = api::kDefaultMaxRingBytes;
 };
 
 }  // namespace ct::node

@@ -83,6 +83,9 @@ json::object render_session(const SessionView& s) {
         {"TraceHook", s.spec.hook},
         {"TraceParams", std::move(params)},
         {"Stats", render_stats(s.stats)},
+        // Extensions (docs/flight-recorder.md).
+        {"TraceMode", api::trace_mode_name(s.spec.mode)},
+        {"RingSize", s.spec.ring_size.empty() ? json::value(nullptr) : json::value(s.spec.ring_size)},
     };
 }
 

@@ -9,10 +9,6 @@
 
 namespace ct::node {
 
-namespace {
-
-// Removes the ftrace instance of `trace_path` (".../instances/<name>/trace_pipe") when it is still
-// there: the hook removes its own, this is the safety net after a crash or SIGKILL.
 void remove_instance_of(const std::string& trace_path) {
     auto dir = ftrace::instance_dir_of(trace_path);
     std::error_code ec;
@@ -22,6 +18,22 @@ void remove_instance_of(const std::string& trace_path) {
     else
         spdlog::warn("removed ftrace instance {} left behind by its hook", dir);
 }
+
+Result<size_t> follow_into_instance(const std::string& instance_dir, const std::string& procfs_root,
+                                    const std::vector<pid_t>& tgids) {
+    auto filtered = ftrace::read_event_pids(instance_dir);
+    std::vector<pid_t> fresh;
+    for (pid_t p : tgids)
+        if (!filtered.contains(p)) fresh.push_back(p);
+    if (fresh.empty()) return size_t{0};
+    auto tids = threads_of(procfs_root, fresh);
+    if (!tids) return std::unexpected(tids.error());
+    if (tids->empty()) return size_t{0};
+    if (auto added = ftrace::add_event_pids(instance_dir, *tids); !added) return std::unexpected(added.error());
+    return fresh.size();
+}
+
+namespace {
 
 // A run's events: its CaptureRun, plus the tracefs instance it reads (when it is one).
 class EventCapture final : public RunCapture {
@@ -37,17 +49,7 @@ public:
     Result<size_t> follow(const std::vector<pid_t>& tgids, const std::vector<ContainerRef>& scope) override {
         capture_->widen_scope(scope);  // before the new processes' events can come
         if (instance_dir_.empty()) return size_t{0};  // a plain file takes no new processes
-        // Children of traced processes are in the filter already (event-fork).
-        auto filtered = ftrace::read_event_pids(instance_dir_);
-        std::vector<pid_t> fresh;
-        for (pid_t p : tgids)
-            if (!filtered.contains(p)) fresh.push_back(p);
-        if (fresh.empty()) return size_t{0};
-        auto tids = threads_of(procfs_root_, fresh);
-        if (!tids) return std::unexpected(tids.error());
-        if (tids->empty()) return size_t{0};
-        if (auto added = ftrace::add_event_pids(instance_dir_, *tids); !added) return std::unexpected(added.error());
-        return fresh.size();
+        return follow_into_instance(instance_dir_, procfs_root_, tgids);
     }
 
     void finish(const DrainLimits& limits) override {

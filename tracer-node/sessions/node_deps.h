@@ -14,6 +14,16 @@
 
 namespace ct::node {
 
+// Removes the ftrace instance of `trace_path` (".../instances/<name>/trace_pipe") when it is still
+// there: the hook removes its own, this is the safety net after a crash or SIGKILL.
+void remove_instance_of(const std::string& trace_path);
+
+// RunCapture::follow for a tracefs instance: adds the threads of those of `tgids` not yet in its
+// event pid filter (children of traced processes are there already: event-fork). Returns how many
+// processes were added.
+Result<size_t> follow_into_instance(const std::string& instance_dir, const std::string& procfs_root,
+                                    const std::vector<pid_t>& tgids);
+
 class PodDbSource final : public PodSource {
 public:
     // Both outlive this object.

@@ -1,8 +1,18 @@
 #include "tracer-node/sessions/session.h"
 
 #include "common/glob.h"
+#include "common/strings.h"
 
 namespace ct::node {
+
+std::vector<std::string> hook_arguments(const SessionSpec& spec) {
+    auto args = split_whitespace(spec.args);
+    if (spec.ring_bytes > 0) {
+        args.emplace_back("-b");
+        args.push_back(std::to_string((spec.ring_bytes + 1023) / 1024));
+    }
+    return args;
+}
 
 Selection select_containers(const PodMap& pods, const std::string& pod_pattern, const std::string& container_pattern) {
     std::string ns_glob, pod_glob = pod_pattern;

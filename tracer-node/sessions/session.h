@@ -58,6 +58,10 @@ struct SessionView {
     SessionStats stats;
 };
 
+// Pure: the arguments a run hands its hook after tracer-node's --pid: trace-arguments split on
+// whitespace, then "-b <KiB>" for a ring-size (the ftrace manager's per-CPU buffer, docs/hooks.md).
+std::vector<std::string> hook_arguments(const SessionSpec& spec);
+
 // Pure: the pods/containers of `pods` that `spec` selects (pod "ns/glob" matches namespace too).
 Selection select_containers(const PodMap& pods, const std::string& pod_pattern, const std::string& container_pattern);
 

@@ -77,6 +77,12 @@ public:
     // from before the processes are added on (docs/api.md "Capture"). Returns how many
     // processes were added (0 when this kind cannot add any).
     virtual Result<size_t> follow(const std::vector<pid_t>& tgids, const std::vector<ContainerRef>& scope) = 0;
+    // The run is about to be stopped (before its hook gets SIGINT): a capture that reads nothing
+    // while it runs (a flight recorder) empties the buffers its hook would wait to see drained.
+    virtual void stopping() {}
+    // A container of the session that had processes during the run has none any more (seen by
+    // the janitor, under the session's lock). A flight recorder dumps; others ignore it.
+    virtual void container_ended(const std::string& /*pod*/, const std::string& /*container*/) {}
     // The hook has ended (stopped or on its own): deliver what is left within `limits`, then
     // release everything the run holds (threads, files, the hook's ftrace instance if it is still
     // there). Blocks up to limits.limit. Called once.

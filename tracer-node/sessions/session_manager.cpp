@@ -74,6 +74,7 @@ struct SessionManager::Run {
     std::unique_ptr<StatsRun> stats;      // null for an event hook
     std::atomic<bool> hook_exited{false};
     std::set<Pid> traced;  // processes handed to the hook (at start or by follow_containers)
+    std::set<std::pair<std::string, std::string>> live;  // (pod, container) with processes at the last look
     RunRecord record;      // what this run put on the host, persisted for crash cleanup
 };
 
@@ -362,12 +363,15 @@ Status SessionManager::start_locked(Entry& e) {
             if (std::find(selection[pod].begin(), selection[pod].end(), n) == selection[pod].end())
                 selection[pod].push_back(n);
     std::vector<Pid> tgids;
+    std::set<std::pair<std::string, std::string>> live;
     for (const auto& [pod, names] : selection) {
         auto p = pods->find(pod);
         if (p == pods->end()) continue;
         for (const auto& n : names)
-            if (auto c = p->second.containers.find(n); c != p->second.containers.end())
+            if (auto c = p->second.containers.find(n); c != p->second.containers.end()) {
                 tgids.insert(tgids.end(), c->second.tasks.begin(), c->second.tasks.end());
+                if (!c->second.tasks.empty()) live.emplace(pod, n);
+            }
     }
     auto tids = pods_.threads_of(tgids);
     if (!tids) return fail_start(Error::wrap(tids.error(), "listing the containers' threads"));
@@ -386,10 +390,11 @@ Status SessionManager::start_locked(Entry& e) {
         wake_janitor();
     };
     hook_options.clean_up_failed = [this](pid_t pid) { remove_instances_of_failed_hook(pid); };
-    auto started = hooks_.start(*hook, *tids, split_whitespace(e.spec.args), std::move(hook_options));
+    auto started = hooks_.start(*hook, *tids, hook_arguments(e.spec), std::move(hook_options));
     if (!started) return fail_start(started.error());
     run->hook = std::move(*started);
     run->traced.insert(tgids.begin(), tgids.end());
+    run->live = std::move(live);
     // Our unreaped child: its PID cannot have been reused yet.
     auto hook_stat = read_process_stat(options_.procfs_root, run->hook->pid());
     const auto& trace_path = run->hook->trace_path();
@@ -439,6 +444,7 @@ void SessionManager::stop_locked(Entry& e, RunEnd end) {
     // Stop a run: SIGINT the hook (it turns tracing off and waits for us to drain), SIGKILL
     // after the grace, then let the capture drain and release the instance.
     if (!e.run) return;
+    if (e.run->capture) e.run->capture->stopping();
     auto status = e.run->hook->stop(options_.stop_grace);
     spdlog::info("session {} stopped: hook {}", e.id, status.describe());
     finish_run_locked(e, end);
@@ -545,9 +551,16 @@ void SessionManager::follow_containers(const std::vector<std::shared_ptr<Entry>>
         if (!op || !e->run || e->run->hook_exited || !e->run->capture) continue;
         auto selection = select_containers(*pods, e->spec.pod, e->spec.container);
         std::set<Pid> current;
+        std::set<std::pair<std::string, std::string>> live;
         for (const auto& [pod, names] : selection)
-            for (const auto& n : names)
-                for (Pid p : pods->at(pod).containers.at(n).tasks) current.insert(p);
+            for (const auto& n : names) {
+                const auto& tasks = pods->at(pod).containers.at(n).tasks;
+                for (Pid p : tasks) current.insert(p);
+                if (!tasks.empty()) live.emplace(pod, n);
+            }
+        for (const auto& [pod, n] : e->run->live)
+            if (!live.contains({pod, n})) e->run->capture->container_ended(pod, n);
+        e->run->live = std::move(live);
         std::vector<Pid> fresh;
         for (Pid p : current)
             if (!e->run->traced.contains(p)) fresh.push_back(p);

@@ -91,6 +91,10 @@ std::string encode_session_record(const SessionRecord& r) {
                        {"trace-user-context", r.spec.context}}},
                      {"containers", json::value_from(r.containers)},
                      {"running", r.running}};
+    // Written only when not the defaults: the files of stream sessions stay as before.
+    auto& spec = out["spec"].as_object();
+    if (r.spec.mode != api::TraceMode::kStream) spec["trace-mode"] = api::trace_mode_name(r.spec.mode);
+    if (!r.spec.ring_size.empty()) spec["ring-size"] = r.spec.ring_size;
     if (r.run)
         out["run"] = json::object{{"hook-pid", r.run->hook_pid},
                                   {"hook-start-time", r.run->hook_start_time},
@@ -121,7 +125,8 @@ Result<SessionRecord> decode_session_record(std::string_view text) {
     // The spec has exactly the POST body's shape: validate it the same way.
     auto spec = member(o, "spec", json::kind::object, "an object");
     if (!spec) return std::unexpected(spec.error());
-    auto parsed_spec = parse_session_spec(json::serialize(**spec));
+    // No --max-ring here: a stored session keeps what was accepted (the hook caps -b itself).
+    auto parsed_spec = parse_session_spec(json::serialize(**spec), UINT64_MAX);
     if (!parsed_spec) return std::unexpected(Error::wrap(parsed_spec.error(), "field \"spec\""));
     r.spec = std::move(*parsed_spec);
 

@@ -94,6 +94,16 @@ http::Router SvcApi::router() {
           [this](const Request& q, const http::PathParams& p) { return export_json(p.at("id"), q.query); });
     r.add("GET", "/v1/trace-session/{id}/stats",
           [this](const Request&, const http::PathParams& p) { return session_statistics(p.at("id")); });
+    r.add("POST", "/v1/trace-session/{id}/dump",
+          [this](const Request& q, const http::PathParams& p) { return post_dump(p.at("id"), q); });
+    r.add("GET", "/v1/trace-session/{id}/dumps",
+          [this](const Request&, const http::PathParams& p) { return relay_dumps(p.at("id"), "/dumps"); });
+    r.add("GET", "/v1/trace-session/{id}/dumps/{dump}/trace.dat", [this](const Request&, const http::PathParams& p) {
+        return relay_dumps(p.at("id"), "/dumps/" + p.at("dump") + "/trace.dat");
+    });
+    r.add("GET", "/v1/trace-session/{id}/dumps/{dump}/trace.json", [this](const Request& q, const http::PathParams& p) {
+        return relay_dumps(p.at("id"), "/dumps/" + p.at("dump") + "/trace.json" + (q.query.empty() ? "" : "?" + q.query));
+    });
     // /healthz and /readyz are answered on the HTTP server's I/O thread (ServerOptions::inline_paths),
     // also past its connection limits: they must never block (no node requests here).
     r.add("GET", "/healthz", [](const Request&, const http::PathParams&) {
@@ -221,6 +231,38 @@ ExportProxyOptions SvcApi::proxy_options() const {
             .headers = fanout_.node_headers(),
             .tls = fo.tls ? fo.tls->current() : nullptr,
             .tls_server_name = fo.tls_server_name};
+}
+
+// A dump by hand of a flight-recorder session, made by its node; the node's answer (the dump) as
+// it is.
+Response SvcApi::post_dump(const std::string& text, const Request& request) {
+    auto id = check_session_id(text);
+    if (!id) return error_response(id.error());
+    if (!*id) return error_response(400, "a dump needs one trace session id, not \"all\"");
+    auto owner = owner_node(text);
+    if (!owner) return std::move(owner.error());
+    return fan_merged({"POST", target_for_id(text) + "/dump", request.body, options_.session_change_timeout}, {*owner},
+                      [](const std::vector<NodeReply>& replies) {
+                          Merged merged;
+                          const auto& r = replies.front();
+                          if (r.failed()) return merge_empty(replies);
+                          merged.response.status = r.status;
+                          merged.response.body = r.body;
+                          merged.response.content_type = "application/json";
+                          return merged;
+                      },
+                      false);
+}
+
+// A session's dump list, or one dump's trace.dat / trace.json, relayed from its node.
+Response SvcApi::relay_dumps(const std::string& text, const std::string& suffix) {
+    auto id = check_session_id(text);
+    if (!id) return error_response(id.error());
+    if (!*id) return error_response(400, "dumps belong to one trace session id, not \"all\"");
+    auto res = relay_from_owner(text, suffix);
+    if (res.stream)
+        res.content_type = suffix.ends_with("trace.dat") ? "application/octet-stream" : "application/json";
+    return res;
 }
 
 // A session's recording as trace.dat, from its node (docs/viewers.md).

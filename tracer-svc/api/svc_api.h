@@ -81,6 +81,9 @@ private:
     http::Response relay_from_owner(const std::string& id, const std::string& suffix);
     ExportProxyOptions proxy_options() const;
     http::Response session_statistics(const std::string& id);
+    // Flight-recorder dumps (docs/flight-recorder.md): asked of / relayed from the owning node.
+    http::Response post_dump(const std::string& id, const http::Request& request);
+    http::Response relay_dumps(const std::string& id, const std::string& suffix);
     http::Response metrics();
     http::Response readyz() const;
     // The owner when known and still in the directory, else every node.
