@@ -46,8 +46,7 @@ std::uint64_t ns_inode(const std::string& proc_dir, const char* name, const char
 
 // nullopt when the process vanished or is not a thread-group leader (a fixture, or a caller
 // handing in a thread id).
-std::optional<ProcessEntry> read_process(const std::string& root, Pid pid) {
-    const std::string dir = fmt::format("{}/{}", root, pid);
+std::optional<ProcessEntry> read_process(const std::string& dir, Pid pid) {
     std::string text;
     if (int err = read_file(dir + "/status", text); err != 0) {
         if (!vanished_errno(err)) spdlog::debug("procfs: skipping {}/status: {}", dir, std::strerror(err));
@@ -84,10 +83,49 @@ Result<ProcessTable> ProcessTable::scan(const std::string& root) {
     std::vector<ProcessEntry> entries;
     entries.reserve(pids.size());
     for (Pid pid : pids) {
-        if (auto entry = read_process(root, pid)) entries.push_back(std::move(*entry));
+        if (auto entry = read_process(fmt::format("{}/{}", root, pid), pid)) entries.push_back(std::move(*entry));
     }
     return from_entries(std::move(entries));
 }
+
+Result<ProcessTable> ProcessScanner::scan() {
+    std::vector<Pid> pids;
+    if (int err = list_pids(root_, pids); err != 0) return fail_errno(fmt::format("listing {}", root_), err);
+    std::unordered_map<Pid, Known> next;
+    next.reserve(pids.size());
+    std::vector<ProcessEntry> entries;
+    entries.reserve(pids.size());
+    counts_ = {};
+    read_.clear();
+    std::string text;
+    for (Pid pid : pids) {
+        const std::string dir = fmt::format("{}/{}", root_, pid);
+        if (read_file(dir + "/stat", text) != 0) continue;  // gone (or unreadable: then so is the rest)
+        auto stat = parse_stat(text);
+        if (!stat) continue;
+        Known known;
+        auto old = known_.find(pid);
+        if (old != known_.end() && old->second.start_time == stat->start_time && old->second.stat_comm == stat->comm &&
+            old->second.entry.uts_ns == ns_inode(dir, "uts", "uts") &&
+            old->second.entry.pid_ns_children == ns_inode(dir, "pid_for_children", "pid")) {
+            known = std::move(old->second);
+            known.entry.ppid = stat->ppid;
+            ++counts_.reused;
+        } else {
+            auto entry = read_process(dir, pid);
+            if (!entry) continue;
+            known = Known{stat->start_time, std::move(stat->comm), std::move(*entry)};
+            ++counts_.read;
+            read_.push_back(pid);
+        }
+        entries.push_back(known.entry);
+        next.emplace(pid, std::move(known));
+    }
+    known_ = std::move(next);  // exited processes drop out
+    return ProcessTable::from_entries(std::move(entries));
+}
+
+bool ProcessScanner::was_read(Pid pid) const { return std::binary_search(read_.begin(), read_.end(), pid); }
 
 ProcessTable ProcessTable::from_entries(std::vector<ProcessEntry> entries) {
     ProcessTable table;

@@ -1,6 +1,8 @@
 // ProcessTable: one scan of <root>/[0-9]* — every process (thread group) with its parent, name,
 // namespaces and cgroup identity. A value: immutable after scan(), safe to read from any thread.
 // Processes that exit mid-scan (ENOENT/ESRCH on any of their files) are skipped silently.
+// ProcessScanner: the same scan, incremental: what it read of each process is kept for the next
+// scan, which re-reads only new and changed processes.
 #pragma once
 
 #include <cstdint>
@@ -52,6 +54,41 @@ private:
     std::vector<ProcessEntry> processes_;
     std::unordered_map<Pid, size_t> by_pid_;
     std::unordered_map<Pid, std::vector<Pid>> children_;
+};
+
+// Scans <root> again and again, reading each process in full (status, namespaces, cgroup) once:
+// a process already seen costs a read of <pid>/stat and two namespace links. Its facts are kept
+// by (pid, start time) — a PID reused by a new process has another start time — and re-read in
+// full when its name changed (an exec: a runtime's init becoming the container's command) or
+// its UTS or pid_for_children namespace did (unshare(2), setns(2) without exec). The parent comes
+// from stat on every scan (orphans are re-parented). A cgroup move without any of these (rare:
+// containers' processes are placed before they exec) shows at the process's next exec.
+// Not thread-safe: one owner calls scan() (sources serialise it under their own mutex).
+class ProcessScanner {
+public:
+    explicit ProcessScanner(std::string root) : root_(std::move(root)) {}
+    // Errors: as ProcessTable::scan. On error the cache is kept for the next scan.
+    Result<ProcessTable> scan();
+
+    struct Counts {
+        size_t read = 0;    // processes read in full by the last scan (new or changed)
+        size_t reused = 0;  // processes taken from the cache
+    };
+    Counts last_counts() const { return counts_; }
+    // Whether the last scan read `pid` in full (it is new or changed since the scan before).
+    bool was_read(Pid pid) const;
+    const std::string& root() const { return root_; }
+
+private:
+    struct Known {
+        std::uint64_t start_time = 0;
+        std::string stat_comm;  // as /proc/<pid>/stat shows it (status's Name is escaped)
+        ProcessEntry entry;
+    };
+    std::string root_;
+    std::unordered_map<Pid, Known> known_;
+    Counts counts_;
+    std::vector<Pid> read_;  // pids the last scan read in full, ascending
 };
 
 // Every thread id under <root>/<pid>/task/ of each process, sorted and unique. Processes that
