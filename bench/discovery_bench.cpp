@@ -3,12 +3,14 @@
 // discovery became incremental beside the incremental one, in the same run and alternating so
 // both see the same machine load. Pods are `unshare --uts sh -c "hostname <name>; exec sleep"`
 // (bench/run.sh's API part starts the same), killed by PID at the end. Printed per kind: median
-// and p99 of REPS listings (default 30) and the load average. Needs root (unshare, setns).
+// and p99 of REPS listings (default 30), in wall time and in CPU time (which a loaded machine
+// distorts less), and the load average. Needs root (unshare, setns).
 //   full         a fresh ProcfsSource per listing: every process read in full (the old cost)
 //   incremental  one ProcfsSource kept: only new and changed processes read in full
 //   scan full / scan incremental   the process table alone (no hostnames, no pod map)
 // GET /v1/pods adds the JSON rendering and HTTP on top (bench/pods_latency.sh measures that).
 #include <signal.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -48,13 +50,25 @@ Figures figures(std::vector<double> ms) {
     return {ms[(ms.size() - 1) / 2], ms[p99]};
 }
 
-double time_ms(const std::function<bool()>& f) {
+double cpu_ms() {  // this process's CPU time (every thread: the hostname resolver's too)
+    timespec ts{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+struct Sample {
+    std::vector<double> wall, cpu;
+};
+
+void time_ms(Sample& into, const std::function<bool()>& f) {
+    const double c0 = cpu_ms();
     auto t0 = Clock::now();
     if (!f()) {
         std::fprintf(stderr, "discovery_bench: a listing failed\n");
         std::exit(1);
     }
-    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    into.wall.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    into.cpu.push_back(cpu_ms() - c0);
 }
 
 }  // namespace
@@ -101,31 +115,34 @@ int main(int argc, char** argv) {
     } else {
         ProcessScanner scanner("/proc");
         (void)scanner.scan();
-        std::vector<double> full, incremental, scan_full, scan_incremental;
+        Sample full, incremental, scan_full, scan_incremental;
         size_t processes = 0;
         const std::string load_before = loadavg();
         for (int i = 0; i < reps; ++i) {
             // Alternate the order so neither kind always runs second (warm caches, load spikes).
-            auto a = [&] { full.push_back(time_ms([] { return ProcfsSource(ProcfsSourceOptions{}).list_pods().has_value(); })); };
-            auto b = [&] { incremental.push_back(time_ms([&] { return kept.list_pods().has_value(); })); };
+            auto a = [&] { time_ms(full, [] { return ProcfsSource(ProcfsSourceOptions{}).list_pods().has_value(); }); };
+            auto b = [&] { time_ms(incremental, [&] { return kept.list_pods().has_value(); }); };
             auto c = [&] {
-                scan_full.push_back(time_ms([&] {
+                time_ms(scan_full, [&] {
                     auto t = ProcessTable::scan("/proc");
                     if (t) processes = t->processes().size();
                     return t.has_value();
-                }));
+                });
             };
-            auto d = [&] { scan_incremental.push_back(time_ms([&] { return scanner.scan().has_value(); })); };
+            auto d = [&] { time_ms(scan_incremental, [&] { return scanner.scan().has_value(); }); };
             if (i % 2) { a(); b(); c(); d(); } else { b(); a(); d(); c(); }
         }
         const std::string load_after = loadavg();
         std::printf("discovery_bench: %d pods (ours), %zu processes on the node, %d listings each; load %s -> %s, %u cores\n",
                     pods, processes, reps, load_before.c_str(), load_after.c_str(), std::thread::hardware_concurrency());
-        for (auto& [name, ms] : std::vector<std::pair<const char*, std::vector<double>*>>{
+        std::printf("  %-18s %-26s %s\n", "", "wall time", "CPU time (all threads)");
+        for (auto& [name, sample] : std::vector<std::pair<const char*, Sample*>>{
                  {"full", &full}, {"incremental", &incremental}, {"scan full", &scan_full},
                  {"scan incremental", &scan_incremental}}) {
-            auto f = figures(*ms);
-            std::printf("  %-18s median %7.2f ms  p99 %7.2f ms\n", name, f.median, f.p99);
+            auto w = figures(sample->wall);
+            auto c = figures(sample->cpu);
+            std::printf("  %-18s median %7.2f ms  p99 %7.2f ms   median %7.2f ms  p99 %7.2f ms\n", name, w.median, w.p99,
+                        c.median, c.p99);
         }
     }
     for (auto& c : children) c.send_signal(SIGKILL);
