@@ -13,6 +13,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/pull_stream.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/viewer_tools.h"
 #include "tracer-node/record/export_stream.h"
@@ -41,9 +42,9 @@ std::uint64_t events_in(const Recording& r) {
 
 // Drains a stream into one string.
 std::string drain(ct::http::ChunkStream& s) {
-    std::string out;
-    while (auto piece = s.next(std::chrono::milliseconds(10))) out += *piece;
-    return out;
+    auto out = ct::http::drain_stream(s, std::chrono::seconds(60));
+    REQUIRE(out);
+    return *out;
 }
 
 std::size_t reported_enters(const std::string& dat_path) {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/pull_stream.h"
 #include "common/strings.h"
 #include "tracer-node/capture/raw_decode.h"
 #include "tracer-node/capture/trace_line_parse.h"
@@ -26,7 +27,7 @@ bool compatible(const RunMeta& base, const RunMeta& run) {
     return true;
 }
 
-class DatStream : public http::ChunkStream {
+class DatStream : public http::PullSource {
 public:
     DatStream(Recording recording, DatPlan plan, std::vector<DatPiece> pieces)
         : recording_(std::move(recording)), plan_(std::move(plan)), pieces_(std::move(pieces)) {}
@@ -129,7 +130,7 @@ private:
     std::uint64_t errors_ = 0;
 };
 
-class JsonStream : public http::ChunkStream {
+class JsonStream : public http::PullSource {
 public:
     JsonStream(std::vector<Recording> recordings, JsonExportOptions options)
         : recordings_(std::move(recordings)),
@@ -320,12 +321,11 @@ Result<std::shared_ptr<http::ChunkStream>> trace_dat_stream(Recording recording,
                      recording.session_id, plan.skipped_runs.size());
     auto pieces = plan_trace_dat(plan.input);
     if (!pieces) return std::unexpected(pieces.error());
-    return std::shared_ptr<http::ChunkStream>(
-        std::make_shared<DatStream>(std::move(recording), std::move(plan), std::move(*pieces)));
+    return http::pull_stream(std::make_shared<DatStream>(std::move(recording), std::move(plan), std::move(*pieces)));
 }
 
 std::shared_ptr<http::ChunkStream> trace_json_stream(std::vector<Recording> recordings, JsonExportOptions options) {
-    return std::make_shared<JsonStream>(std::move(recordings), std::move(options));
+    return http::pull_stream(std::make_shared<JsonStream>(std::move(recordings), std::move(options)));
 }
 
 }  // namespace ct::node::record

@@ -1,7 +1,8 @@
 // export_stream: a session's recording (recording.h) as trace.dat (trace_dat_writer.h) and as
-// Chrome trace JSON (chrome_trace_writer.h), as HTTP chunk streams: each next() produces about
+// Chrome trace JSON (chrome_trace_writer.h), as HTTP chunk streams: each piece is about
 // kPieceBytes, read from the segments and decompressed (JSON) just then, so memory stays bounded
-// whatever the recording's size. Streams are used by the server's pool threads one call at a time.
+// whatever the recording's size. Each stream is made on a thread of its own (common/pull_stream.h),
+// which stops when the connection closes it.
 #pragma once
 
 #include <memory>

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/http_client.h"
+#include "common/pull_stream.h"
 
 namespace ct::svc {
 
@@ -27,7 +28,7 @@ struct Relay {
     std::string failure;  // why the node could not be read, when it ended before a head
 };
 
-class ProxyStream : public http::ChunkStream {
+class ProxyStream : public http::PullSource {
 public:
     ProxyStream(std::shared_ptr<Relay> relay, std::thread thread) : relay_(std::move(relay)), thread_(std::move(thread)) {}
     ~ProxyStream() override { close(); }
@@ -62,7 +63,7 @@ private:
 
 }  // namespace
 
-http::Response open_export_proxy(const NodeAddress& node, const std::string& target, const ExportProxyOptions& options) {
+NodeExport open_node_export(const NodeAddress& node, const std::string& target, const ExportProxyOptions& options) {
     auto relay = std::make_shared<Relay>();
     http::ClientRequest request{.host = node.host, .port = node.port, .method = "GET", .target = target, .body = {},
                                 .headers = {}, .timeout = std::chrono::hours(24 * 365),  // ends with the session
@@ -107,7 +108,7 @@ http::Response open_export_proxy(const NodeAddress& node, const std::string& tar
         // It may sit in connect() to a dead node for minutes; it owns nothing but the relay.
         thread.detach();
         spdlog::warn("stream {} from node {}: {}", target, node.key, why);
-        return http::error_response(502, fmt::format("node {} did not stream {}: {}", node.key, target, why));
+        return {.refusal = http::error_response(502, fmt::format("node {} did not stream {}: {}", node.key, target, why))};
     }
     if (relay->head->status != 200) {
         // An error answer is short: wait for its whole body and pass it on.
@@ -117,12 +118,18 @@ http::Response open_export_proxy(const NodeAddress& node, const std::string& tar
         for (const auto& piece : relay->queue) res.body += piece;
         lock.unlock();
         thread.join();
-        return res;
+        return {.refusal = std::move(res)};
     }
     lock.unlock();
+    return {.source = std::make_shared<ProxyStream>(relay, std::move(thread))};
+}
+
+http::Response open_export_proxy(const NodeAddress& node, const std::string& target, const ExportProxyOptions& options) {
+    auto opened = open_node_export(node, target, options);
+    if (!opened.source) return std::move(opened.refusal);
     http::Response res;
     res.content_type = "application/x-ndjson";
-    res.stream = std::make_shared<ProxyStream>(relay, std::move(thread));
+    res.stream = http::pull_stream(std::move(opened.source));
     return res;
 }
 

@@ -8,7 +8,7 @@ namespace ct::svc {
 
 namespace {
 
-class MergedTraceStream : public http::ChunkStream {
+class MergedTraceStream : public http::PullSource {
 public:
     MergedTraceStream(std::vector<NodeAddress> nodes, ExportProxyOptions proxy)
         : nodes_(std::move(nodes)), proxy_(std::move(proxy)) {}
@@ -52,12 +52,13 @@ private:
     bool open_next(std::string& out) {
         while (next_node_ < nodes_.size()) {
             const auto& node = nodes_[next_node_];
-            auto res = open_export_proxy(node, node_trace_json_target(next_node_), proxy_);
-            if (res.status == 200 && res.stream) {
-                current_ = std::move(res.stream);
+            auto opened = open_node_export(node, node_trace_json_target(next_node_), proxy_);
+            if (opened.source) {
+                current_ = std::move(opened.source);
                 node_wrote_ = false;
                 return true;
             }
+            const auto& res = opened.refusal;
             spdlog::warn("merged trace.json: node {} answered {}: {}", node.key, res.status, res.body);
             failed_ += (failed_.empty() ? "" : "; ") + fmt::format("{}: {} {}", node.key, res.status, res.body);
             ++next_node_;
@@ -73,7 +74,7 @@ private:
     std::vector<NodeAddress> nodes_;
     ExportProxyOptions proxy_;
     std::size_t next_node_ = 0;
-    std::shared_ptr<http::ChunkStream> current_;
+    std::shared_ptr<http::PullSource> current_;
     bool opened_ = false, done_ = false;
     bool wrote_ = false;       // some node's events are in the document
     bool node_wrote_ = false;  // the current node's are
@@ -88,7 +89,7 @@ std::string node_trace_json_target(std::size_t k) {
 }
 
 std::shared_ptr<http::ChunkStream> merged_trace_json(std::vector<NodeAddress> nodes, ExportProxyOptions proxy) {
-    return std::make_shared<MergedTraceStream>(std::move(nodes), std::move(proxy));
+    return http::pull_stream(std::make_shared<MergedTraceStream>(std::move(nodes), std::move(proxy)));
 }
 
 }  // namespace ct::svc
