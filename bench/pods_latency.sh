@@ -2,8 +2,9 @@
 # GET /v1/pods latency with N one-process pods, alone (bench/run.sh's API part measures the same
 # inside the full suite; this one runs in seconds). Starts tracer-node --use-procfs on a free
 # loopback port and N `unshare --uts` pods (hostname = pod name, exec sleep), waits until every
-# pod is listed, then times `reps` requests (curl's time_total) and prints median, p99 and the
-# load average before and after. Needs root. Cleans up every process it started, by PID.
+# pod is listed, then times `reps` requests (curl's time_total) and prints median, p99,
+# tracer-node's CPU time per request (utime + stime: what a loaded machine distorts least) and
+# the load average before and after. Needs root. Cleans up every process it started, by PID.
 #
 # Usage: bench/pods_latency.sh [--quick] [pods] [reps]     (default 1000 pods, 50 requests)
 set -euo pipefail
@@ -54,11 +55,15 @@ done
 [ "${seen:-0}" -ge "$pods" ] || { echo "only $seen of $pods pods visible" >&2; exit 1; }
 total=$(curl -s -m 30 "$api/v1/pods" | jq 'length')
 
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$node_pid/stat"; }  # utime + stime, all threads
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+cpu_before=$(cpu_ticks)
 for _ in $(seq "$reps"); do
   curl -s -o /dev/null -m 60 -w '%{http_code} %{time_total}\n' "$api/v1/pods"
 done > "$tmp/times"
+cpu_after=$(cpu_ticks)
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+cpu_ms=$(awk -v a="$cpu_before" -v b="$cpu_after" -v t="$(getconf CLK_TCK)" -v n="$reps" 'BEGIN { printf "%.1f", (b - a) * 1000 / t / n }')
 if awk '$1 != 200 { bad = 1 } END { exit !bad }' "$tmp/times"; then
   echo "some requests failed:" >&2; sort "$tmp/times" | uniq -c >&2; exit 1
 fi
@@ -66,5 +71,5 @@ awk '{ print $2 * 1000 }' "$tmp/times" | sort -n > "$tmp/ms"
 n=$(wc -l < "$tmp/ms")
 median=$(awk -v n="$n" 'NR == int((n + 1) / 2) { printf "%.1f", $1 }' "$tmp/ms")
 p99=$(awk -v n="$n" 'BEGIN { k = int(n * 0.99 + 0.999999) } NR == k { printf "%.1f", $1 }' "$tmp/ms")
-printf 'GET /v1/pods: %d pods listed (%d ours), %d requests: median %s ms, p99 %s ms; load %s -> %s; %d cores\n' \
-  "$total" "$pods" "$n" "$median" "$p99" "$load_before" "$load_after" "$(nproc)"
+printf 'GET /v1/pods: %d pods listed (%d ours), %d requests: median %s ms, p99 %s ms, tracer-node CPU %s ms per request; load %s -> %s; %d cores\n' \
+  "$total" "$pods" "$n" "$median" "$p99" "$cpu_ms" "$load_before" "$load_after" "$(nproc)"

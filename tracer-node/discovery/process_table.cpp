@@ -1,6 +1,8 @@
 #include "tracer-node/discovery/process_table.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -11,8 +13,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "common/strings.h"
+#include "common/fd.h"
 #include "common/file_io.h"
+#include "common/strings.h"
 
 namespace ct::node {
 namespace {
@@ -41,6 +44,31 @@ std::uint64_t ns_inode(const std::string& proc_dir, const char* name, const char
     std::string link;
     if (read_link(fmt::format("{}/ns/{}", proc_dir, name), link) != 0) return 0;
     auto inode = parse_ns_inode(link, kind);
+    return inode ? *inode : 0;
+}
+
+// The checks a scan makes of every known process, relative to the open root directory: each call
+// walks one path component less than "<root>/<pid>/...", and path walks are most of a scan's
+// cost (docs/benchmarks.md, "Discovery"). `rel` is "<pid>/stat", "<pid>/ns/uts", ...
+int read_at(int dir_fd, const char* rel, std::string& out) {
+    FD fd(::openat(dir_fd, rel, O_RDONLY | O_CLOEXEC));
+    if (!fd) return errno;
+    out.clear();
+    char buf[1024];
+    while (true) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno;
+        if (n == 0) return 0;
+        out.append(buf, static_cast<size_t>(n));
+    }
+}
+
+std::uint64_t ns_inode_at(int dir_fd, const char* rel, const char* kind) {
+    char buf[64];
+    ssize_t n = ::readlinkat(dir_fd, rel, buf, sizeof buf);
+    if (n <= 0) return 0;
+    auto inode = parse_ns_inode(std::string_view(buf, static_cast<size_t>(n)), kind);
     return inode ? *inode : 0;
 }
 
@@ -91,6 +119,8 @@ Result<ProcessTable> ProcessTable::scan(const std::string& root) {
 Result<ProcessTable> ProcessScanner::scan() {
     std::vector<Pid> pids;
     if (int err = list_pids(root_, pids); err != 0) return fail_errno(fmt::format("listing {}", root_), err);
+    FD root_fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root_fd) return fail_errno(fmt::format("opening {}", root_));
     std::unordered_map<Pid, Known> next;
     next.reserve(pids.size());
     std::vector<ProcessEntry> entries;
@@ -98,21 +128,29 @@ Result<ProcessTable> ProcessScanner::scan() {
     counts_ = {};
     read_.clear();
     std::string text;
+    char rel[64];
+    auto path = [&](Pid pid, const char* file) {
+        *fmt::format_to_n(rel, sizeof rel - 1, "{}/{}", pid, file).out = '\0';
+        return rel;
+    };
     for (Pid pid : pids) {
-        const std::string dir = fmt::format("{}/{}", root_, pid);
-        if (read_file(dir + "/stat", text) != 0) continue;  // gone (or unreadable: then so is the rest)
+        if (read_at(root_fd.get(), path(pid, "stat"), text) != 0) continue;  // gone (or unreadable: so is the rest)
         auto stat = parse_stat(text);
         if (!stat) continue;
         Known known;
         auto old = known_.find(pid);
+        // A kernel thread neither execs nor changes namespaces: its start time is enough.
+        auto same_namespaces = [&](const ProcessEntry& e) {
+            return e.kthread == 1 || (e.uts_ns == ns_inode_at(root_fd.get(), path(pid, "ns/uts"), "uts") &&
+                                      e.pid_ns_children == ns_inode_at(root_fd.get(), path(pid, "ns/pid_for_children"), "pid"));
+        };
         if (old != known_.end() && old->second.start_time == stat->start_time && old->second.stat_comm == stat->comm &&
-            old->second.entry.uts_ns == ns_inode(dir, "uts", "uts") &&
-            old->second.entry.pid_ns_children == ns_inode(dir, "pid_for_children", "pid")) {
+            same_namespaces(old->second.entry)) {
             known = std::move(old->second);
             known.entry.ppid = stat->ppid;
             ++counts_.reused;
         } else {
-            auto entry = read_process(dir, pid);
+            auto entry = read_process(fmt::format("{}/{}", root_, pid), pid);
             if (!entry) continue;
             known = Known{stat->start_time, std::move(stat->comm), std::move(*entry)};
             ++counts_.read;

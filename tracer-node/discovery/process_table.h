@@ -57,7 +57,8 @@ private:
 };
 
 // Scans <root> again and again, reading each process in full (status, namespaces, cgroup) once:
-// a process already seen costs a read of <pid>/stat and two namespace links. Its facts are kept
+// a process already seen costs a read of <pid>/stat and two namespace links (a kernel thread:
+// its stat only). Its facts are kept
 // by (pid, start time) — a PID reused by a new process has another start time — and re-read in
 // full when its name changed (an exec: a runtime's init becoming the container's command) or
 // its UTS or pid_for_children namespace did (unshare(2), setns(2) without exec). The parent comes
