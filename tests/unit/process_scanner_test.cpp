@@ -25,6 +25,8 @@ const std::string kJaegerId = "7a885ba21631aaffebde403070d9e602964596f20ab352865
 constexpr std::uint64_t kJaegerUts = 4026532201;
 constexpr std::uint64_t kPlainUts = 4026532301;
 constexpr std::uint64_t kNewUts = 4026532901;
+// Every known process checked on every scan (no settled processes).
+const ProcessScannerOptions kCheckEveryScan{.settle = std::chrono::hours(1), .recheck = std::chrono::milliseconds(0)};
 
 // A writable copy of the fixture tree (symlinks kept as links).
 struct ProcTree {
@@ -41,17 +43,31 @@ struct ProcTree {
         fs::remove(path);
         fs::create_symlink(target, path);
     }
-    // A process: stat, status, namespaces, cgroup.
+    // A process: stat, status, namespaces, cgroup, in <dir>.
+    static void write_process(const std::string& dir, Pid pid, Pid ppid, const std::string& comm, std::uint64_t start,
+                              std::uint64_t uts, const std::string& cgroup) {
+        fs::create_directories(dir + "/ns");
+        std::ofstream(dir + "/stat") << fmt::format(
+            "{} ({}) S {} {} {} 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 {} 1000000 200\n", pid, comm, ppid, pid, pid, start);
+        std::ofstream(dir + "/status") << fmt::format("Name:\t{}\nTgid:\t{}\nPid:\t{}\nPPid:\t{}\nKthread:\t0\n", comm, pid,
+                                                      pid, ppid);
+        std::ofstream(dir + "/cgroup") << cgroup;
+        fs::create_symlink(fmt::format("uts:[{}]", uts), dir + "/ns/uts");
+        fs::create_symlink("pid:[4026532999]", dir + "/ns/pid");
+        fs::create_symlink("pid:[4026532999]", dir + "/ns/pid_for_children");
+    }
     void add(Pid pid, Pid ppid, const std::string& comm, std::uint64_t start, std::uint64_t uts,
              const std::string& cgroup) const {
-        fs::create_directories(fmt::format("{}/{}/ns", root, pid));
-        write(pid, "stat", fmt::format("{} ({}) S {} {} {} 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 {} 1000000 200\n",
-                                       pid, comm, ppid, pid, pid, start));
-        write(pid, "status", fmt::format("Name:\t{}\nTgid:\t{}\nPid:\t{}\nPPid:\t{}\nKthread:\t0\n", comm, pid, pid, ppid));
-        write(pid, "cgroup", cgroup);
-        link_ns(pid, "uts", fmt::format("uts:[{}]", uts));
-        link_ns(pid, "pid", "pid:[4026532999]");
-        link_ns(pid, "pid_for_children", "pid:[4026532999]");
+        write_process(fmt::format("{}/{}", root, pid), pid, ppid, comm, start, uts, cgroup);
+    }
+    // Another process takes `pid`: a new directory (made before the old one goes, so the file
+    // system cannot hand it the old inode number), as procfs gives a new process.
+    void replace(Pid pid, Pid ppid, const std::string& comm, std::uint64_t start, std::uint64_t uts,
+                 const std::string& cgroup) const {
+        const std::string staged = dir.str() + "/staged";
+        write_process(staged, pid, ppid, comm, start, uts, cgroup);
+        remove(pid);
+        fs::rename(staged, fmt::format("{}/{}", root, pid));
     }
     void remove(Pid pid) const { fs::remove_all(fmt::format("{}/{}", root, pid)); }
 };
@@ -91,7 +107,7 @@ private:
 
 TEST_CASE("a second scan reads only what changed and equals a full scan", "[discovery][procfs][incremental]") {
     ProcTree tree;
-    ProcessScanner scanner(tree.root);
+    ProcessScanner scanner(tree.root, kCheckEveryScan);
     auto first = scanner.scan();
     REQUIRE(first);
     CHECK(scanner.last_counts().reused == 0);
@@ -119,12 +135,11 @@ TEST_CASE("a second scan reads only what changed and equals a full scan", "[disc
 
 TEST_CASE("a PID reused by another process is read again", "[discovery][procfs][incremental]") {
     ProcTree tree;
-    ProcessScanner scanner(tree.root);
+    ProcessScanner scanner(tree.root, kCheckEveryScan);
     REQUIRE(scanner.scan());
     // 602 (sleep, plain-pod) exits and a new process gets PID 602: same name, but it runs in
     // the jaeger container. Only its start time tells it apart.
-    tree.remove(602);
-    tree.add(602, 510, "sleep", 99999, kJaegerUts, jaeger_cgroup());
+    tree.replace(602, 510, "sleep", 99999, kJaegerUts, jaeger_cgroup());
     auto table = scanner.scan();
     REQUIRE(table);
     CHECK(scanner.last_counts().read == 1);
@@ -138,7 +153,7 @@ TEST_CASE("a PID reused by another process is read again", "[discovery][procfs][
 
 TEST_CASE("an exec and an unshare without exec are read again", "[discovery][procfs][incremental]") {
     ProcTree tree;
-    ProcessScanner scanner(tree.root);
+    ProcessScanner scanner(tree.root, kCheckEveryScan);
     REQUIRE(scanner.scan());
 
     // 700 execs and moved cgroup before (a runtime's init becoming the container's command).
@@ -239,4 +254,36 @@ TEST_CASE("hostnames are asked again only for namespaces whose processes changed
     CHECK(asked.back() == std::set<std::uint64_t>{kPlainUts});
     CHECK(after->contains("renamed-pod"));
     CHECK(after->contains("jaeger-operator-7b46f44865-jvgz8"));
+}
+
+TEST_CASE("settled processes cost nothing until their recheck; a reused PID shows by its new directory",
+          "[discovery][procfs][incremental]") {
+    ProcTree tree;
+    ProcessScanner scanner(tree.root, {.settle = std::chrono::milliseconds(0), .recheck = std::chrono::hours(1)});
+    auto first = scanner.scan();
+    REQUIRE(first);
+    const size_t processes = first->processes().size();
+    REQUIRE(scanner.scan());
+    CHECK(scanner.last_counts().trusted == processes);  // no file of theirs read
+    CHECK(scanner.last_counts().read + scanner.last_counts().reused == 0);
+
+    // A settled process's exec waits for its recheck (by design: bounded staleness, docs/architecture.md)...
+    tree.write(700, "stat", "700 (nginx) S 1 700 700 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 12345 1000000 200\n");
+    // ...but a new process on a reused PID is a new directory, read on the next scan.
+    tree.replace(602, 510, "sleep", 99999, kJaegerUts, jaeger_cgroup());
+    tree.add(1000, 1, "app", 70000, kNewUts, "0::/user.slice/session-3.scope\n");
+    auto table = scanner.scan();
+    REQUIRE(table);
+    CHECK(scanner.last_counts().read == 2);
+    CHECK(table->find(602)->uts_ns == kJaegerUts);
+    CHECK(table->find(1000)->uts_ns == kNewUts);
+    CHECK(table->find(700)->comm == "sleep");
+
+    // Young processes (seen for less than `settle`) are checked on every scan: the exec shows.
+    ProcessScanner young(tree.root, {.settle = std::chrono::hours(1), .recheck = std::chrono::hours(1)});
+    REQUIRE(young.scan());
+    tree.write(700, "stat", "700 (nginx2) S 1 700 700 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 12345 1000000 200\n");
+    REQUIRE(young.scan());
+    CHECK(young.last_counts().read == 1);
+    CHECK(young.last_counts().trusted == 0);
 }

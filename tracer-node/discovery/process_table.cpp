@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -25,16 +26,20 @@ struct DirCloser {
 };
 using DirPtr = std::unique_ptr<DIR, DirCloser>;
 
-// Numeric entries of a directory. 0 or an errno value.
-int list_pids(const std::string& dir, std::vector<Pid>& out) {
+// Numeric entries of a directory, and when asked their inode numbers (same order). 0 or an
+// errno value.
+int list_pids(const std::string& dir, std::vector<Pid>& out, std::vector<std::uint64_t>* inodes = nullptr) {
     out.clear();
+    if (inodes) inodes->clear();
     DirPtr d(::opendir(dir.c_str()));
     if (!d) return errno;
     errno = 0;
     while (dirent* e = ::readdir(d.get())) {
         auto n = parse_u64(e->d_name);
-        if (n && *n > 0 && *n <= static_cast<unsigned long long>(std::numeric_limits<Pid>::max()))
+        if (n && *n > 0 && *n <= static_cast<unsigned long long>(std::numeric_limits<Pid>::max())) {
             out.push_back(static_cast<Pid>(*n));
+            if (inodes) inodes->push_back(e->d_ino);
+        }
     }
     return errno;  // readdir leaves it 0 at the end of the directory
 }
@@ -118,7 +123,8 @@ Result<ProcessTable> ProcessTable::scan(const std::string& root) {
 
 Result<ProcessTable> ProcessScanner::scan() {
     std::vector<Pid> pids;
-    if (int err = list_pids(root_, pids); err != 0) return fail_errno(fmt::format("listing {}", root_), err);
+    std::vector<std::uint64_t> inodes;
+    if (int err = list_pids(root_, pids, &inodes); err != 0) return fail_errno(fmt::format("listing {}", root_), err);
     FD root_fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!root_fd) return fail_errno(fmt::format("opening {}", root_));
     std::unordered_map<Pid, Known> next;
@@ -133,12 +139,23 @@ Result<ProcessTable> ProcessScanner::scan() {
         *fmt::format_to_n(rel, sizeof rel - 1, "{}/{}", pid, file).out = '\0';
         return rel;
     };
-    for (Pid pid : pids) {
+    const auto now = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < pids.size(); ++i) {
+        const Pid pid = pids[i];
+        auto old = known_.find(pid);
+        // Settled and not due: the same directory (procfs gives a new one, with another inode
+        // number, to a new process that reuses the PID) is the same process; nothing to read.
+        if (old != known_.end() && old->second.inode == inodes[i] && now - old->second.first_seen >= options_.settle &&
+            now - old->second.checked < options_.recheck + options_.recheck * (pid % 16) / 16) {
+            entries.push_back(old->second.entry);
+            next.emplace(pid, std::move(old->second));
+            ++counts_.trusted;
+            continue;
+        }
         if (read_at(root_fd.get(), path(pid, "stat"), text) != 0) continue;  // gone (or unreadable: so is the rest)
         auto stat = parse_stat(text);
         if (!stat) continue;
         Known known;
-        auto old = known_.find(pid);
         // A kernel thread neither execs nor changes namespaces: its start time is enough.
         auto same_namespaces = [&](const ProcessEntry& e) {
             return e.kthread == 1 || (e.uts_ns == ns_inode_at(root_fd.get(), path(pid, "ns/uts"), "uts") &&
@@ -153,9 +170,12 @@ Result<ProcessTable> ProcessScanner::scan() {
             auto entry = read_process(fmt::format("{}/{}", root_, pid), pid);
             if (!entry) continue;
             known = Known{stat->start_time, std::move(stat->comm), std::move(*entry)};
+            known.first_seen = now;
             ++counts_.read;
             read_.push_back(pid);
         }
+        known.inode = inodes[i];
+        known.checked = now;
         entries.push_back(known.entry);
         next.emplace(pid, std::move(known));
     }
