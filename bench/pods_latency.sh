@@ -54,6 +54,7 @@ for _ in $(seq 600); do
 done
 [ "${seen:-0}" -ge "$pods" ] || { echo "only $seen of $pods pods visible" >&2; exit 1; }
 total=$(curl -s -m 30 "$api/v1/pods" | jq 'length')
+sleep 6  # steady state: discovery checks a process on every listing only while it is young (5 s)
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$node_pid/stat"; }  # utime + stime, all threads
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
