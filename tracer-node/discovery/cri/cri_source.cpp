@@ -17,15 +17,6 @@ std::map<std::string, std::string> to_map(const google::protobuf::Map<std::strin
     return {m.begin(), m.end()};
 }
 
-// A cached init pid is still valid when that process exists and (when its cgroup tells) still
-// belongs to the container: PIDs are reused.
-bool still_init_of(const ProcessTable& table, Pid pid, const std::string& container_id) {
-    const ProcessEntry* entry = table.find(pid);
-    if (!entry) return false;
-    return !entry->cgroup || entry->cgroup->container_id.empty() ||
-           entry->cgroup->container_id == container_id;
-}
-
 // Processes that name a container in their cgroup: catches exec'd processes, which are children
 // of the shim rather than descendants of the container's init.
 std::map<std::string, std::vector<Pid>> by_container_cgroup(const ProcessTable& table) {
@@ -75,11 +66,12 @@ Result<PodMap> CriSource::list(bool ask_runtime) {
         auto scanned = scanner_.scan();
         if (!scanned) return std::unexpected(Error::wrap(scanned.error(), "listing CRI containers' processes"));
         table = std::move(*scanned);
-        for (const auto& [id, pids] : by_container_cgroup(*table)) ask_runtime = ask_runtime || !known_ids_.contains(id);
+        std::map<std::string, Pid> init_pids;
         for (const auto& c : *last_list_) {
             auto it = pid_cache_.find(c.id());
-            ask_runtime = ask_runtime || it == pid_cache_.end() || !still_init_of(*table, it->second, c.id());
+            init_pids[c.id()] = it == pid_cache_.end() ? 0 : it->second;
         }
+        ask_runtime = !listing_still_holds(*table, known_ids_, init_pids);
     } else {
         ask_runtime = true;
     }
