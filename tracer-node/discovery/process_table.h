@@ -90,7 +90,6 @@ public:
     Counts last_counts() const { return counts_; }
     // Whether the last scan read `pid` in full (it is new or changed since the scan before).
     bool was_read(Pid pid) const;
-    const std::string& root() const { return root_; }
 
 private:
     struct Known {
