@@ -433,6 +433,14 @@ figures syscall_stats "syscall_stats overhead (counted in the kernel)" \
 
 [ -n "$overhead_only" ] && exit 0
 
+# Discovery (bench/discovery_bench: one procfs listing with 1,000 unshare pods, the full scan
+# beside the incremental one, alternating).
+log "discovery: procfs listing, full scan beside incremental"
+if [ "$mode" = quick ]; then discovery_args=(--quick); else discovery_args=(1000 30); fi
+figures discovery "Discovery: one procfs listing, full scan against incremental" \
+  "One-process \`unshare --uts\` pods; \"full\" reads every process in full each listing (as every listing did before discovery became incremental), \"incremental\" keeps a ProcfsSource whose scanner re-reads only new and changed processes; \"scan\" rows are the process table alone (no hostnames, no pod map). The two kinds alternate, so both see the same load. GET /v1/pods adds JSON and HTTP on top (API latency above)." \
+  "^  incremental " "$build/bench/discovery_bench" "${discovery_args[@]}"
+
 # Fan-out through tracer-svc (bench/svc_fanout: stand-in nodes over real loopback HTTP, beside a
 # bare epoll client doing the same fan-out: the floor).
 log "fan-out: GET /v1/pods through tracer-svc with 200 and 1000 nodes, beside the floor"

@@ -113,3 +113,30 @@ TEST_CASE("a duplicate container name keeps the entry with more tasks", "[unit][
     insert_container(pods, container("p", "ns", "c", {4, 5, 6}));
     CHECK(pods.at("p").containers.at("c").tasks == std::vector<Pid>{4, 5, 6});
 }
+
+TEST_CASE("the runtime's last list holds until /proc shows a container it did not list or a listed one ended",
+          "[unit][cri]") {
+    const std::string a(64, 'a'), b(64, 'b'), sandbox(64, 'c');
+    auto proc = [](Pid pid, Pid ppid, const std::string& id) {
+        ProcessEntry e;
+        e.pid = pid;
+        e.ppid = ppid;
+        e.comm = "app";
+        if (!id.empty()) e.cgroup = CgroupIdentity{"", id};
+        return e;
+    };
+    const std::set<std::string> known = {a, sandbox};  // listed a; the sandbox's pause is not listed
+    const std::map<std::string, Pid> inits = {{a, 100}};
+    auto table = ProcessTable::from_entries({proc(50, 1, ""), proc(99, 50, sandbox), proc(100, 50, a), proc(101, 100, a)});
+    CHECK(listing_still_holds(table, known, inits));
+
+    // A new container: a process names an id the runtime did not list.
+    auto started = ProcessTable::from_entries({proc(50, 1, ""), proc(100, 50, a), proc(200, 50, b)});
+    CHECK_FALSE(listing_still_holds(started, known, inits));
+    // A listed container ended: its init is gone...
+    CHECK_FALSE(listing_still_holds(ProcessTable::from_entries({proc(50, 1, "")}), known, inits));
+    // ...or its PID now runs in another container's cgroup (reused)...
+    CHECK_FALSE(listing_still_holds(ProcessTable::from_entries({proc(100, 50, sandbox)}), known, inits));
+    // ...or its init pid was never learnt.
+    CHECK_FALSE(listing_still_holds(table, known, {{a, 0}}));
+}

@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -54,6 +56,16 @@ private:
     PodMap pods;
 };
 
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds bound = std::chrono::seconds(10)) {
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+}
+
 }  // namespace
 
 TEST_CASE("PodDb maps tgids and thread ids to their container", "[discovery][pod_db]") {
@@ -82,36 +94,78 @@ TEST_CASE("PodDb maps tgids and thread ids to their container", "[discovery][pod
     CHECK(db.owner_of(-1) == std::nullopt);
 }
 
-TEST_CASE("PodDb refreshes on its own when empty and caches misses until the next refresh",
-          "[discovery][pod_db]") {
+TEST_CASE("a miss asks for a background refresh and is cached until it lands", "[discovery][pod_db]") {
     auto fake = std::make_unique<FakeSource>();
     FakeSource& source = *fake;
     PodDb db(std::move(fake), kRoot);
 
     source.set_pod("a", {4300});
-    CHECK(db.owner_of(4300) == Owner{"a", "default", "a"});  // never refreshed: refreshes once
-    CHECK(source.calls == 1);
+    CHECK(db.owner_of(4300) == std::nullopt);  // never refreshed: the index is empty, for now
+    REQUIRE(wait_until([&] { return db.generation() >= 1; }));
+    CHECK(db.owner_of(4300) == Owner{"a", "default", "a"});
 
     source.set_pod("b", {4301});
-    const int before = source.calls;
-    auto first = db.owner_of(4301);  // may refresh, if the machine took over a second since
-    CHECK(db.owner_of(4301) == first);
-    CHECK(db.owner_of(4301) == first);
-    CHECK(source.calls <= before + 1);  // one miss costs at most one refresh, repeats none
-
-    REQUIRE(db.refresh());
+    const auto generation = db.generation();
+    CHECK(db.owner_of(4301) == std::nullopt);  // not in the index yet; asks once
+    CHECK(db.owner_of(4301) == std::nullopt);  // cached miss
+    REQUIRE(wait_until([&] { return db.generation() > generation; }));
     CHECK(db.owner_of(4301) == Owner{"b", "default", "b"});
+    CHECK(db.snapshot()->contains("b"));
 }
 
-TEST_CASE("PodDb refreshes a miss once the snapshot is older than a second", "[discovery][pod_db]") {
+TEST_CASE("background refreshes are spaced by kMinAutoRefresh", "[discovery][pod_db]") {
     auto fake = std::make_unique<FakeSource>();
     FakeSource& source = *fake;
     PodDb db(std::move(fake), kRoot);
     REQUIRE(db.refresh());
-    source.set_pod("late", {4400});
-    std::this_thread::sleep_for(PodDb::kMinAutoRefresh + std::chrono::milliseconds(100));
-    CHECK(db.owner_of(4400) == Owner{"late", "default", "late"});
-    CHECK(db.snapshot()->contains("late"));
+    const auto start = std::chrono::steady_clock::now();
+    for (Pid pid = 4600; pid < 4700; ++pid) CHECK(db.owner_of(pid) == std::nullopt);  // a burst of misses
+    REQUIRE(wait_until([&] { return db.generation() >= 2; }));
+    CHECK(std::chrono::steady_clock::now() - start >= PodDb::kMinAutoRefresh - std::chrono::milliseconds(50));
+    CHECK(source.calls == 2);  // the explicit refresh and one for the whole burst
+}
+
+TEST_CASE("owner_of answers while a refresh is in progress", "[discovery][pod_db]") {
+    // A source that lists only when the test lets it: the capture thread's lookups must not wait.
+    struct BlockedSource : ContainerSource {
+        std::string describe() const override { return "blocked"; }
+        ct::Result<PodMap> list_pods() override {
+            std::unique_lock lock(mutex);
+            ++calls;
+            cv.notify_all();
+            cv.wait(lock, [&] { return released; });
+            PodMap pods;
+            PodInfo pod{"p", "default", {}};
+            pod.containers["c"] = ContainerInfo{"c", "p", "default", "", {4800}, {}};
+            pods["p"] = pod;
+            return pods;
+        }
+        std::mutex mutex;
+        std::condition_variable cv;
+        int calls = 0;
+        bool released = false;
+    };
+    auto blocked = std::make_unique<BlockedSource>();
+    BlockedSource& source = *blocked;
+    PodDb db(std::move(blocked), kRoot);
+    std::thread api([&] { CHECK(db.refresh()); });  // e.g. GET /v1/pods, stuck in the runtime
+    {
+        std::unique_lock lock(source.mutex);
+        REQUIRE(source.cv.wait_for(lock, std::chrono::seconds(10), [&] { return source.calls == 1; }));
+    }
+    // The listing is stuck: lookups still answer (misses) from the current, empty index. Before
+    // this change a miss refreshed on the caller's thread and waited behind the stuck listing.
+    auto lookups = std::async(std::launch::async, [&] { return !db.owner_of(4800) && !db.owner_of(4801); });
+    const bool answered = lookups.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+    {
+        std::lock_guard lock(source.mutex);
+        source.released = true;
+    }
+    source.cv.notify_all();
+    CHECK(answered);
+    CHECK(lookups.get());
+    api.join();
+    CHECK(db.owner_of(4800) == Owner{"p", "default", "c"});
 }
 
 TEST_CASE("a failed refresh keeps the previous snapshot and says why", "[discovery][pod_db]") {

@@ -45,6 +45,11 @@ public:
     // A fresh snapshot of the node's pods. Errors: kUnavailable when the runtime does not answer
     // (within a short timeout, never hanging), kIo for unreadable roots.
     virtual Result<PodMap> list_pods() = 0;
+    // The same snapshot for periodic refreshes (the janitor's, the pod index's own), allowed to
+    // skip what is costly when the node shows nothing new: CriSource asks the runtime only when a
+    // process names a container it has not listed, a listed container's init process is gone, or
+    // its last answer is older than a few seconds. Same errors as list_pods().
+    virtual Result<PodMap> update_pods() { return list_pods(); }
 };
 
 }  // namespace ct::node

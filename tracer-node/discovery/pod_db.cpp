@@ -1,5 +1,7 @@
 #include "tracer-node/discovery/pod_db.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -24,7 +26,47 @@ constexpr int kMaxAncestors = 32;
 PodDb::PodDb(std::unique_ptr<ContainerSource> source, std::string procfs_root)
     : source_(std::move(source)),
       procfs_root_(std::move(procfs_root)),
-      state_(std::make_shared<const State>(State{std::make_shared<const PodMap>(), {}, {}, 0})) {}
+      state_(std::make_shared<const State>(State{std::make_shared<const PodMap>(), {}, {}, 0})),
+      refresher_([this] { refresher(); }) {}
+
+PodDb::~PodDb() {
+    {
+        std::lock_guard lock(request_mutex_);
+        stopping_ = true;
+    }
+    request_cv_.notify_all();
+    refresher_.join();
+}
+
+void PodDb::request_refresh() {
+    {
+        std::lock_guard lock(request_mutex_);
+        if (requested_) return;
+        requested_ = true;
+    }
+    request_cv_.notify_all();
+}
+
+void PodDb::refresher() {
+    std::unique_lock lock(request_mutex_);
+    while (true) {
+        request_cv_.wait(lock, [this] { return stopping_ || requested_; });
+        if (stopping_) return;
+        // At most one automatic refresh per kMinAutoRefresh: a burst of misses (a fork storm
+        // in a traced container) costs one listing, not one each. A refresh by someone else
+        // meanwhile counts too.
+        const auto not_before = std::max(state()->taken, last_auto_refresh_) + kMinAutoRefresh;
+        if (request_cv_.wait_until(lock, not_before, [this] { return stopping_; })) return;
+        requested_ = false;
+        last_auto_refresh_ = std::chrono::steady_clock::now();
+        lock.unlock();
+        {
+            std::lock_guard refresh_lock(refresh_mutex_);
+            if (auto r = refresh_locked(true); !r) spdlog::warn("pod index refresh: {}", r.error().message);
+        }
+        lock.lock();
+    }
+}
 
 std::shared_ptr<const PodDb::State> PodDb::state() const {
     std::shared_lock lock(state_mutex_);
@@ -35,11 +77,16 @@ std::shared_ptr<const PodMap> PodDb::snapshot() const { return state()->pods; }
 
 Result<PodMap> PodDb::refresh() {
     std::lock_guard refresh_lock(refresh_mutex_);
-    return refresh_locked();
+    return refresh_locked(false);
 }
 
-Result<PodMap> PodDb::refresh_locked() {
-    auto pods = source_->list_pods();
+Result<PodMap> PodDb::update() {
+    std::lock_guard refresh_lock(refresh_mutex_);
+    return refresh_locked(true);
+}
+
+Result<PodMap> PodDb::refresh_locked(bool update) {
+    auto pods = update ? source_->update_pods() : source_->list_pods();
     if (!pods) return std::unexpected(Error::wrap(pods.error(), fmt::format("listing pods from {}", source_->describe())));
 
     auto next = std::make_shared<State>();
@@ -77,16 +124,6 @@ void PodDb::remember(const State& state, Pid tid, Pid tgid) {
     tid_cache_.insert_or_assign(tid, tgid);
 }
 
-void PodDb::refresh_if_older_than(std::chrono::milliseconds age) {
-    std::lock_guard refresh_lock(refresh_mutex_);
-    const auto now = std::chrono::steady_clock::now();
-    // Another reader may have refreshed while we waited; a failing source is retried at most
-    // once per `age` too.
-    if (now - state()->taken < age || now - last_auto_refresh_ < age) return;
-    last_auto_refresh_ = now;
-    if (auto r = refresh_locked(); !r) spdlog::warn("pod index refresh: {}", r.error().message);
-}
-
 std::optional<Owner> PodDb::owner_of(Pid tid) {
     if (tid <= 0) return std::nullopt;  // the idle task, or garbage
     auto current = state();
@@ -116,16 +153,11 @@ std::optional<Owner> PodDb::owner_of(Pid tid) {
         }
         status = read_status(procfs_root_, status->ppid);
     }
-    if (std::chrono::steady_clock::now() - current->taken >= kMinAutoRefresh) {
-        refresh_if_older_than(kMinAutoRefresh);
-        current = state();
-        if (tgid <= 0) tgid = tid;  // a brand-new leader may have been unreadable; try as tgid
-        if (auto owner = lookup(*current, tgid)) {
-            remember(*current, tid, tgid);
-            return owner;
-        }
-    }
+    // Unknown to this snapshot: a process that joined a container since (exec'd into it), or
+    // one outside every container. The capture thread must not wait for a listing: the next
+    // snapshot answers, and callers retry misses (CaptureRun: once a second).
     remember(*current, tid, 0);
+    request_refresh();
     return std::nullopt;
 }
 

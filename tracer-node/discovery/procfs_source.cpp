@@ -91,7 +91,8 @@ PodMap build_pod_map(const ProcessTable& table, std::uint64_t host_uts_ns,
 ProcfsSource::ProcfsSource(ProcfsSourceOptions options)
     : root_(std::move(options.root)),
       reference_pid_(options.reference_pid > 0 ? options.reference_pid : ::getpid()),
-      resolver_(options.resolver ? std::move(options.resolver) : std::make_unique<SetnsHostnameResolver>()) {}
+      resolver_(options.resolver ? std::move(options.resolver) : std::make_unique<SetnsHostnameResolver>()),
+      scanner_(root_) {}
 
 std::string ProcfsSource::describe() const { return "procfs:" + root_; }
 
@@ -103,9 +104,28 @@ Result<PodMap> ProcfsSource::list_pods() {
     auto host_uts = parse_ns_inode(link, "uts");
     if (!host_uts) return std::unexpected(Error::wrap(host_uts.error(), ref_path));
 
-    auto table = ProcessTable::scan(root_);
+    std::lock_guard lock(scan_mutex_);
+    auto table = scanner_.scan();
     if (!table) return std::unexpected(table.error());
-    auto hostnames = resolver_->resolve(root_, pod_namespaces(*table, *host_uts));
+
+    // Ask only for namespaces whose processes changed; the others keep their last name.
+    HostnameResolver::Request ask;
+    HostnameResolver::Answer hostnames;
+    auto request = pod_namespaces(*table, *host_uts);
+    for (auto& [inode, members] : request) {
+        auto known = hostnames_.find(inode);
+        if (known != hostnames_.end() && known->second.members == members &&
+            std::none_of(members.begin(), members.end(), [&](Pid p) { return scanner_.was_read(p); }))
+            hostnames.emplace(inode, known->second.hostname);
+        else
+            ask.emplace(inode, members);
+    }
+    hostnames.merge(resolver_->resolve(root_, ask));
+    std::map<std::uint64_t, Named> next;
+    for (auto& [inode, members] : request)
+        if (auto it = hostnames.find(inode); it != hostnames.end() && it->second)
+            next.emplace(inode, Named{std::move(members), *it->second});
+    hostnames_ = std::move(next);  // namespaces that are gone drop out; failures are asked again
     return build_pod_map(*table, *host_uts, hostnames);
 }
 

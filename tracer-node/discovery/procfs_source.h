@@ -16,12 +16,20 @@
 //   does not list it either).
 // - Tasks: sorted tgids of the container's processes. Parent: sorted unique PPIDs of those
 //   processes that are not in the container themselves (containerd-shim, the unshare process).
-// Thread-safety: list_pods() keeps no state between calls; any thread may call it concurrently.
+// Incremental: a ProcessScanner keeps what it read of each process between calls, so a listing
+// reads only new and changed processes in full (docs/architecture.md, "Discovery"). A
+// namespace's hostname is asked again only when its set of processes changed or one of them was
+// read again (new, exec'd, reused PID): the `hostname` command is such a process; a process
+// that calls sethostname(2) itself and changes nothing else keeps the old name until then.
+// Thread-safety: any thread may call list_pods(); calls are serialised.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "tracer-node/discovery/container_source.h"
 #include "tracer-node/discovery/hostname_resolver.h"
@@ -46,6 +54,13 @@ private:
     std::string root_;
     Pid reference_pid_;
     std::unique_ptr<HostnameResolver> resolver_;
+    struct Named {
+        std::vector<Pid> members;  // as pod_namespaces() listed them
+        std::string hostname;
+    };
+    std::mutex scan_mutex_;   // guards the two below
+    ProcessScanner scanner_;
+    std::map<std::uint64_t, Named> hostnames_;  // UTS namespace inode -> last resolved name
 };
 
 // The pure half of list_pods(), exposed for tests: which namespaces are pods (inode -> member

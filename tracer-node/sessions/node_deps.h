@@ -29,6 +29,7 @@ public:
     // Both outlive this object.
     PodDbSource(PodDb& pods, std::string procfs_root) : pods_(pods), procfs_root_(std::move(procfs_root)) {}
     Result<PodMap> refresh() override { return pods_.refresh(); }
+    Result<PodMap> update() override { return pods_.update(); }
     Result<std::vector<pid_t>> threads_of(const std::vector<pid_t>& tgids) override;
     std::optional<Owner> owner_of(pid_t tid) override { return pods_.owner_of(tid); }
 

@@ -35,6 +35,9 @@ public:
     virtual ~PodSource() = default;
     // A fresh snapshot (discovery refresh).
     virtual Result<PodMap> refresh() = 0;
+    // A snapshot for the janitor's periodic follow-up: may skip the runtime when nothing new
+    // shows (PodDb::update).
+    virtual Result<PodMap> update() { return refresh(); }
     // Every thread of every process in `tgids`; processes gone meanwhile are skipped.
     virtual Result<std::vector<pid_t>> threads_of(const std::vector<pid_t>& tgids) = 0;
     // The container a task runs in, for its events; nullopt when none. Must be fast.

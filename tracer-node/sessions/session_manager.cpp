@@ -536,14 +536,15 @@ Status SessionManager::remove_all() {
 
 void SessionManager::follow_containers(const std::vector<std::shared_ptr<Entry>>& all) {
     // Running sessions follow their patterns: containers that (re)started since the run began
-    // join it. One discovery refresh per tick serves every session.
+    // join it. One discovery update per tick serves every session: incremental, and the runtime
+    // is asked only when a new container may have appeared (docs/architecture.md, "Discovery").
     // e->run is only read under the session's op_mutex; a busy session may be starting a run.
     bool any = std::any_of(all.begin(), all.end(), [](const auto& e) {
         std::unique_lock op(e->op_mutex, std::try_to_lock);
         return !op || (e->run && !e->run->hook_exited);
     });
     if (!any) return;
-    auto pods = pods_.refresh();
+    auto pods = pods_.update();
     if (!pods) return;
     for (const auto& e : all) {
         std::unique_lock op(e->op_mutex, std::try_to_lock);

@@ -75,4 +75,19 @@ void insert_container(PodMap& pods, ContainerInfo container) {
     pod.containers.insert_or_assign(std::move(name), std::move(container));
 }
 
+bool still_init_of(const ProcessTable& table, Pid pid, const std::string& container_id) {
+    const ProcessEntry* entry = table.find(pid);
+    if (!entry) return false;
+    return !entry->cgroup || entry->cgroup->container_id.empty() || entry->cgroup->container_id == container_id;
+}
+
+bool listing_still_holds(const ProcessTable& table, const std::set<std::string>& known_ids,
+                         const std::map<std::string, Pid>& init_pids) {
+    for (const auto& p : table.processes())
+        if (p.cgroup && !p.cgroup->container_id.empty() && !known_ids.contains(p.cgroup->container_id)) return false;
+    for (const auto& [id, pid] : init_pids)
+        if (pid <= 0 || !still_init_of(table, pid, id)) return false;
+    return true;
+}
+
 }  // namespace ct::node::cri

@@ -12,6 +12,7 @@
 
 #include "common/result.h"
 #include "tracer-node/discovery/container_source.h"
+#include "tracer-node/discovery/process_table.h"
 
 namespace ct::node::cri {
 
@@ -51,5 +52,16 @@ TaskSet task_set(Pid init_pid, const std::vector<Pid>& descendants,
 // "<namespace>/<name>" (container_source.h). A container of the same name in the same pod
 // (a restart racing with the listing) keeps the entry with more tasks.
 void insert_container(PodMap& pods, ContainerInfo container);
+
+// A cached init pid is still the container's when that process exists and (when its cgroup
+// tells) still belongs to the container: PIDs are reused.
+bool still_init_of(const ProcessTable& table, Pid pid, const std::string& container_id);
+
+// Whether the runtime's last container list still describes the node (CriSource::update_pods):
+// false when a process's cgroup names a container id not in `known_ids` (a container started
+// since), or a listed container (`init_pids`: each listed id -> its init pid, 0 when unknown)
+// has no live init (it stopped, or its PID was reused).
+bool listing_still_holds(const ProcessTable& table, const std::set<std::string>& known_ids,
+                         const std::map<std::string, Pid>& init_pids);
 
 }  // namespace ct::node::cri

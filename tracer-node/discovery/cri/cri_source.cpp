@@ -17,19 +17,19 @@ std::map<std::string, std::string> to_map(const google::protobuf::Map<std::strin
     return {m.begin(), m.end()};
 }
 
-// A cached init pid is still valid when that process exists and (when its cgroup tells) still
-// belongs to the container: PIDs are reused.
-bool still_init_of(const ProcessTable& table, Pid pid, const std::string& container_id) {
-    const ProcessEntry* entry = table.find(pid);
-    if (!entry) return false;
-    return !entry->cgroup || entry->cgroup->container_id.empty() ||
-           entry->cgroup->container_id == container_id;
+// Processes that name a container in their cgroup: catches exec'd processes, which are children
+// of the shim rather than descendants of the container's init.
+std::map<std::string, std::vector<Pid>> by_container_cgroup(const ProcessTable& table) {
+    std::map<std::string, std::vector<Pid>> out;
+    for (const auto& p : table.processes())
+        if (p.cgroup && !p.cgroup->container_id.empty()) out[p.cgroup->container_id].push_back(p.pid);
+    return out;
 }
 
 }  // namespace
 
 CriSource::CriSource(std::string endpoint, const DiscoveryConfig& config)
-    : client_(std::move(endpoint), config.rpc_timeout), procfs_root_(config.procfs_root) {}
+    : client_(std::move(endpoint), config.rpc_timeout), scanner_(config.procfs_root) {}
 
 std::string CriSource::describe() const { return fmt::format("cri:{}", client_.endpoint()); }
 
@@ -48,26 +48,55 @@ Result<Pid> CriSource::init_pid(const std::string& container_id) {
 }
 
 Result<PodMap> CriSource::list_pods() {
-    auto containers = client_.list_running_containers();
-    if (!containers) return std::unexpected(containers.error());
+    std::lock_guard lock(mu_);
+    return list(true);
+}
 
-    auto table = ProcessTable::scan(procfs_root_);
-    if (!table) return std::unexpected(Error::wrap(table.error(), "listing CRI containers' processes"));
+Result<PodMap> CriSource::update_pods() {
+    std::lock_guard lock(mu_);
+    return list(false);
+}
 
-    // Processes that name a container in their cgroup: catches exec'd processes, which are
-    // children of the shim rather than descendants of the container's init.
-    std::map<std::string, std::vector<Pid>> by_cgroup;
-    for (const auto& p : table->processes())
-        if (p.cgroup && !p.cgroup->container_id.empty()) by_cgroup[p.cgroup->container_id].push_back(p.pid);
-
-    std::map<std::string, Pid> cache;
-    {
-        std::lock_guard lock(mu_);
-        cache = pid_cache_;
+Result<PodMap> CriSource::list(bool ask_runtime) {
+    const auto now = std::chrono::steady_clock::now();
+    std::optional<ProcessTable> table;
+    if (!ask_runtime && last_list_ && now - last_list_time_ < kMaxListAge) {
+        // A container started or stopped since the last answer shows in /proc: a process naming
+        // an unknown id, or a listed container's init gone. Otherwise that answer still holds.
+        auto scanned = scanner_.scan();
+        if (!scanned) return std::unexpected(Error::wrap(scanned.error(), "listing CRI containers' processes"));
+        table = std::move(*scanned);
+        std::map<std::string, Pid> init_pids;
+        for (const auto& c : *last_list_) {
+            auto it = pid_cache_.find(c.id());
+            init_pids[c.id()] = it == pid_cache_.end() ? 0 : it->second;
+        }
+        ask_runtime = !listing_still_holds(*table, known_ids_, init_pids);
+    } else {
+        ask_runtime = true;
     }
+    if (ask_runtime) {
+        auto listed = client_.list_running_containers();
+        if (!listed) return std::unexpected(listed.error());
+        // Scanned after listing: every listed container's init is in the table (or gone).
+        auto scanned = scanner_.scan();
+        if (!scanned) return std::unexpected(Error::wrap(scanned.error(), "listing CRI containers' processes"));
+        table = std::move(*scanned);
+        last_list_ = std::move(*listed);
+        last_list_time_ = now;
+    }
+    const auto by_cgroup = by_container_cgroup(*table);
+    if (ask_runtime) {
+        known_ids_.clear();
+        for (const auto& c : *last_list_) known_ids_.insert(c.id());
+        for (const auto& [id, pids] : by_cgroup) known_ids_.insert(id);
+    }
+    const auto& containers = *last_list_;
+
+    const std::map<std::string, Pid>& cache = pid_cache_;
     std::map<std::string, Pid> fresh_cache;
     PodMap pods;
-    for (const auto& c : *containers) {
+    for (const auto& c : containers) {
         Pid pid = 0;
         if (auto it = cache.find(c.id()); it != cache.end() && still_init_of(*table, it->second, c.id())) {
             pid = it->second;
@@ -115,10 +144,7 @@ Result<PodMap> CriSource::list_pods() {
         info.parents = std::move(set.parents);
         insert_container(pods, std::move(info));
     }
-    {
-        std::lock_guard lock(mu_);
-        pid_cache_ = std::move(fresh_cache);
-    }
+    pid_cache_ = std::move(fresh_cache);
     return pods;
 }
 
