@@ -30,6 +30,7 @@
 #include <fmt/format.h>
 
 #include "bench/bench_node.h"
+#include "tests/integration/process_probe.h"
 #include "tracer-node/capture/capture_run.h"
 #include "tracer-node/capture/raw_capture.h"
 #include "tracer-node/export/jsonl_exporter.h"
@@ -38,19 +39,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double cpu_seconds(pid_t pid) {
-    std::ifstream in(fmt::format("/proc/{}/stat", pid));
-    std::string text((std::istreambuf_iterator<char>(in)), {});
-    auto close = text.rfind(')');
-    std::istringstream rest(text.substr(close + 2));
-    std::string field;
-    unsigned long long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && rest >> field; ++i) {
-        if (i == 14) utime = std::stoull(field);
-        if (i == 15) stime = std::stoull(field);
-    }
-    return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
+using ct::test::cpu_seconds;
 
 double self_cpu_seconds() {
     rusage ru{};
