@@ -15,6 +15,7 @@
 #include "common/fd.h"
 #include "common/file_io.h"
 #include "common/strings.h"
+#include "tracer-node/capture/trace_line_parse.h"
 #include "tracer-node/capture/ftrace_instance.h"
 #include "tracer-node/capture/raw_decode.h"
 
@@ -318,38 +319,29 @@ Result<Dump> DumpStore::dump(const std::string& session_id, std::string reason, 
             for (const auto& e : events) {
                 first_ts = std::min(first_ts, e.timestamp_ns);
                 last_ts = std::max(last_ts, e.timestamp_ns);
-                auto& name = tids[e.pid];
-                if (e.event == "sched_process_exec") {
-                    // "filename=/usr/bin/x pid=.. old_pid=..": the file name is a dynamic field,
-                    // only in the printed details; the task's comm becomes its base name.
-                    std::string_view details = e.details;
-                    if (auto at = details.find("filename="); at != std::string_view::npos) {
-                        auto path = details.substr(at + 9);
-                        path = path.substr(0, path.find(' '));
-                        name = std::string(path.substr(path.rfind('/') + 1).substr(0, 15));
-                    }
-                } else if (e.event == "sched_process_fork") {
-                    auto* child = e.fields.if_contains("child_pid");
-                    auto* comm = e.fields.if_contains("child_comm");
-                    if (child && child->is_number() && comm && comm->is_string())
-                        forked[static_cast<pid_t>(child->to_number<std::int64_t>())] = std::string(comm->get_string());
-                }
+                tids.try_emplace(e.pid);
+                auto change = process_change(e);
+                if (change && change->kind == ProcessChange::kExec) tids[change->pid] = change->comm;
+                else if (change && change->kind == ProcessChange::kFork) forked[change->pid] = change->comm;
             }
         }
     }
     auto overrun = ftrace::read_loss(instance).overrun;
     if (auto on = write_text(tracing_on, "1"); !on) spdlog::error("session {}: {}", session_id, on.error().message);
     // Task names and owners, as the recorder learns them from delivered events.
-    std::vector<EnrichedEvent> tasks;
     for (auto& [tid, name] : forked)
         if (auto& known = tids[tid]; known.empty()) known = std::move(name);
+    std::vector<TraceEvent> task_events(tids.size());
+    std::vector<std::optional<EventOwner>> owners(tids.size());  // sized once: pointers stay valid
+    std::vector<EnrichedEvent> tasks;
+    tasks.reserve(tids.size());
+    std::size_t i = 0;
     for (const auto& [tid, name] : tids) {
-        EnrichedEvent e;
-        e.event.pid = tid;
-        e.event.comm = name.empty() ? comm_of(options_.procfs_root, tid) : name;
-        if (s->owner_of)
-            if (auto owner = s->owner_of(tid)) e.owner = std::make_shared<const EventOwner>(*owner);
-        tasks.push_back(std::move(e));
+        task_events[i].pid = tid;
+        task_events[i].comm = name.empty() ? comm_of(options_.procfs_root, tid) : name;
+        if (s->owner_of) owners[i] = s->owner_of(tid);
+        tasks.push_back({task_events[i], owners[i] ? &*owners[i] : nullptr});
+        ++i;
     }
     s->recorder->export_events(context, tasks);
     s->recorder->on_run_stop(context);

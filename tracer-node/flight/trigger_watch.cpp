@@ -159,9 +159,12 @@ void TriggerWatch::read_events() {
             events.clear();
             reader_->decoder->decode(cpu, page.data(), static_cast<std::size_t>(n), events);
             for (const auto& e : events) {
-                TriggerEvent t{e.event, e.timestamp_ns, {}};
-                for (const auto& [k, v] : e.fields)
-                    if (v.is_number()) t.fields[std::string(k)] = v.to_number<std::int64_t>();
+                TriggerEvent t{std::string(e.name()), e.timestamp_ns, {}};
+                visit_fields(e, [&](const FieldValue& v) {
+                    if (v.field->kind == FieldKind::kSigned || v.field->kind == FieldKind::kUnsigned ||
+                        v.field->kind == FieldKind::kHex)
+                        t.fields[v.field->name] = v.as_signed();
+                });
                 auto pid = static_cast<pid_t>(t.fields["pid"]);
                 // Without pids in the kernel's filter, the target is checked here.
                 if (!pids_in_filter_ && !pids_.contains(pid) && !previous_pids_.contains(pid)) continue;
