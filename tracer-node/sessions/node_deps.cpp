@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/glob.h"
+#include "common/strings.h"
 #include "tracer-node/capture/ftrace_instance.h"
 #include "tracer-node/discovery/process_table.h"
 
@@ -83,8 +85,26 @@ Result<std::unique_ptr<RunningHook>> RegistryHookLauncher::start(const HookInfo&
     return std::unique_ptr<RunningHook>(std::move(*started));
 }
 
+std::set<std::string> requested_lifecycle(const SessionSpec& spec) {
+    std::set<std::string> out;
+    if (spec.hook != "trace_events") return out;
+    auto args = split_whitespace(spec.args);
+    for (size_t i = 0; i < args.size(); ++i) {
+        std::string_view arg = args[i], value;
+        if ((arg == "-e" || arg == "--event") && i + 1 < args.size()) value = args[++i];
+        else if (arg.starts_with("--event=")) value = arg.substr(8);
+        else continue;
+        for (auto name : kLifecycleEvents)
+            if (glob_match(value, fmt::format("sched:{}", name))) out.emplace(name);
+    }
+    return out;
+}
+
 Result<std::unique_ptr<RunCapture>> EventCaptureFactory::open(const RunCaptureRequest& request) {
-    CaptureOptions capture{.procfs_root = options_.procfs_root, .queue_budget = options_.capture_queue};
+    auto lifecycle = requested_lifecycle(request.spec);
+    CaptureOptions capture{.procfs_root = options_.procfs_root,
+                           .queue_budget = options_.capture_queue,
+                           .export_lifecycle = lifecycle};
     if (auto instance_dir = ftrace::instance_dir_of(request.trace_path); options_.page_tap_for && !instance_dir.empty())
         capture.page_tap = options_.page_tap_for(request.context, instance_dir);
     auto source = open_capture(request.trace_path, capture);
@@ -96,7 +116,7 @@ Result<std::unique_ptr<RunCapture>> EventCaptureFactory::open(const RunCaptureRe
     };
     // The capture exports only the selected containers' events (docs/api.md "Capture").
     auto run = std::make_unique<CaptureRun>(std::move(*source), request.context, std::move(owners), exporters_,
-                                            CaptureRunOptions{.nice = options_.capture_nice, .scope = request.scope});
+                                            CaptureRunOptions{.nice = options_.capture_nice, .scope = request.scope, .export_lifecycle = lifecycle});
     return std::unique_ptr<RunCapture>(std::make_unique<EventCapture>(
         std::move(run), request.trace_path, request.context.session_id, options_.procfs_root));
 }

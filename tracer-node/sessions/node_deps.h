@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "tracer-node/capture/byte_budget.h"
@@ -62,6 +63,11 @@ struct EventCaptureOptions {
     // (record/recorder.h); an empty function for none. Null: no tap.
     std::function<decltype(CaptureOptions::page_tap)(const EventContext&, const std::string& instance_dir)> page_tap_for;
 };
+
+// The process lifecycle events (kLifecycleEvents) a trace_events session asked for with
+// -e/--event, by name or glob ("sched:sched_process_exit", "sched:*"): exported like any event
+// rather than only used by the capture for names and owners. Empty for other hooks. Pure.
+std::set<std::string> requested_lifecycle(const SessionSpec& spec);
 
 // Opens an EventCapture for every run: the hook's trace file read by open_capture (a tracefs
 // instance's per-CPU buffers, or text lines), events enriched with their pod/container from
