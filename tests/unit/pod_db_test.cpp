@@ -148,7 +148,8 @@ TEST_CASE("owner_of answers while a refresh is in progress", "[discovery][pod_db
     auto blocked = std::make_unique<BlockedSource>();
     BlockedSource& source = *blocked;
     PodDb db(std::move(blocked), kRoot);
-    std::thread api([&] { CHECK(db.refresh()); });  // e.g. GET /v1/pods, stuck in the runtime
+    std::atomic<bool> refreshed{false};  // Catch's assertions belong to the test's thread only
+    std::thread api([&] { refreshed = static_cast<bool>(db.refresh()); });  // e.g. GET /v1/pods, stuck in the runtime
     {
         std::unique_lock lock(source.mutex);
         REQUIRE(source.cv.wait_for(lock, std::chrono::seconds(10), [&] { return source.calls == 1; }));
@@ -165,6 +166,7 @@ TEST_CASE("owner_of answers while a refresh is in progress", "[discovery][pod_db
     CHECK(answered);
     CHECK(lookups.get());
     api.join();
+    CHECK(refreshed);
     CHECK(db.owner_of(4800) == Owner{"p", "default", "c"});
 }
 
