@@ -80,6 +80,7 @@ struct Cursor {
 
     void put(char c) { *p++ = c; }
     void put(std::string_view s) {
+        if (s.empty()) return;  // an empty view's data() may be null
         std::memcpy(p, s.data(), s.size());
         p += s.size();
     }
@@ -216,7 +217,7 @@ void PackedValues::add_string(std::string_view s) {
     auto n = static_cast<std::uint32_t>(s.size());
     char* p = grow(4 + s.size());
     std::memcpy(p, &n, 4);
-    std::memcpy(p + 4, s.data(), s.size());
+    if (!s.empty()) std::memcpy(p + 4, s.data(), s.size());  // an empty view's data() may be null
 }
 
 char* PackedValues::add_array(std::uint32_t count) {
