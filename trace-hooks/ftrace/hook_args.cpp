@@ -135,47 +135,7 @@ Result<std::string> instance_prefix_from_env(const char* value) {
 }
 
 Result<Command> parse_command(const std::vector<std::string>& args) {
-    constexpr std::string_view kUsage =
-        "expected --get-all, --describe NAME, --clear or --run NAME --args ARGS...";
-    if (args.empty()) return bad(fmt::format("no command: {}", kUsage));
-    const std::string& first = args[0];
-    Command cmd;
-    auto no_extra = [&](size_t used) -> Status {
-        if (args.size() > used)
-            return bad(fmt::format("unexpected argument \"{}\" after {}", args[used], first));
-        return {};
-    };
-    auto known_hook = [&](size_t at) -> Status {
-        if (args.size() <= at) return bad(fmt::format("{} needs a hook name", first));
-        if (args[at] != kHookSyscalls && args[at] != kHookEvents)
-            return bad(fmt::format("unknown hook \"{}\" (available: {} {})", args[at], kHookSyscalls, kHookEvents));
-        return {};
-    };
-    if (first == "--get-all") {
-        cmd.mode = Mode::kGetAll;
-        if (auto ok = no_extra(1); !ok) return std::unexpected(ok.error());
-    } else if (first == "--clear") {
-        cmd.mode = Mode::kClear;
-        if (auto ok = no_extra(1); !ok) return std::unexpected(ok.error());
-    } else if (first == "--describe") {
-        cmd.mode = Mode::kDescribe;
-        if (auto ok = known_hook(1); !ok) return std::unexpected(ok.error());
-        if (auto ok = no_extra(2); !ok) return std::unexpected(ok.error());
-        cmd.hook = args[1];
-    } else if (first == "--run") {
-        cmd.mode = Mode::kRun;
-        if (auto ok = known_hook(1); !ok) return std::unexpected(ok.error());
-        cmd.hook = args[1];
-        if (args.size() > 2 && args[2] != "--args")
-            return bad(fmt::format("unexpected argument \"{}\": hook arguments follow --args", args[2]));
-        // tracer-node passes each argument as its own element; an older caller may pass them as
-        // one string. No argument legitimately contains whitespace, so splitting serves both.
-        for (size_t i = 3; i < args.size(); ++i)
-            for (auto& token : split_whitespace(args[i])) cmd.hook_args.push_back(std::move(token));
-    } else {
-        return bad(fmt::format("unknown command \"{}\": {}", first, kUsage));
-    }
-    return cmd;
+    return ct::hooks::parse_command(args, {kHookSyscalls, kHookEvents});
 }
 
 Result<SyscallArgs> parse_syscall_args(const std::vector<std::string>& args) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "trace-hooks/common/hook_cli.h"
 
 namespace ct::hooks::ftrace {
 
@@ -36,19 +37,15 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // tracefs problem, instance could not be removed
 inline constexpr int kExitUsage = 2;    // bad command line or hook arguments
 
-enum class Mode { kGetAll, kDescribe, kClear, kRun };
-
-struct Command {
-    Mode mode = Mode::kGetAll;
-    std::string hook;                    // kDescribe, kRun
-    std::vector<std::string> hook_args;  // kRun: every element after --args, whitespace-split
-};
+// The protocol's command line is every manager's (trace-hooks/common/hook_cli.h).
+using ct::hooks::Command;
+using ct::hooks::Mode;
 
 // Pure: the instance name prefix from TRACER_INSTANCE_PREFIX's value (null or empty: kInstancePrefix).
 // kInvalidArgument unless it is kInstancePrefix followed by lowercase letters, digits and '_'.
 Result<std::string> instance_prefix_from_env(const char* value);
 
-// argv without the program name.
+// argv without the program name: hook_cli's parse_command with this manager's hooks.
 Result<Command> parse_command(const std::vector<std::string>& args);
 
 struct SyscallArgs {
