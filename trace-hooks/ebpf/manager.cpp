@@ -3,7 +3,6 @@
 // writes a statistics snapshot (common/syscall_stats.h) every --interval and once more after
 // SIGINT/SIGTERM; its first stdout line is the snapshot's path.
 // Exit codes: 0 ok, 1 BPF unavailable or failing, 2 bad command line/arguments.
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +17,7 @@
 
 #include "common/syscall_stats.h"
 #include "trace-hooks/common/hook_cli.h"
+#include "trace-hooks/common/manager_process.h"
 #include "trace-hooks/ebpf/bpf_counter.h"
 #include "trace-hooks/ebpf/hook_args.h"
 #include "trace-hooks/ebpf/snapshot_dir.h"
@@ -133,18 +133,7 @@ int run(const std::vector<std::string>& argv, const sigset_t& stop_signals) {
 }  // namespace ct::hooks::ebpf
 
 int main(int argc, char** argv) {
-    // Stop signals are taken synchronously (sigtimedwait), never by a handler: one arriving during
-    // set-up stays pending and ends the run right after, through the same final snapshot.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGHUP);
-    ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
-    // If our parent dies, finish cleanly (SIGTERM) rather than be killed mid-write.
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-
+    auto stop_signals = ct::hooks::start_manager_process();
     std::vector<std::string> args(argv + 1, argv + argc);
     return ct::hooks::ebpf::run(args, stop_signals);
 }

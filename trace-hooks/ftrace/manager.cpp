@@ -3,7 +3,6 @@
 // (one; trace_events adds a companion for target-scoped events) for its whole life and removes
 // them on every way out but SIGKILL (tracer-node's --clear covers that).
 // Exit codes: 0 ok, 1 tracefs failure or instance not removable, 2 bad command line/arguments.
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +22,7 @@
 
 #include "trace-hooks/ftrace/trace_filter.h"
 #include "trace-hooks/ftrace/event_select.h"
+#include "trace-hooks/common/manager_process.h"
 #include "trace-hooks/ftrace/hook_args.h"
 #include "trace-hooks/ftrace/trace_instance.h"
 
@@ -270,18 +270,7 @@ int run(const std::vector<std::string>& argv, const sigset_t& stop_signals) {
 }  // namespace ct::hooks::ftrace
 
 int main(int argc, char** argv) {
-    // Stop signals are taken synchronously (sigwaitinfo), never by a handler: one arriving during
-    // set-up stays pending and ends the run right after, through the same clean-up path.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGHUP);
-    ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
-    // If our parent dies, finish cleanly (SIGTERM) instead of being killed with the instance left.
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-
+    auto stop_signals = ct::hooks::start_manager_process();
     std::vector<std::string> args(argv + 1, argv + argc);
     return ct::hooks::ftrace::run(args, stop_signals);
 }
