@@ -137,8 +137,6 @@ size_t count_events(const std::vector<json::object>& events, const std::string& 
 // takes longer than tracer-node's default --drain-limit (as in svc_stream_test).
 NodeOptions exact_node() { return {.extra_args = {"--drain-limit", "120000"}}; }
 
-std::string loop_command(long n) { return fmt::format("{} {}", built("bench/getppid_loop"), n); }
-
 // The ftrace instance a running session writes to (from its Output's trace path).
 std::string instance_of(TracerNode& node, const std::string& id) {
     auto view = node.get_json("/v1/trace-session/" + id).at(id).as_object();

@@ -66,8 +66,6 @@ struct InstanceGuard {
     }
 };
 
-std::string loop_command(long n) { return fmt::format("{} {}", built("bench/getppid_loop"), n); }
-
 // getppid calls of the loops in session `id` (the pods' shells call getppid too).
 size_t loop_calls(const TracerNode& node, const std::string& id) {
     size_t n = 0;

@@ -43,13 +43,6 @@ std::string create_flight(TracerNode& node, const std::string& pod, const std::s
     return std::string(json::parse(r.body).as_object().begin()->key());
 }
 
-std::string error_of(const ct::http::ClientResponse& r) {
-    auto v = json::parse(r.body);
-    REQUIRE(v.is_object());
-    REQUIRE(v.as_object().contains("error"));
-    return std::string(v.at("error").as_string());
-}
-
 json::array dumps_of(TracerNode& node, const std::string& id) {
     return node.get_json("/v1/trace-session/" + id + "/dumps").as_array();
 }

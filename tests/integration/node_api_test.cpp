@@ -27,18 +27,9 @@ namespace {
 // Runs getppid_loop N inside the pod; returns the loop's host PID... as the pod sees it and
 // as the host sees it is different: the loop prints its pod-namespace pid, so we only use
 // counts per pod here.
-std::string loop_command(long n) { return fmt::format("{} {}", built("bench/getppid_loop"), n); }
-
 json::object session_of(TracerNode& node, const std::string& id) {
     auto v = node.get_json("/v1/trace-session/" + id);
     return v.at(id).as_object();
-}
-
-std::string error_of(const ct::http::ClientResponse& r) {
-    auto v = json::parse(r.body);
-    REQUIRE(v.is_object());
-    REQUIRE(v.as_object().contains("error"));
-    return std::string(v.at("error").as_string());
 }
 
 bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds timeout) {

@@ -25,8 +25,6 @@ using ct::node::SessionRecord;
 
 namespace {
 
-std::string loop_command(long n) { return fmt::format("{} {}", built("bench/getppid_loop"), n); }
-
 json::object sessions_of(TracerNode& node) { return node.get_json("/v1/trace-session/all").as_object(); }
 
 SessionRecord stored(const TempDir& state, const std::string& id) {

@@ -29,15 +29,6 @@ namespace {
 
 constexpr long kCalls = 5'000;
 
-std::string loop_command(long n) { return fmt::format("{} {}", built("bench/getppid_loop"), n); }
-
-std::string error_of(const ct::http::ClientResponse& r) {
-    auto v = json::parse(r.body);
-    REQUIRE(v.is_object());
-    REQUIRE(v.as_object().contains("error"));
-    return std::string(v.at("error").as_string());
-}
-
 json::object stats_of(TracerNode& node, const std::string& id) {
     return node.get_json("/v1/trace-session/" + id).at(id).at("Stats").as_object();
 }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include <catch2/catch.hpp>
+#include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include "common/fd.h"
@@ -54,6 +55,15 @@ std::vector<std::string> ftrace_instances(const std::string& prefix) {
 }
 
 std::string built(const std::string& relative) { return std::string(CT_BINARY_DIR) + "/" + relative; }
+
+std::string loop_command(long n) { return fmt::format("{} {}", built("bench/getppid_loop"), n); }
+
+std::string error_of(const http::ClientResponse& r) {
+    auto v = boost::json::parse(r.body);
+    REQUIRE(v.is_object());
+    REQUIRE(v.as_object().contains("error"));
+    return std::string(v.at("error").as_string());
+}
 
 namespace {
 

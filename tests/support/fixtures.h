@@ -129,6 +129,12 @@ private:
 // Path of a built binary under the build tree, e.g. "bench/getppid_loop".
 std::string built(const std::string& relative);
 
+// The shell command that makes `n` getppid calls (bench/workloads/getppid_loop), for Pod::exec.
+std::string loop_command(long n);
+
+// The "error" text of an API error answer; REQUIREs that the body is {"error": "..."}.
+std::string error_of(const http::ClientResponse& r);
+
 // A whole (small) file; "" when it cannot be read.
 std::string read_text(const std::filesystem::path& path);
 
