@@ -38,7 +38,7 @@ std::uint64_t delivered(TracerNode& node, const std::string& id) {
 
 size_t threads_of(pid_t pid) { return process_figures(pid).threads; }
 
-double svc_metric(unsigned short port, const std::string& series) {
+double metric_of(unsigned short port, const std::string& series) {
     auto r = ct::http::send({.port = port, .target = "/metrics", .timeout = 10s});
     return r && r->status == 200 ? metric_value(r->body, series) : -1;
 }
@@ -82,17 +82,17 @@ TEST_CASE("1,000 readers follow one session through tracer-svc with fixed thread
         StreamReaders warm(svc.port(), target, 1);
         REQUIRE(warm.wait_heads(30s));
     }
-    CHECK(wait_until([&] { return svc_metric(svc.port(), "tracer_svc_stream_node_streams") == 0; }, 10s));
+    CHECK(wait_until([&] { return metric_of(svc.port(), "tracer_svc_stream_node_streams") == 0; }, 10s));
     const auto node_idle = threads_of(node.pid()), svc_idle = threads_of(svc.pid());
     const auto svc_idle_kib = process_figures(svc.pid()).rss_kib;
-    const auto node_fds = process_figures(node.pid()).fds;
 
     const auto before = delivered(node, id);
     {
         StreamReaders readers(svc.port(), target, kReaders);
         REQUIRE(readers.wait_heads(120s));
-        CHECK(svc_metric(svc.port(), "tracer_svc_stream_readers") == kReaders);
-        CHECK(svc_metric(svc.port(), "tracer_svc_stream_node_streams") == 1);  // one node stream for all
+        CHECK(metric_of(svc.port(), "tracer_svc_stream_readers") == kReaders);
+        CHECK(metric_of(svc.port(), "tracer_svc_stream_node_streams") == 1);  // one node stream for all
+        CHECK(metric_of(node.port(), "container_tracer_stream_readers") == 1);
         pod.exec(fmt::format("{} {}", built("bench/getppid_loop"), kCalls));
         const auto with = process_figures(svc.pid());
         const auto node_with = threads_of(node.pid());
@@ -108,14 +108,14 @@ TEST_CASE("1,000 readers follow one session through tracer-svc with fixed thread
         CHECK(node_with <= node_idle);
         if (kMemoryFiguresMeaningful) CHECK(with.rss_kib < 256 * 1024);
         // tracer-svc's own drops are in its /metrics, beside what it sent.
-        CHECK(svc_metric(svc.port(), "tracer_svc_stream_events_total{kind=\"sent\"}") > 0);
-        CHECK(svc_metric(svc.port(), "tracer_svc_stream_events_total{kind=\"dropped\"}") >= 0);
+        CHECK(metric_of(svc.port(), "tracer_svc_stream_events_total{kind=\"sent\"}") > 0);
+        CHECK(metric_of(svc.port(), "tracer_svc_stream_events_total{kind=\"dropped\"}") >= 0);
     }
     // Readers gone: both back to idle, the node's stream closed.
     CHECK(wait_until([&] { return threads_of(svc.pid()) <= svc_idle && threads_of(node.pid()) <= node_idle; }, 10s));
-    CHECK(svc_metric(svc.port(), "tracer_svc_stream_readers") == 0);
-    CHECK(svc_metric(svc.port(), "tracer_svc_stream_node_streams") == 0);
-    CHECK(wait_until([&] { return process_figures(node.pid()).fds <= node_fds; }, 10s));
+    CHECK(metric_of(svc.port(), "tracer_svc_stream_readers") == 0);
+    CHECK(metric_of(svc.port(), "tracer_svc_stream_node_streams") == 0);
+    CHECK(wait_until([&] { return metric_of(node.port(), "container_tracer_stream_readers") == 0; }, 10s));
     // ... and tracer-svc back near its idle memory (glibc keeps a little for reuse).
     if (kMemoryFiguresMeaningful) {
         auto after = process_figures(svc.pid()).rss_kib;
@@ -133,19 +133,22 @@ TEST_CASE("readers leaving tracer-svc close its node stream, the next reader ope
     auto id = node.create_session("stream-leave-pod", "*", "-s getppid");
     node.run(id, true);
     const auto target = "/v1/trace-session/" + id + "/trace";
-    // The svc learns the owner first (its pooled keep-alive connection to the node stays open).
+    // The svc learns the owner first.
     REQUIRE(svc.get("/v1/trace-session/" + id)->status == 200);
-    const auto node_fds = process_figures(node.pid()).fds;
+    // Counted by the node itself: descriptor counts also move with tracer-svc's pooled keep-alive
+    // connections, which the node may close when idle.
+    const auto node_readers = [&] { return metric_of(node.port(), "container_tracer_stream_readers"); };
+    REQUIRE(node_readers() == 0);
     for (int round = 0; round < 2; ++round) {
         INFO("round " << round);
         {
             StreamReaders readers(svc.port(), target, 20);
             REQUIRE(readers.wait_heads(30s));
-            CHECK(svc_metric(svc.port(), "tracer_svc_stream_node_streams") == 1);
-            CHECK(process_figures(node.pid()).fds > node_fds);  // the svc's node stream
+            CHECK(metric_of(svc.port(), "tracer_svc_stream_node_streams") == 1);
+            CHECK(wait_until([&] { return node_readers() == 1; }, 10s));  // the svc's one node stream
         }  // every reader leaves mid-stream
-        CHECK(wait_until([&] { return svc_metric(svc.port(), "tracer_svc_stream_node_streams") == 0; }, 10s));
-        CHECK(wait_until([&] { return process_figures(node.pid()).fds <= node_fds; }, 10s));
+        CHECK(wait_until([&] { return metric_of(svc.port(), "tracer_svc_stream_node_streams") == 0; }, 10s));
+        CHECK(wait_until([&] { return node_readers() == 0; }, 10s));
     }
     node.run(id, false);
 }

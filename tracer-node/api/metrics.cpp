@@ -64,7 +64,12 @@ NodeMetrics::NodeMetrics()
       heap_(prometheus::BuildGauge()
                 .Name("container_tracer_heap_bytes")
                 .Help("C heap bytes: in_use = allocated and not freed, free = kept by the allocator")
-                .Register(*registry_)) {
+                .Register(*registry_)),
+      stream_readers_(prometheus::BuildGauge()
+                          .Name("container_tracer_stream_readers")
+                          .Help("Live stream readers (GET .../trace) of all sessions")
+                          .Register(*registry_)) {
+    stream_readers_.Add({});
     for (auto kind : kLimitKinds) limit_rejections_.Add({{"limit", std::string(kind)}});
 }
 
@@ -120,6 +125,10 @@ void NodeMetrics::update_exporters(const std::map<std::string, ExportCounts>& to
         add_delta(export_errors_.Add({{"exporter", kind}}), c.errors, before.errors);
         last_exporters_[kind] = c;
     }
+}
+
+void NodeMetrics::set_stream_readers(std::size_t readers) {
+    stream_readers_.Add({}).Set(static_cast<double>(readers));
 }
 
 void NodeMetrics::update_heap() {

@@ -16,6 +16,8 @@
 //       limit = body | header | connections | sessions | streams (each series present from start)
 //   container_tracer_syscalls_total, _syscall_errors_total, _syscall_duration_seconds: running
 //       statistics sessions' counts (api/stats_metrics.h), replaced at each update
+//   container_tracer_stream_readers                        gauge: live stream readers of all sessions
+//       (GET .../trace); tracer-svc holds one per session it relays
 //   container_tracer_heap_bytes{state}                      gauge: the C heap (glibc mallinfo2)
 //       state = in_use (allocated, not yet freed) | free (held by the allocator, not returned);
 //       resident memory above in_use is the allocator's and the stacks', not a leak
@@ -58,6 +60,8 @@ public:
     void update_exporters(const std::map<std::string, ExportCounts>& totals);
     // The running statistics runs' latest counts (SessionManager::running_statistics()).
     void update_syscall_stats(const std::vector<SessionManager::RunningCounts>& runs);
+    // Live stream readers of all sessions now (StreamHub::readers()).
+    void set_stream_readers(std::size_t readers);
     // The allocator's figures now (mallinfo2 walks every arena: once per scrape, not per event).
     void update_heap();
     prometheus::Registry& registry() { return *registry_; }
@@ -75,6 +79,7 @@ private:
     prometheus::Family<prometheus::Counter>& cache_evictions_;
     prometheus::Family<prometheus::Counter>& limit_rejections_;
     prometheus::Family<prometheus::Gauge>& heap_;
+    prometheus::Family<prometheus::Gauge>& stream_readers_;
 
     mutable std::mutex mutex_;  // guards the last-seen values below
     std::map<std::string, SessionStats> last_sessions_;    // session id -> Stats at the last update

@@ -63,6 +63,7 @@ http::Router NodeApi::router() {
         metrics_.update_sessions(sessions_.list());
         metrics_.update_syscall_stats(sessions_.running_statistics());
         if (exporters_) metrics_.update_exporters(exporters_->total_counts());
+        if (stream_hub_) metrics_.set_stream_readers(stream_hub_->readers());
         metrics_.update_heap();
         Response res;
         res.body = metrics_.serialize();
