@@ -27,6 +27,7 @@
 #include "common/subprocess.h"
 #include "tests/integration/process_probe.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/viewer_tools.h"
 
 using namespace ct::test;
 using namespace std::chrono_literals;
@@ -226,6 +227,43 @@ TEST_CASE("a host process put into a running session's pid filter reaches no exp
     auto metrics = node.request("GET", "/metrics").body;
     CHECK(metric_value(metrics, fmt::format("container_tracer_session_events{{kind=\"out_of_scope\",session=\"{}\"}}", id)) ==
           static_cast<double>(stat_of(stats, "OutOfScope")));
+
+    // The recording kept the kernel's pages, the host's records among the pod's: its downloads
+    // hide them, and the pod's events keep the times the sink delivered.
+    std::multiset<std::pair<std::string, std::uint64_t>> delivered;
+    pid_t pod_pid = 0;
+    for (const auto& e : node.events())
+        if (e.at("task") == "getppid_loop" && std::string_view(e.at("event").as_string()).find("getppid") != std::string_view::npos) {
+            pod_pid = static_cast<pid_t>(e.at("pid").as_int64());
+            delivered.emplace(std::string(e.at("event").as_string()), e.at("timestamp_ns").to_number<std::uint64_t>());
+        }
+    REQUIRE(pod_pid != 0);
+    auto download = [&](const std::string& what) {
+        auto r = node.request("GET", "/v1/trace-session/" + id + "/" + what);
+        INFO(what << ": " << r.body.substr(0, 300));
+        REQUIRE(r.status == 200);
+        auto path = (dir.path() / what).string();
+        std::ofstream(path, std::ios::binary) << r.body;
+        return path;
+    };
+    std::multiset<std::pair<std::string, std::uint64_t>> reported;
+    std::size_t host_lines = 0;
+    for (const auto& l : parse_trace_cmd_report(trace_cmd({"report", "-t", "-i", download("trace.dat")}))) {
+        host_lines += l.pid == host->pid();
+        if (l.pid == pod_pid && l.event.find("getppid") != std::string::npos) reported.emplace(l.event, l.timestamp_ns);
+    }
+    CHECK(host_lines == 0);
+    CHECK(reported.size() == 2 * kPodCalls);
+    CHECK(reported == delivered);
+    auto doc = json::parse(file_text(download("trace.json")));
+    std::size_t host_events = 0, pod_calls = 0;
+    for (const auto& e : doc.at("traceEvents").as_array()) {
+        if (!e.as_object().contains("tid")) continue;
+        host_events += e.at("tid").as_int64() == host->pid();
+        pod_calls += e.at("tid").as_int64() == pod_pid && e.at("name") == "getppid" && e.at("ph") == "X";
+    }
+    CHECK(host_events == 0);
+    CHECK(pod_calls == kPodCalls);
 }
 
 TEST_CASE("100k short-lived processes in a traced pod are all attributed and tracer-node's RSS grows < 8 MiB",

@@ -215,6 +215,55 @@ TEST_CASE("a recording exports as trace.json with one complete event per syscall
     CHECK(named);
 }
 
+TEST_CASE("events the capture judged out of scope are in neither export of the recording, also after a restart",
+          "[record]") {
+    TempDir tmp;
+    auto inst = fake_tracefs_instance(tmp.str() + "/tracing", 2);
+    const auto dir = tmp.str() + "/rec";
+    std::vector<std::uint64_t> out_times;
+    {
+        auto rec = open_recorder(dir);
+        auto tap = rec->start_run(kContext, inst);
+        REQUIRE(tap);
+        // 100 is the session's; 200 runs at the same time on the other CPU and is not.
+        for (const auto& p : getppid_pages(100, 500, 1'000'000, [](int) { return 1; })) (*tap)(0, p);
+        for (const auto& p : getppid_pages(200, 300, 1'000'350, [](int) { return 2; }, &out_times)) (*tap)(1, p);
+        std::vector<TraceEvent> outside(out_times.size());
+        std::vector<const TraceEvent*> batch;
+        for (std::size_t i = 0; i < out_times.size(); ++i) {
+            outside[i].pid = 200;
+            outside[i].timestamp_ns = out_times[i];
+            batch.push_back(&outside[i]);
+        }
+        // In two batches, as two polls of the capture would report them.
+        const std::size_t half = batch.size() / 2;
+        rec->export_out_of_scope(kContext, std::span(batch).first(half));
+        rec->export_out_of_scope(kContext, std::span(batch).subspan(half));
+        rec->on_run_stop(kContext);
+    }
+    auto rec = open_recorder(dir);  // a restart: spans come back from excluded.jsonl
+    auto snap = rec->snapshot("77");
+    REQUIRE(snap);
+    REQUIRE(snap->runs.size() == 1);
+    CHECK_FALSE(snap->runs[0].excluded.empty());
+
+    auto dat = trace_dat_stream(*snap, "test");
+    REQUIRE(dat);
+    std::ofstream(tmp.path() / "scoped.dat", std::ios::binary) << drain(**dat);
+    std::map<pid_t, std::size_t> reported;
+    for (const auto& l : parse_trace_cmd_report(trace_cmd({"report", "-t", "-i", (tmp.path() / "scoped.dat").string()})))
+        reported[l.pid]++;
+    CHECK(reported[100] == 1'000);
+    CHECK(reported[200] == 0);
+
+    auto doc = boost::json::parse(drain(*trace_json_stream({*snap}, {})));
+    std::map<std::int64_t, std::size_t> complete;
+    for (const auto& ev : doc.at("traceEvents").as_array())
+        if (ev.at("ph") == "X") complete[ev.at("tid").as_int64()]++;
+    CHECK(complete[100] == 500);
+    CHECK(complete[200] == 0);
+}
+
 TEST_CASE("recorder taps and exports concurrently", "[record]") {
     // The tap and task notes run on a capture thread while HTTP threads take snapshots, stream
     // them and read stats (TSan runs this: make test-tsan).

@@ -15,7 +15,9 @@
 extern "C" {
 #include <traceevent/kbuffer.h>
 }
+#include "tracer-node/capture/page_reader.h"
 #include "tracer-node/capture/trace_line_parse.h"
+#include "tracer-node/record/scope_scrub.h"
 
 namespace {
 
@@ -102,7 +104,7 @@ boost::json::value json_fields(const TraceEvent& e) {
 }
 
 // A zeroed record of `size` bytes with its common fields: common_type at 0, common_pid at 4.
-std::vector<char> record(size_t size, std::uint16_t type, std::int32_t pid = 0) {
+std::vector<char> event_record(size_t size, std::uint16_t type, std::int32_t pid = 0) {
     std::vector<char> r(size, 0);
     put(r, 0, type);
     put(r, 4, pid);
@@ -116,14 +118,14 @@ TEST_CASE("raw decoder turns syscall records into the text path's event names an
         kHeaderPage, {{"syscalls", "sys_enter_openat", kEnterOpenat}, {"syscalls", "sys_exit_getppid", kExitGetppid}});
     REQUIRE(decoder);
 
-    auto enter = record(48, 782, 4242);
+    auto enter = event_record(48, 782, 4242);
     put<std::int32_t>(enter, 8, 257);
     put<std::uint64_t>(enter, 16, 0xffffff9c);
     put<std::uint64_t>(enter, 24, 0x7ffd1234);
-    auto exit = record(24, 304, 4242);
+    auto exit = event_record(24, 304, 4242);
     put<std::int32_t>(exit, 8, 110);
     put<std::int64_t>(exit, 16, -14);
-    auto unknown = record(8, 9999);
+    auto unknown = event_record(8, 9999);
 
     PageBuilder page;
     page.add(0, enter);
@@ -163,7 +165,7 @@ TEST_CASE("raw decoder takes formats of several systems and names the one that d
     auto decoder = RawDecoder::from_formats(
         kHeaderPage, {{"syscalls", "sys_exit_getppid", kExitGetppid}, {"sched", "sched_process_fork", fork_format}});
     REQUIRE(decoder);
-    auto fork = record(16, 320, 7);
+    auto fork = event_record(16, 320, 7);
     put<std::int32_t>(fork, 8, 7);
     put<std::int32_t>(fork, 12, 8);
     PageBuilder page;
@@ -271,7 +273,7 @@ std::vector<TraceEvent> decode_one(RawDecoder& decoder, const std::vector<char>&
 
 TEST_CASE("raw decoder exports every format field by name: __data_loc strings, ints, signs", "[export][unit]") {
     auto decoder = generic_decoder();
-    auto exec = record(32, 365, 11);
+    auto exec = event_record(32, 365, 11);
     put_dynamic(exec, 8, 20, std::string_view("/bin/true\0", 10));
     put<std::int32_t>(exec, 12, 11);
     put<std::int32_t>(exec, 16, 11);
@@ -282,7 +284,7 @@ TEST_CASE("raw decoder exports every format field by name: __data_loc strings, i
     CHECK(json_fields(out[0]) == boost::json::parse(R"({"filename":"/bin/true","pid":11,"old_pid":11})"));
     CHECK(out[0].details() == "filename=/bin/true pid=11 old_pid=11");
 
-    auto signal = record(48, 261, 99);
+    auto signal = event_record(48, 261, 99);
     put<std::int32_t>(signal, 8, 9);
     put<std::int32_t>(signal, 16, -6);  // SI_TKILL
     std::memcpy(signal.data() + 20, "victim", 6);
@@ -298,7 +300,7 @@ TEST_CASE("raw decoder exports every format field by name: __data_loc strings, i
 
 TEST_CASE("raw decoder exports byte arrays as arrays of numbers and unsigned fields as unsigned", "[export][unit]") {
     auto decoder = generic_decoder();
-    auto sock = record(72, 2287, 5);
+    auto sock = event_record(72, 2287, 5);
     put<std::uint64_t>(sock, 8, 0xffff888012345678ULL);
     put<std::int32_t>(sock, 16, 2);
     put<std::int32_t>(sock, 20, 1);
@@ -327,7 +329,7 @@ TEST_CASE("raw decoder: damaged strings come out valid, and a record shorter tha
           "[export][unit]") {
     auto decoder = generic_decoder();
     // Not UTF-8, and a locator past the record's end.
-    auto fork = record(32, 366, 10);
+    auto fork = event_record(32, 366, 10);
     put_dynamic(fork, 8, 24, std::string_view("a\xff" "b\0", 4));
     put<std::int32_t>(fork, 12, 10);
     put<std::uint32_t>(fork, 16, 200 | (8u << 16));
@@ -344,7 +346,7 @@ TEST_CASE("raw decoder: damaged strings come out valid, and a record shorter tha
     CHECK(change->pid == 12);
 
     DecodeCounts counts;
-    out = decode_one(*decoder, record(16, 261, 1), &counts);  // signal_generate needs 48 bytes
+    out = decode_one(*decoder, event_record(16, 261, 1), &counts);  // signal_generate needs 48 bytes
     CHECK(out.empty());
     CHECK(counts.unknown == 1);
     CHECK(counts.events == 0);
@@ -353,7 +355,7 @@ TEST_CASE("raw decoder: damaged strings come out valid, and a record shorter tha
 TEST_CASE("raw decoder walks long records, time extensions, discarded events and lost-event counts", "[export][unit]") {
     auto decoder = generic_decoder();
     auto exec = [](std::string_view file) {
-        auto r = record(20 + ((file.size() + 4) & ~std::size_t{3}), 365, 11);
+        auto r = event_record(20 + ((file.size() + 4) & ~std::size_t{3}), 365, 11);
         put_dynamic(r, 8, 20, file);
         put<std::int32_t>(r, 12, 11);
         put<std::int32_t>(r, 16, 11);
@@ -401,4 +403,126 @@ TEST_CASE("raw decoder walks long records, time extensions, discarded events and
         CHECK(part.size() <= 3);
         for (std::size_t i = 0; i < part.size(); ++i) CHECK(part[i].timestamp_ns == out[i].timestamp_ns);
     }
+}
+
+namespace {
+
+// (pid, timestamp) of every data record of a page, as libtraceevent's kbuffer (trace-cmd's page
+// reader) walks it; common_pid at offset 4.
+std::vector<std::pair<std::int32_t, unsigned long long>> kbuffer_records(const std::vector<char>& page) {
+    std::vector<std::pair<std::int32_t, unsigned long long>> out;
+    kbuffer* kbuf = kbuffer_alloc(KBUFFER_LSIZE_8, KBUFFER_ENDIAN_LITTLE);
+    REQUIRE(kbuf);
+    REQUIRE(kbuffer_load_subbuffer(kbuf, const_cast<char*>(page.data())) == 0);
+    unsigned long long ts = 0;
+    for (void* data = kbuffer_read_event(kbuf, &ts); data; data = kbuffer_next_event(kbuf, &ts)) {
+        std::int32_t pid;
+        std::memcpy(&pid, static_cast<char*>(data) + 4, 4);
+        out.emplace_back(pid, ts);
+    }
+    kbuffer_free(kbuf);
+    return out;
+}
+
+// The same walk by our own PageReader.
+std::vector<std::pair<std::int32_t, unsigned long long>> reader_records(const std::vector<char>& page) {
+    std::vector<std::pair<std::int32_t, unsigned long long>> out;
+    PageReader reader(page.data(), page.size(), 8);
+    const char* body;
+    std::size_t length;
+    std::uint64_t ts;
+    while (reader.next(body, length, ts)) {
+        std::int32_t pid;
+        std::memcpy(&pid, body + 4, 4);
+        out.emplace_back(pid, ts);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("scope scrub hides a task's records in a page, the others keep their times for kbuffer and PageReader",
+          "[record][unit]") {
+    using ct::node::record::ExcludedEvents;
+    using ct::node::record::scrub_page;
+    constexpr std::int32_t kIn = 10, kOut = 99;
+    PageBuilder page;
+    page.add(0, event_record(16, 305, kOut));          // first record, 0 ns after the page: hidden with 1 ns
+    page.add(2, event_record(16, 305, kIn));           // ... which this one gives back
+    page.add(5, event_record(24, 305, kOut));
+    page.add_long(0, event_record(140, 305, kOut));    // a long record, 0 ns apart
+    page.add(4, event_record(16, 305, kIn));
+    page.add_extend(3, 1);                       // +3 + 1 << 27
+    page.add_discarded(7, 12);                   // the kernel's own discarded event
+    page.add(1, event_record(16, 305, kOut));
+    page.add(6, event_record(16, 305, kIn));
+    auto original = page.finish(1000);
+    const auto before = kbuffer_records(original);
+    REQUIRE(before.size() == 7);
+    REQUIRE(reader_records(original) == before);
+
+    std::vector<std::pair<std::int32_t, unsigned long long>> kept;
+    for (const auto& r : before)
+        if (r.first == kIn) kept.push_back(r);
+
+    SECTION("every record of the task") {
+        auto bytes = original;
+        CHECK(scrub_page(bytes.data(), bytes.size(), 8, 4, ExcludedEvents({{kOut, 0, ~0ull}})) == 4);
+        CHECK(kbuffer_records(bytes) == kept);
+        CHECK(reader_records(bytes) == kept);
+        // Nothing of a hidden record is left: its bytes after the length word are zero.
+        std::size_t out_pids = 0;
+        for (std::size_t i = 16; i + 4 <= bytes.size(); i += 4) {
+            std::int32_t v;
+            std::memcpy(&v, bytes.data() + i, 4);
+            out_pids += v == kOut;
+        }
+        CHECK(out_pids == 0);
+        // The decoder sees the kept events only.
+        auto decoder = RawDecoder::from_formats(kHeaderPage, {});
+        REQUIRE(decoder);
+        CHECK((*decoder)->count(bytes.data(), bytes.size()) == kept.size());
+    }
+    SECTION("only within its span of time; other tasks and no spans change nothing") {
+        auto bytes = original;
+        const auto first = before[0].second;  // the first record (the long one shares the 24-byte one's time)
+        CHECK(scrub_page(bytes.data(), bytes.size(), 8, 4, ExcludedEvents({{kOut, first, first}})) == 1);
+        auto expected = before;
+        expected.erase(expected.begin());
+        CHECK(kbuffer_records(bytes) == expected);
+        auto untouched = original;
+        CHECK(scrub_page(untouched.data(), untouched.size(), 8, 4, ExcludedEvents({{kIn + 1, 0, ~0ull}})) == 0);
+        CHECK(scrub_page(untouched.data(), untouched.size(), 8, 4, ExcludedEvents()) == 0);
+        CHECK(untouched == original);
+    }
+}
+
+TEST_CASE("excluded spans: merged per task, looked up by time, kept as JSON lines", "[record][unit]") {
+    using namespace ct::node::record;
+    ExcludedEvents spans({{7, 100, 200}, {7, 150, 300}, {7, 500, 600}, {8, 10, 10}});
+    CHECK(spans.contains(7, 100));
+    CHECK(spans.contains(7, 300));
+    CHECK_FALSE(spans.contains(7, 301));
+    CHECK_FALSE(spans.contains(7, 99));
+    CHECK(spans.contains(7, 550));
+    CHECK(spans.contains(8, 10));
+    CHECK_FALSE(spans.contains(8, 11));
+    CHECK_FALSE(spans.contains(9, 150));
+    CHECK_FALSE(ExcludedEvents().contains(7, 150));
+
+    ExcludedSpan span{4242, 1'000'000'000'123, 1'000'000'000'456};
+    auto line = encode_excluded(span);
+    CHECK(line == R"({"Tid":4242,"From":1000000000123,"To":1000000000456})");
+    auto back = decode_excluded(line);
+    REQUIRE(back);
+    CHECK(*back == span);
+    CHECK_FALSE(decode_excluded(R"({"Tid":0,"From":1,"To":2})"));
+    CHECK_FALSE(decode_excluded(R"({"Tid":5,"From":3,"To":2})"));
+    CHECK_FALSE(decode_excluded(R"({"Tid":5,"From":3})"));
+    CHECK_FALSE(decode_excluded("[1,2]"));
+
+    CHECK(commit_bytes_of(kHeaderPage) == 8);
+    CHECK(common_pid_offset({kEnterOpenat}) == 4);
+    CHECK(common_pid_offset({kEnterOpenat, "name: x\nformat:\n\tfield:int common_pid;\toffset:8;\tsize:4;\n"}) == -1);
+    CHECK(common_pid_offset({"no pid here"}) == -1);
 }

@@ -91,6 +91,7 @@ void CaptureRun::run(int nice) {
         spdlog::warn("session {}: capture thread priority {}: {}", context_.session_id, nice, std::strerror(errno));
     std::vector<TraceEvent> batch;
     std::vector<EnrichedEvent> enriched;
+    std::vector<const TraceEvent*> outside;  // not exported: outside the session's containers
     bool more = true;
     auto next_loss_read = std::chrono::steady_clock::now();
     while (more && !abort_) {
@@ -109,6 +110,7 @@ void CaptureRun::run(int nice) {
         const auto now = std::chrono::steady_clock::now();
         enriched.clear();
         enriched.reserve(batch.size());
+        outside.clear();
         std::uint64_t dropped = 0;
         for (auto& e : batch) {
             // Lifecycle events keep owners exact for processes that are gone before discovery
@@ -124,10 +126,13 @@ void CaptureRun::run(int nice) {
                     last_task_ = nullptr;  // put() may have evicted it
                 }
             }
-            if (!bookkeeping) {
-                const Task& task = task_of(e.pid, now);
-                if (task.owner && task.owner->in_scope) enriched.push_back({e, &task.owner->owner});
-                else ++dropped;
+            // Bookkeeping events are judged too (not counted): a recording keeps them otherwise.
+            const Task& task = task_of(e.pid, now);
+            if (task.owner && task.owner->in_scope) {
+                if (!bookkeeping) enriched.push_back({e, &task.owner->owner});
+            } else {
+                outside.push_back(&e);
+                if (!bookkeeping) ++dropped;
             }
             if (change && change->kind == ProcessChange::kExit) {
                 tasks_.erase(change->pid);
@@ -135,6 +140,7 @@ void CaptureRun::run(int nice) {
             }
         }
         if (!enriched.empty()) exporters_->export_events(context_, enriched);
+        if (!outside.empty()) exporters_->export_out_of_scope(context_, outside);
         delivered_ += enriched.size();
         out_of_scope_ += dropped;
         evictions_ = tasks_.evictions() + cleared_ + source_->evictions();

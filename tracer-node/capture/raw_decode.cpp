@@ -8,19 +8,10 @@
 #include <traceevent/trace-seq.h>
 
 #include "common/strings.h"
+#include "tracer-node/capture/page_reader.h"
 
 namespace ct::node {
 namespace {
-
-std::uint64_t read_unsigned(const char* p, int size) {
-    switch (size) {
-        case 1: return static_cast<std::uint8_t>(*p);
-        case 2: { std::uint16_t v; std::memcpy(&v, p, 2); return v; }
-        case 4: { std::uint32_t v; std::memcpy(&v, p, 4); return v; }
-        case 8: { std::uint64_t v; std::memcpy(&v, p, 8); return v; }
-        default: return 0;
-    }
-}
 
 std::int64_t read_signed(const char* p, int size) {
     switch (size) {
@@ -43,102 +34,6 @@ void add_text(PackedValues& v, std::string_view text) {
     if (valid_utf8_prefix(text) == text.size()) v.add_string(text);
     else v.add_string(to_valid_utf8(text));
 }
-
-// Walks the records of one ring-buffer sub-buffer (the kernel's ring_buffer.c layout, as its
-// events/header_page and header_event describe it): a u64 timestamp, a long "commit" (data
-// bytes in its low 27 bits; bit 31: events were lost before this page, bit 30: their count is
-// stored after the data), then records, each a u32 header (type_len: 5 bits, time_delta: 27
-// bits) and a body. type_len 1-28: that many 4-byte words of data; 0: the data length (+4) in
-// the next word, data after it; 29: padding (time_delta 0: the rest of the page; else a
-// discarded event of 4 + the next word's bytes), 30: a time extension (the next word holds the
-// delta's upper bits), 31: an absolute time stamp. Every read stays inside the bytes given; a
-// damaged page ends early, never loops.
-class PageReader {
-public:
-    static constexpr unsigned kPadding = 29, kTimeExtend = 30, kTimeStamp = 31, kDataMax = 28;
-    static constexpr int kTsShift = 27;
-    static constexpr std::uint64_t kTsMsb = 0xf8ULL << 56;  // an absolute time stamp lacks these bits
-
-    // `commit_bytes`: 8 (long) on 64-bit kernels, 4 on 32-bit ones.
-    PageReader(const char* page, std::size_t size, int commit_bytes) {
-        const std::size_t header = 8 + static_cast<std::size_t>(commit_bytes);
-        if (size < header) return;
-        std::memcpy(&ts_, page, 8);
-        std::uint64_t commit = read_unsigned(page + 8, commit_bytes);
-        std::size_t length = commit & ((1U << 27) - 1);
-        data_ = page + header;
-        end_ = data_ + std::min(length, size - header);
-        if (commit & (1ULL << 31)) {
-            missed_ = -1;  // lost, count unknown
-            if ((commit & (1ULL << 30)) && length + commit_bytes <= size - header)
-                missed_ = static_cast<long long>(read_unsigned(data_ + length, commit_bytes));
-        }
-        pos_ = data_;
-    }
-
-    // The next data record: its body and timestamp. False at the end of the page.
-    bool next(const char*& body, std::size_t& length, std::uint64_t& ts) {
-        while (end_ - pos_ >= 4) {
-            std::uint32_t header;
-            std::memcpy(&header, pos_, 4);
-            const unsigned type_len = header & 31;
-            std::uint64_t delta = header >> 5;
-            const char* rest = pos_ + 4;
-            const std::size_t left = static_cast<std::size_t>(end_ - rest);
-            std::uint32_t word = 0;
-            if (left >= 4) std::memcpy(&word, rest, 4);
-            switch (type_len) {
-                case kPadding:
-                    // A discarded event: its first data word holds its length (that word
-                    // included), the bytes after the header. Time delta 0: the rest is padding.
-                    if (delta == 0 || left < 4 || word > left) return stop();
-                    pos_ = rest + word;
-                    ts_ += delta;
-                    continue;
-                case kTimeExtend:
-                    if (left < 4) return stop();
-                    ts_ += delta + (std::uint64_t{word} << kTsShift);
-                    pos_ = rest + 4;
-                    continue;
-                case kTimeStamp:
-                    if (left < 4) return stop();
-                    ts_ = ((std::uint64_t{word} << kTsShift) | delta) | (ts_ & kTsMsb);
-                    pos_ = rest + 4;
-                    continue;
-                case 0: {
-                    // The length word counts itself; data is padded to whole words.
-                    if (left < 4 || word < 4) return stop();
-                    const std::size_t padded = (std::size_t{word} - 4 + 3) & ~std::size_t{3};
-                    body = rest + 4;
-                    length = std::min<std::size_t>(word - 4, left - 4);
-                    pos_ = padded > left - 4 ? end_ : body + padded;
-                    break;
-                }
-                default:
-                    body = rest;
-                    length = std::min<std::size_t>(std::size_t{type_len} * 4, left);
-                    pos_ = rest + length;
-                    break;
-            }
-            ts_ += delta;
-            ts = ts_;
-            return true;
-        }
-        return stop();
-    }
-    long long missed() const { return missed_; }
-
-private:
-    bool stop() {
-        pos_ = end_;
-        return false;
-    }
-    const char* data_ = nullptr;
-    const char* end_ = nullptr;
-    const char* pos_ = nullptr;
-    std::uint64_t ts_ = 0;
-    long long missed_ = 0;
-};
 
 }  // namespace
 

@@ -57,6 +57,10 @@ public:
     virtual void on_run_start(const EventContext&) {}
     virtual void on_run_stop(const EventContext&) {}
     virtual void export_events(const EventContext& context, std::span<const EnrichedEvent> events) = 0;
+    // Events of the same batch that were not exported because their task is outside the
+    // session's containers (counted in Stats.OutOfScope), and lifecycle events of such tasks.
+    // For exporters that keep what the kernel wrote (the recorder) and must hide them.
+    virtual void export_out_of_scope(const EventContext& /*context*/, std::span<const TraceEvent* const> /*events*/) {}
     // A statistics run's new snapshot (no events flow for such a run). Called from the session
     // manager's janitor and at the run's end; must not block for long.
     virtual void export_stats(const EventContext& /*context*/, const StatsUpdate& /*update*/) {}
@@ -81,6 +85,9 @@ public:
     }
     void export_events(const EventContext& c, std::span<const EnrichedEvent> events) const {
         for (const auto& e : exporters_) e->export_events(c, events);
+    }
+    void export_out_of_scope(const EventContext& c, std::span<const TraceEvent* const> events) const {
+        for (const auto& e : exporters_) e->export_out_of_scope(c, events);
     }
     void export_stats(const EventContext& c, const StatsUpdate& update) const {
         for (const auto& e : exporters_) e->export_stats(c, update);

@@ -1,5 +1,6 @@
 #include "tracer-node/record/export_stream.h"
 
+#include <cstring>
 #include <map>
 #include <unordered_map>
 
@@ -11,6 +12,7 @@
 #include "tracer-node/capture/raw_decode.h"
 #include "tracer-node/capture/trace_line_parse.h"
 #include "tracer-node/record/chrome_trace_writer.h"
+#include "tracer-node/record/scope_scrub.h"
 #include "tracer-node/record/zstd_codec.h"
 
 namespace ct::node::record {
@@ -27,10 +29,52 @@ bool compatible(const RunMeta& base, const RunMeta& run) {
     return true;
 }
 
+std::vector<std::string> format_texts(const RunMeta& meta) {
+    std::vector<std::string> texts;
+    for (const auto& f : meta.formats) texts.push_back(f.text);
+    return texts;
+}
+
+// A run's out-of-scope records, hidden in its pages before anything reads them (scope_scrub.h).
+class RunScrub {
+public:
+    explicit RunScrub(const RecordedRun& run)
+        : excluded_(run.excluded),
+          page_size_(run.meta.page_size),
+          commit_bytes_(commit_bytes_of(run.meta.header_page)),
+          pid_offset_(excluded_.empty() ? -1 : common_pid_offset(format_texts(run.meta))) {}
+    bool active() const { return !excluded_.empty(); }
+
+    // Rewrites each page of `pages` (whole pages); returns the records hidden. Formats that do not
+    // say where common_pid is cannot be scrubbed: then every page is emptied instead.
+    std::size_t scrub(std::string& pages) const {
+        std::size_t hidden = 0;
+        for (std::size_t at = 0; at + page_size_ <= pages.size(); at += page_size_) {
+            if (pid_offset_ < 0) empty_page(pages.data() + at);
+            else hidden += scrub_page(pages.data() + at, page_size_, commit_bytes_, pid_offset_, excluded_);
+        }
+        return pid_offset_ < 0 ? pages.size() / std::max<std::size_t>(page_size_, 1) : hidden;
+    }
+    // Every page of `pages` without records (commit 0), its time kept.
+    void empty_all(std::string& pages) const {
+        for (std::size_t at = 0; at + page_size_ <= pages.size(); at += page_size_) empty_page(pages.data() + at);
+    }
+
+private:
+    void empty_page(char* page) const { std::memset(page + 8, 0, page_size_ - 8); }
+
+    ExcludedEvents excluded_;
+    std::size_t page_size_;
+    int commit_bytes_;
+    int pid_offset_;
+};
+
 class DatStream : public http::PullSource {
 public:
     DatStream(Recording recording, DatPlan plan, std::vector<DatPiece> pieces)
-        : recording_(std::move(recording)), plan_(std::move(plan)), pieces_(std::move(pieces)) {}
+        : recording_(std::move(recording)), plan_(std::move(plan)), pieces_(std::move(pieces)) {
+        for (const auto& run : recording_.runs) scrubs_.emplace_back(run);
+    }
 
     std::optional<std::string> next(std::chrono::milliseconds) override {
         if (next_ >= pieces_.size()) return std::nullopt;
@@ -43,6 +87,7 @@ public:
             }
             const auto& chunk = recording_.chunks[plan_.chunks[static_cast<std::size_t>(p.cpu)][p.chunk]];
             auto frame = recording_.read_frame(chunk);
+            if (frame) frame = hide_out_of_scope(std::move(*frame), chunk);
             if (!frame) {
                 // The sizes are announced already: a file without this chunk would be wrong.
                 // End it short; trace-cmd reports the file as truncated.
@@ -57,17 +102,53 @@ public:
     void close() override { next_ = pieces_.size(); }
 
 private:
+    // The frame with its run's out-of-scope records hidden, in exactly its size (the file has
+    // announced it): recompressed, then padded with a skippable frame.
+    Result<std::string> hide_out_of_scope(std::string frame, const RecordedChunk& chunk) {
+        const auto& scrub = scrubs_[chunk.run];
+        if (!scrub.active()) return frame;
+        if (auto unpacked = unzstd_.decompress(frame, chunk.header.usize, pages_); !unpacked)
+            return std::unexpected(unpacked.error());
+        if (scrub.scrub(pages_) == 0) return frame;
+        auto fit = [&]() -> std::optional<std::string> {
+            for (int level : {3, 19}) {
+                std::string out;
+                if (!ZstdCompressor(level).compress(pages_, out)) continue;
+                if (out.size() == frame.size() || out.size() + 8 <= frame.size()) {
+                    append_skippable_frame(out, frame.size() - out.size());
+                    return out;
+                }
+            }
+            return std::nullopt;
+        };
+        if (auto out = fit()) return std::move(*out);
+        // Zeroed records made the pages compress worse (never seen): the chunk's pages go empty.
+        spdlog::warn("trace.dat of session {}: a chunk of CPU {} left out: its pages with out-of-scope events hidden "
+                     "no longer fit its size",
+                     recording_.session_id, chunk.header.cpu);
+        scrub.empty_all(pages_);
+        if (auto out = fit()) return std::move(*out);
+        return fail(Errc::kInternal, "a chunk with out-of-scope events could not be rewritten in its size");
+    }
+
     Recording recording_;
     DatPlan plan_;
     std::vector<DatPiece> pieces_;
     std::size_t next_ = 0;
+    std::vector<RunScrub> scrubs_;  // per run
+    ZstdDecompressor unzstd_;
+    std::string pages_;  // a chunk being rewritten
 };
 
 // One run's pages, decoded a chunk at a time per CPU and merged in timestamp order.
 class RunEvents {
 public:
     RunEvents(const Recording& recording, std::size_t run, std::unique_ptr<RawDecoder> decoder)
-        : recording_(recording), meta_(recording.runs[run].meta), decoder_(std::move(decoder)), cpus_(meta_.cpus) {
+        : recording_(recording),
+          meta_(recording.runs[run].meta),
+          decoder_(std::move(decoder)),
+          cpus_(meta_.cpus),
+          scrub_(recording.runs[run]) {
         for (std::size_t i = 0; i < recording.chunks.size(); ++i)
             if (recording.chunks[i].run == run) cpus_[recording.chunks[i].header.cpu].chunks.push_back(i);
     }
@@ -116,6 +197,7 @@ private:
                 c.page_count = c.next_page = 0;
                 continue;
             }
+            if (scrub_.active()) scrub_.scrub(c.pages);
             c.page_count = chunk.header.usize / meta_.page_size;
             c.next_page = 0;
         }
@@ -126,6 +208,7 @@ private:
     const RunMeta& meta_;
     std::unique_ptr<RawDecoder> decoder_;
     std::vector<Cpu> cpus_;
+    RunScrub scrub_;
     ZstdDecompressor unzstd_;
     std::uint64_t errors_ = 0;
 };

@@ -73,6 +73,8 @@ public:
     std::string name() const override { return "record"; }
     void on_run_stop(const EventContext& context) override;
     void export_events(const EventContext& context, std::span<const EnrichedEvent> events) override;
+    // Kept as spans per task in the run (excluded.jsonl); exports hide them (scope_scrub.h).
+    void export_out_of_scope(const EventContext& context, std::span<const TraceEvent* const> events) override;
     // exported: events in the pages recorded; dropped: events in pages removed for the limit
     // or that could not be written; errors: failed writes.
     ExportCounts session_counts(const std::string& session_id) const override;

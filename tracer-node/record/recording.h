@@ -12,12 +12,14 @@
 #include "common/fd.h"
 #include "common/result.h"
 #include "tracer-node/record/recording_format.h"
+#include "tracer-node/record/scope_scrub.h"
 
 namespace ct::node::record {
 
 struct RecordedRun {
     RunMeta meta;
     std::vector<TaskInfo> tasks;  // at most one per tid: the latest name and owner
+    std::vector<ExcludedSpan> excluded;  // events of the run its exports hide (scope_scrub.h)
 };
 
 struct RecordedSegment {

@@ -4,6 +4,8 @@
 // Layout under the record directory (one directory per session, one per run):
 //   session-<id>/run-<NNNNNN>/meta.json        RunMeta, written once when the run starts
 //   session-<id>/run-<NNNNNN>/tasks.jsonl      one TaskInfo per line, appended as tasks appear
+//   session-<id>/run-<NNNNNN>/excluded.jsonl   one ExcludedSpan per line (scope_scrub.h): events
+//                                              out of the session's scope, hidden by exports
 //   session-<id>/run-<NNNNNN>/ended            empty; the run was closed cleanly
 //   session-<id>/run-<NNNNNN>/seg-<NNNNNNNN>.ctrec  segments of chunks; numbered across the
 //                                                    session's runs, oldest first

@@ -23,12 +23,38 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t kMaxMetaBytes = 16 << 20;   // formats of a few hundred events
-constexpr std::size_t kMaxTasksBytes = 64 << 20;  // one line per task
+constexpr std::size_t kMaxLinesBytes = 64 << 20;  // tasks.jsonl, excluded.jsonl: one line per task or span
 
 Result<std::string> read_whole(const std::string& path, std::size_t limit) {
     std::string text;
     if (int err = read_file(path, text, limit); err != 0) return fail_errno(fmt::format("reading \"{}\"", path), err);
     return text;
+}
+
+// Appends each line of the JSON-lines file `path` (when it exists), decoded, to `out`; returns the
+// problem ("" when none). A run that did not end may have its last line cut short by the crash:
+// that line is cut off the file.
+template <typename T, typename Decode>
+std::string read_lines(const fs::path& path, bool ended, const std::string& session_id, Decode decode, std::vector<T>& out) {
+    if (!fs::exists(path)) return {};
+    auto where = [&](const std::string& what) { return fmt::format("\"{}\": {}", path.string(), what); };
+    auto text = read_whole(path.string(), kMaxLinesBytes);
+    if (!text) return text.error().message;
+    std::size_t start = 0;
+    while (start < text->size()) {
+        auto end = text->find('\n', start);
+        if (end == std::string::npos) {
+            if (ended) return where(fmt::format("last line cut short at byte {}", start));
+            ::truncate(path.c_str(), static_cast<off_t>(start));
+            spdlog::warn("recording {}: cut a torn line off \"{}\"", session_id, path.string());
+            break;
+        }
+        auto item = decode(std::string_view(*text).substr(start, end - start));
+        if (!item) return where(fmt::format("line at byte {}: {}", start, item.error().message));
+        out.push_back(std::move(*item));
+        start = end + 1;
+    }
+    return {};
 }
 
 // Loads one run directory into `session`; returns the problem ("" when none).
@@ -41,12 +67,12 @@ std::string scan_run(const fs::path& dir, std::uint64_t number, ScannedSession& 
     if (meta->run != number) return where(dir / "meta.json", fmt::format("says run {}", meta->run));
     const bool ended = fs::exists(dir / "ended");
 
-    ScannedRun run{std::move(*meta), dir.string(), {}};
+    ScannedRun run{std::move(*meta), dir.string(), {}, {}};
     std::vector<std::pair<std::uint64_t, fs::path>> segments;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
         auto name = entry.path().filename().string();
-        if (name == "meta.json" || name == "ended" || name == "tasks.jsonl") continue;
+        if (name == "meta.json" || name == "ended" || name == "tasks.jsonl" || name == "excluded.jsonl") continue;
         if (auto seq = parse_segment_name(name)) {
             segments.emplace_back(*seq, entry.path());
             continue;
@@ -59,26 +85,12 @@ std::string scan_run(const fs::path& dir, std::uint64_t number, ScannedSession& 
     }
     if (ec) return where(dir, ec.message());
 
-    // Tasks: one JSON object per line; a crash may have cut the last one.
-    const auto tasks_path = dir / "tasks.jsonl";
-    if (fs::exists(tasks_path)) {
-        auto text = read_whole(tasks_path.string(), kMaxTasksBytes);
-        if (!text) return text.error().message;
-        std::size_t start = 0;
-        while (start < text->size()) {
-            auto end = text->find('\n', start);
-            if (end == std::string::npos) {
-                if (ended) return where(tasks_path, fmt::format("last line cut short at byte {}", start));
-                ::truncate(tasks_path.c_str(), static_cast<off_t>(start));
-                spdlog::warn("recording {}: cut a torn task line off \"{}\"", run.meta.session_id, tasks_path.string());
-                break;
-            }
-            auto task = decode_task(std::string_view(*text).substr(start, end - start));
-            if (!task) return where(tasks_path, fmt::format("line at byte {}: {}", start, task.error().message));
-            run.tasks.push_back(std::move(*task));
-            start = end + 1;
-        }
-    }
+    // Tasks and excluded spans: one JSON object per line; a crash may have cut the last one.
+    if (auto problem = read_lines(dir / "tasks.jsonl", ended, run.meta.session_id, decode_task, run.tasks); !problem.empty())
+        return problem;
+    if (auto problem = read_lines(dir / "excluded.jsonl", ended, run.meta.session_id, decode_excluded, run.excluded);
+        !problem.empty())
+        return problem;
 
     for (auto& [seq, path] : segments) {
         auto bytes = read_whole(path.string(), std::numeric_limits<std::size_t>::max());

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tracer-node/record/recording_format.h"
+#include "tracer-node/record/scope_scrub.h"
 
 namespace ct::node::record {
 
@@ -31,6 +32,7 @@ struct ScannedRun {
     RunMeta meta;
     std::string dir;
     std::vector<TaskInfo> tasks;  // as appended (a tid may repeat: the later line wins)
+    std::vector<ExcludedSpan> excluded;  // as appended (a span may repeat, grown: they are merged)
 };
 
 struct ScannedSession {

@@ -36,6 +36,14 @@ Status ZstdDecompressor::decompress(std::string_view frame, std::size_t size, st
     return {};
 }
 
+void append_skippable_frame(std::string& out, std::size_t bytes) {
+    if (bytes < 8) return;
+    const std::uint32_t magic = ZSTD_MAGIC_SKIPPABLE_START, size = static_cast<std::uint32_t>(bytes - 8);
+    out.append(reinterpret_cast<const char*>(&magic), 4);
+    out.append(reinterpret_cast<const char*>(&size), 4);
+    out.append(bytes - 8, '\0');
+}
+
 std::string zstd_version() { return ZSTD_versionString(); }
 
 }  // namespace ct::node::record

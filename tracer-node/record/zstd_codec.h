@@ -41,6 +41,10 @@ private:
     ZSTD_DCtx_s* ctx_;
 };
 
+// Appends a skippable frame of exactly `bytes` bytes (8 at least: its magic and size), which every
+// zstd decoder passes over: a rewritten chunk keeps the size a file already announced.
+void append_skippable_frame(std::string& out, std::size_t bytes);
+
 // The library's version text ("1.5.4"), as trace-cmd files record it.
 std::string zstd_version();
 
