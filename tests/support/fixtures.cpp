@@ -254,6 +254,14 @@ std::vector<pid_t> Pod::host_pids() const {
     return out;
 }
 
+std::vector<pid_t> Pod::sleepers() const {
+    // The control loop's `sleep 100000` children (its own short sleeps have another argument).
+    std::vector<pid_t> out;
+    for (pid_t pid : host_pids())
+        if (read_file(fmt::format("/proc/{}/cmdline", pid)) == std::string_view("sleep\0100000\0", 13)) out.push_back(pid);
+    return out;
+}
+
 std::optional<Pod::Finished> Pod::run_command(const std::string& command, std::chrono::milliseconds timeout) {
     int i = seq_++;
     auto cmd = fmt::format("{}/cmd.{}", dir_.str(), i);

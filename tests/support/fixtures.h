@@ -105,6 +105,8 @@ public:
     pid_t unshare_pid() const { return process_.pid(); }
     // Host PIDs of the pod's processes (the unshare child and its descendants), sorted.
     std::vector<pid_t> host_pids() const;
+    // Host PIDs of its extra_processes sleeping children, sorted.
+    std::vector<pid_t> sleepers() const;
     // Runs `command` (sh syntax) inside the pod; returns its stdout. REQUIREs it finished
     // within `timeout`.
     std::string exec(const std::string& command, std::chrono::milliseconds timeout = std::chrono::seconds(60));

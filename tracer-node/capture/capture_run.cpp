@@ -125,7 +125,8 @@ void CaptureRun::run(int nice) {
                 }
             }
             if (!bookkeeping) {
-                const Task& task = task_of(e.pid, now);
+                // A signal sent from outside the containers is the target's: its subject.
+                const Task& task = task_of(e.subject(), now);
                 if (task.owner && task.owner->in_scope) enriched.push_back({e, &task.owner->owner});
                 else ++dropped;
             }
