@@ -69,6 +69,18 @@ public:
         write_file(dir_ + "/set_event", events);
         write_file(dir_ + "/tracing_on", "1");
     }
+    // A companion of `main` (`<main>_t`, as the trace_events hook makes one): the signals sent to
+    // this process, in a buffer small enough to overflow.
+    struct CompanionOf {
+        const Instance& main;
+    };
+    explicit Instance(CompanionOf of) : dir_(of.main.dir() + "_t") {
+        REQUIRE(::mkdir(dir_.c_str(), 0755) == 0);
+        write_file(dir_ + "/buffer_size_kb", "4");
+        write_file(dir_ + "/events/signal/signal_generate/filter", fmt::format("pid == {}", ::getpid()));
+        write_file(dir_ + "/events/signal/signal_generate/enable", "1");
+        write_file(dir_ + "/tracing_on", "1");
+    }
     ~Instance() {
         write_file(dir_ + "/tracing_on", "0");
         write_file(dir_ + "/set_event", "");
@@ -292,37 +304,11 @@ TEST_CASE("a stop's drain ends at its limit while the backlog still flows, and t
     CHECK(stats.delivered + stats.loss.total() == 2u * kCalls);
 }
 
-namespace {
-
-// A companion instance (`<main>_t`, as the trace_events hook makes one) of this test: the
-// signals sent to this process, in a buffer small enough to overflow. Removed on destruction.
-class Companion {
-public:
-    explicit Companion(const Instance& main) : dir_(main.dir() + "_t") {
-        REQUIRE(::mkdir(dir_.c_str(), 0755) == 0);
-        write_file(dir_ + "/buffer_size_kb", "4");
-        write_file(dir_ + "/events/signal/signal_generate/filter", fmt::format("pid == {}", ::getpid()));
-        write_file(dir_ + "/events/signal/signal_generate/enable", "1");
-        write_file(dir_ + "/tracing_on", "1");
-    }
-    ~Companion() {
-        write_file(dir_ + "/tracing_on", "0");
-        write_file(dir_ + "/set_event", "");
-        for (int i = 0; i < 100 && ::rmdir(dir_.c_str()) != 0; ++i) std::this_thread::sleep_for(20ms);
-    }
-    const std::string& dir() const { return dir_; }
-
-private:
-    std::string dir_;
-};
-
-}  // namespace
-
 TEST_CASE("raw capture reads a run's companion instance with its main one: one stream in time order, "
           "its losses counted, its pages kept from the page tap",
           "[integration][root][export]") {
     Instance main(6);
-    Companion companion(main);
+    Instance companion(Instance::CompanionOf{main});
     // Ignored, still generated: enough to overwrite the companion's few pages before the capture opens.
     ::signal(SIGUSR2, SIG_IGN);
     for (int i = 0; i < 20'000; ++i) ::kill(::getpid(), SIGUSR2);

@@ -68,6 +68,7 @@ Result<std::unique_ptr<RawCapture>> RawCapture::open(const std::string& instance
 
     // The kernel wakes the reader when a CPU's buffer is this full; drain_interval bounds the
     // wait otherwise. Only a wake-up threshold: the instance's memory and events are unchanged.
+    // The main instance's only: a companion's events are rare and wait for the interval.
     if (auto set = ftrace::set_wake_percent(instance_dir, options.wake_percent); !set)
         spdlog::warn("{} (the reader wakes every {} ms instead)", set.error().message,
                      std::chrono::duration_cast<std::chrono::milliseconds>(options.drain_interval).count());
