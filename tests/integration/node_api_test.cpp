@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <regex>
 #include <thread>
@@ -503,4 +504,69 @@ TEST_CASE("a trace_events session exports exactly the pod's process exits, filte
     CHECK(r.status == 400);
     CHECK_THAT(error_of(r), Catch::Contains("unknown event \"sched:sched_proces_exit\""));
     CHECK(node.instances().empty());
+}
+
+namespace {
+
+// The session's exported signal_generate events whose target (field "pid") is `target`.
+std::vector<json::object> signals_to(TracerNode& node, const std::string& id, pid_t target) {
+    std::vector<json::object> out;
+    for (auto& e : node.events())
+        if (e.at("session").as_string() == id && e.at("event") == "signal_generate" &&
+            e.at("fields").at("pid").as_int64() == target)
+            out.push_back(std::move(e));
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a trace_events session exports a signal sent to its pod from outside, attributed to the target's pod",
+          "[integration][root]") {
+    Pod traced("events-sig-pod", 1), other("events-sig-other", 1);
+    auto target = traced.sleepers();
+    REQUIRE(target.size() == 1);
+    // Outside every pod: a process of the test's own.
+    auto outsider = ct::Subprocess::spawn({.argv = {"sleep", "30"}, .capture_stdout = false, .capture_stderr = false});
+    REQUIRE(outsider);
+    TracerNode node;
+    auto id = node.create_session("events-sig-pod", "*", "-e signal:signal_generate", "trace_events");
+    node.run(id, true);
+    // The target-scoped event lives in the run's companion instance (docs/hooks.md, "trace_events").
+    CHECK(node.instances().size() == 2);
+
+    // This test process is outside the pod: the sender. SIGUSR1 ends the sleeper.
+    REQUIRE(::kill(target[0], SIGUSR1) == 0);
+    REQUIRE(::kill(outsider->pid(), SIGUSR1) == 0);          // outside to outside: not the session's
+    REQUIRE(::kill(other.sleepers().at(0), SIGUSR1) == 0);  // to another pod: not the session's
+    // A process of the pod signalling itself (ignored, still generated); the sleep lets the
+    // companion's pid filter take the new shell in (docs/hooks.md: new children join within ~100 ms).
+    traced.exec("trap '' USR2; sleep 0.5; kill -USR2 $$");
+    node.run(id, false);
+
+    auto to_target = signals_to(node, id, target[0]);
+    REQUIRE(to_target.size() == 1);
+    const auto& e = to_target[0];
+    CHECK(e.at("pod") == "events-sig-pod");
+    CHECK(e.at("container") == "events-sig-pod");
+    CHECK(e.at("fields").at("sig") == SIGUSR1);
+    // The sender is this test process, outside the pod: the event's own task.
+    CHECK(e.at("pid") == ::gettid());
+    CHECK(signals_to(node, id, outsider->pid()).empty());
+    for (const auto& ev : node.events()) {
+        if (ev.at("session").as_string() != id) continue;
+        CHECK(ev.at("event") == "signal_generate");
+        CHECK(ev.at("pod") == "events-sig-pod");  // nothing of the other pod, nothing of the host
+    }
+    // The pod's shell signalling itself: sender and target are the same task of the pod.
+    size_t own = 0;
+    for (const auto& ev : node.events())
+        if (ev.at("session").as_string() == id && ev.at("fields").at("sig") == SIGUSR2) {
+            CHECK(ev.at("pid") == ev.at("fields").at("pid"));
+            ++own;
+        }
+    CHECK(own == 1);
+    auto stopped = session_of(node, id);
+    CHECK(stopped.at("Error").is_null());
+    CHECK(stopped.at("Stats").at("Lost").as_int64() == 0);
+    CHECK(node.instances().empty());  // the companion went with its main instance
 }

@@ -9,18 +9,22 @@
 //   order (how far the merged stream strays from time order is printed: see docs/api.md).
 // - A stop's drain limit (CaptureRun::wait_finished): a backlog that exports slower than the limit
 //   is cut there, and every event is still either delivered or counted.
+// - A run's companion instance (trace_events' target-scoped events) read with its main one.
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include <map>
@@ -63,6 +67,18 @@ public:
             events += "sched:sched_process_fork\nsched:sched_process_exec\n";
         }
         write_file(dir_ + "/set_event", events);
+        write_file(dir_ + "/tracing_on", "1");
+    }
+    // A companion of `main` (`<main>_t`, as the trace_events hook makes one): the signals sent to
+    // this process, in a buffer small enough to overflow.
+    struct CompanionOf {
+        const Instance& main;
+    };
+    explicit Instance(CompanionOf of) : dir_(of.main.dir() + "_t") {
+        REQUIRE(::mkdir(dir_.c_str(), 0755) == 0);
+        write_file(dir_ + "/buffer_size_kb", "4");
+        write_file(dir_ + "/events/signal/signal_generate/filter", fmt::format("pid == {}", ::getpid()));
+        write_file(dir_ + "/events/signal/signal_generate/enable", "1");
         write_file(dir_ + "/tracing_on", "1");
     }
     ~Instance() {
@@ -286,4 +302,51 @@ TEST_CASE("a stop's drain ends at its limit while the backlog still flows, and t
     CHECK(stats.delivered > 0);
     CHECK(stats.loss.queue_dropped > 0);
     CHECK(stats.delivered + stats.loss.total() == 2u * kCalls);
+}
+
+TEST_CASE("raw capture reads a run's companion instance with its main one: one stream in time order, "
+          "its losses counted, its pages kept from the page tap",
+          "[integration][root][export]") {
+    Instance main(6);
+    Instance companion(Instance::CompanionOf{main});
+    // Ignored, still generated: enough to overwrite the companion's few pages before the capture opens.
+    ::signal(SIGUSR2, SIG_IGN);
+    for (int i = 0; i < 20'000; ++i) ::kill(::getpid(), SIGUSR2);
+    const auto overwritten = ct::node::read_instance_loss(companion.dir()).overrun;
+    REQUIRE(overwritten > 0);
+
+    std::vector<std::string> tapped;
+    auto capture = RawCapture::open(main.dir(), {.page_tap = [&](int, std::string_view page) { tapped.emplace_back(page); }});
+    REQUIRE(capture);
+    ::syscall(SYS_getppid);
+    ::kill(::getpid(), SIGUSR2);
+    ::syscall(SYS_getppid);
+    main.stop();
+    auto events = drain_events(**capture);
+    ::signal(SIGUSR2, SIG_DFL);
+    CHECK((*capture)->loss().overrun >= overwritten);
+
+    std::vector<std::string> names;
+    for (const auto& e : events) names.emplace_back(e.name());
+    CHECK(std::ranges::is_sorted(events, {}, &ct::node::TraceEvent::timestamp_ns));
+    // The companion's flood (what survived of it), then the three calls in the order made.
+    REQUIRE(names.size() >= 5);
+    CHECK(std::vector(names.end() - 5, names.end()) ==
+          std::vector<std::string>{"sys_enter_getppid", "sys_exit_getppid", "signal_generate", "sys_enter_getppid",
+                                   "sys_exit_getppid"});
+    // The signal's owner is its target: this process (the sender too, here).
+    CHECK(events[events.size() - 3].subject() == ::getpid());
+
+    // The tap got the main instance's pages only: they decode with its formats alone.
+    auto formats = ct::node::ftrace::read_enabled_formats(main.dir());
+    REQUIRE(formats);
+    std::ifstream header_file(fmt::format("{}/events/header_page", kTracing));
+    const std::string header((std::istreambuf_iterator<char>(header_file)), std::istreambuf_iterator<char>());
+    auto decoder = ct::node::RawDecoder::from_formats(header, *formats);
+    REQUIRE(decoder);
+    std::vector<ct::node::TraceEvent> from_tap;
+    std::size_t unknown = 0;
+    for (const auto& page : tapped) unknown += (*decoder)->decode(0, page.data(), page.size(), from_tap).unknown;
+    CHECK(unknown == 0);
+    CHECK(from_tap.size() == 4);
 }

@@ -1,11 +1,15 @@
 // The trace_events hook through tracer-svc, unchanged: listed with its description, a session
 // created, run and stopped through the svc on a real tracer-node with real ftrace, a typo refused
-// with the hook's error (docs/hooks.md, "trace_events").
+// with the hook's error, a signal sent to the pod from outside exported (docs/hooks.md,
+// "trace_events").
 #include <catch2/catch.hpp>
+
+#include <csignal>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "common/subprocess.h"
 #include "tests/integration/svc_fixture.h"
 #include "tests/support/fixtures.h"
 
@@ -62,5 +66,48 @@ TEST_CASE("a trace_events session through tracer-svc exports exactly its pod's e
     REQUIRE(refused);
     CHECK(refused->status == 400);
     CHECK_THAT(refused->body, Catch::Contains("unknown event \\\"signal:signal_generat\\\""));
+    CHECK(node.instances().empty());
+}
+
+TEST_CASE("a trace_events session through tracer-svc exports a signal sent to its pod from outside",
+          "[integration][root][svc]") {
+    Pod traced("svc-sig-pod", 1);
+    auto target = traced.sleepers();
+    REQUIRE(target.size() == 1);
+    auto outsider = ct::Subprocess::spawn({.argv = {"sleep", "30"}, .capture_stdout = false, .capture_stderr = false});
+    REQUIRE(outsider);
+    TracerNode node;
+    Svc svc({"--nodes", fmt::format("127.0.0.1:{}", node.port()), "--poll", "1"});
+    REQUIRE(svc.started());
+
+    auto created = svc.send("POST", "/v1/trace-session",
+                            json::serialize(json::object{{"pod", "svc-sig-pod"}, {"container", "*"},
+                                                         {"trace-hook", "trace_events"},
+                                                         {"trace-arguments", "-e signal:signal_generate"}}));
+    REQUIRE(created);
+    REQUIRE(created->status == 200);
+    const std::string id(json::parse(created->body).as_object().begin()->key());
+    auto started = svc.send("PUT", "/v1/trace-session/" + id, R"({"Run": true})");
+    REQUIRE(started);
+    REQUIRE(started->status == 200);
+    // Sent by this test process, outside the pod; SIGUSR1 ends the sleeper.
+    REQUIRE(::kill(target[0], SIGUSR1) == 0);
+    REQUIRE(::kill(outsider->pid(), SIGUSR1) == 0);
+    auto stopped = svc.send("PUT", "/v1/trace-session/" + id, R"({"Run": false})");
+    REQUIRE(stopped);
+    CHECK(stopped->status == 200);
+
+    size_t to_target = 0;
+    for (const auto& e : node.events()) {
+        if (e.at("session").as_string() != id) continue;
+        CHECK(e.at("pod") == "svc-sig-pod");
+        CHECK(e.at("fields").at("pid") != outsider->pid());
+        if (e.at("fields").at("pid") == target[0]) {
+            CHECK(e.at("fields").at("sig") == SIGUSR1);
+            CHECK(e.at("container") == "svc-sig-pod");
+            ++to_target;
+        }
+    }
+    CHECK(to_target == 1);
     CHECK(node.instances().empty());
 }

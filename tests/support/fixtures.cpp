@@ -190,7 +190,8 @@ size_t TracerNode::count(const std::string& event, pid_t pid, const std::string&
     return n;
 }
 
-Pod::Pod(std::string name, int extra_processes) : name_(std::move(name)), dir_("ct-pod") {
+Pod::Pod(std::string name, int extra_processes)
+    : name_(std::move(name)), extra_processes_(extra_processes), dir_("ct-pod") {
     // The control loop: run <dir>/cmd.N when it appears, write its output and exit code.
     std::string script = fmt::format(
         "hostname {0}; i=0; n=0; while [ $n -lt {2} ]; do sleep 100000 & n=$((n+1)); done; "
@@ -252,6 +253,19 @@ std::vector<pid_t> Pod::host_pids() const {
     }
     std::sort(out.begin(), out.end());
     return out;
+}
+
+std::vector<pid_t> Pod::sleepers() const {
+    // The control loop's `sleep 100000` children (its own short sleeps have another argument).
+    std::vector<pid_t> out;
+    for (auto deadline = std::chrono::steady_clock::now() + 5s;; std::this_thread::sleep_for(10ms)) {
+        out.clear();
+        for (pid_t pid : host_pids())
+            if (read_file(fmt::format("/proc/{}/cmdline", pid)) == std::string_view("sleep\0" "100000\0", 13))
+                out.push_back(pid);
+        if (out.size() >= static_cast<std::size_t>(extra_processes_) || std::chrono::steady_clock::now() > deadline)
+            return out;
+    }
 }
 
 std::optional<Pod::Finished> Pod::run_command(const std::string& command, std::chrono::milliseconds timeout) {

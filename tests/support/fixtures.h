@@ -105,6 +105,9 @@ public:
     pid_t unshare_pid() const { return process_.pid(); }
     // Host PIDs of the pod's processes (the unshare child and its descendants), sorted.
     std::vector<pid_t> host_pids() const;
+    // Host PIDs of its extra_processes sleeping children, sorted; waits (up to 5 s) until they
+    // all run `sleep` (the pod answers its name before its children have exec'd).
+    std::vector<pid_t> sleepers() const;
     // Runs `command` (sh syntax) inside the pod; returns its stdout. REQUIREs it finished
     // within `timeout`.
     std::string exec(const std::string& command, std::chrono::milliseconds timeout = std::chrono::seconds(60));
@@ -121,6 +124,7 @@ private:
     std::optional<Finished> run_command(const std::string& command, std::chrono::milliseconds timeout);
 
     std::string name_;
+    int extra_processes_ = 0;
     TempDir dir_;
     Subprocess process_;
     int seq_ = 0;

@@ -296,6 +296,14 @@ TEST_CASE("raw decoder exports every format field by name: __data_loc strings, i
     CHECK(json_fields(out[0]) ==
           boost::json::parse(R"({"sig":9,"errno":0,"code":-6,"comm":"victim","pid":1234,"group":1,"result":0})"));
     CHECK(out[0].details() == "sig=9 errno=0 code=-6 comm=victim pid=1234 grp=1 res=0");
+    // Written by the sender (99) about its target: the event's subject is the target, whose
+    // container owns it (common/target_events.h); an exec is about the task that wrote it.
+    CHECK(out[0].pid == 99);
+    CHECK(out[0].subject() == 1234);
+    CHECK(decode_one(*decoder, exec)[0].subject() == 11);
+    // A target field that names no task leaves the event to its writer.
+    put<std::int32_t>(signal, 36, 0);
+    CHECK(decode_one(*decoder, signal)[0].subject() == 99);
 }
 
 TEST_CASE("raw decoder exports byte arrays as arrays of numbers and unsigned fields as unsigned", "[export][unit]") {

@@ -63,6 +63,16 @@ TEST_CASE("removing instances by prefix refuses anything but an agent's own pref
     }
 }
 
+TEST_CASE("a run's instances: the main one, then its trace_events companion when it exists", "[unit]") {
+    ct::test::TempDir tracing("ct-ftrace-run");
+    const auto main_dir = (tracing.path() / "ctrace_0123abcd_42_00ff").string();
+    std::filesystem::create_directory(main_dir);
+    std::filesystem::create_directory(main_dir + "_x");  // a name alike, not the companion
+    CHECK(ftrace::run_instances(main_dir) == std::vector<std::string>{main_dir});
+    std::filesystem::create_directory(main_dir + "_t");
+    CHECK(ftrace::run_instances(main_dir) == std::vector<std::string>{main_dir, main_dir + "_t"});
+}
+
 TEST_CASE("removing an instance removes its trace_events companion, and nothing else", "[unit]") {
     // Plain directories stand in for the instances: remove() only writes tracing_on and rmdirs.
     ct::test::TempDir tracing("ct-ftrace-remove");

@@ -8,6 +8,7 @@
 
 #include "common/glob.h"
 #include "common/strings.h"
+#include "common/target_events.h"
 
 namespace ct::hooks::ftrace {
 namespace {
@@ -65,11 +66,7 @@ std::vector<EventName> parse_available_events(std::string_view text) {
 }
 
 std::optional<std::string_view> target_field(const EventName& event) {
-    // The events the kernel writes in another task's context about a task named by a field.
-    // Extend with care: tracer-node attributes every companion event by its field "pid".
-    if (event.system == "signal" && event.name == "signal_generate") return "pid";  // sender is current
-    if (event.system == "oom" && event.name == "mark_victim") return "pid";         // the OOM killer is current
-    return std::nullopt;
+    return ct::target_field(event.system, event.name);
 }
 
 Result<std::vector<SelectedEvent>> select_events(const std::vector<EventRequest>& requests,

@@ -36,7 +36,7 @@ enum class EventScope {
 };
 
 // The field naming the task a target-scoped event is about ("pid"); nullopt for task-scoped
-// events. Every target field is "pid" (tracer-node reads companion events' owners from it).
+// events. The table is common/target_events.h, shared with tracer-node's capture.
 std::optional<std::string_view> target_field(const EventName& event);
 
 // Lifecycle events the reader relies on (tracer-node/capture): sched_process_fork attributes

@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "common/target_events.h"
 #include "trace-hooks/ftrace/trace_filter.h"
 #include "trace-hooks/ftrace/event_select.h"
 #include "trace-hooks/common/manager_process.h"
@@ -40,8 +41,6 @@ constexpr auto kPollStep = 20ms;
 constexpr auto kCompanionRefresh = 100ms;
 // The companion holds only target-scoped events (signals, OOM victims): rare, so a small buffer.
 constexpr uint64_t kCompanionBufferKb = 1024;
-// What a companion's name adds to its main instance's name.
-constexpr std::string_view kCompanionSuffix = "_t";
 
 int report(const Error& error, int code) {
     fmt::print(stderr, "{}\n", error.message);
@@ -184,7 +183,7 @@ int run_events(const std::vector<std::string>& hook_args, const std::string& pre
         return primary->enable_process_lifecycle();
     };
     auto setup_companion = [&](const std::vector<pid_t>& pids) -> Status {
-        auto made = TraceInstance::create_named(primary->name() + std::string(kCompanionSuffix));
+        auto made = TraceInstance::create_named(primary->name() + std::string(ct::kCompanionSuffix));
         if (!made) return std::unexpected(made.error());
         companion = std::move(*made);
         if (auto ok = companion->set_tracing(false); !ok) return ok;

@@ -127,11 +127,14 @@ void CaptureRun::run(int nice) {
                 }
             }
             // Bookkeeping events are judged too (not counted): a recording keeps them otherwise.
-            const Task& task = task_of(e.pid, now);
+            // A signal sent from outside the containers is the target's: its subject.
+            const Task& task = task_of(e.subject(), now);
             if (task.owner && task.owner->in_scope) {
                 if (!bookkeeping) enriched.push_back({e, &task.owner->owner});
             } else {
-                outside.push_back(&e);
+                // The recorder hides records by their task; a target-scoped event is not recorded
+                // (the companion instance's pages are not tapped).
+                if (e.subject() == e.pid) outside.push_back(&e);
                 if (!bookkeeping) ++dropped;
             }
             if (change && change->kind == ProcessChange::kExit) {

@@ -2,7 +2,8 @@
 // enrichment (pid -> pod/container) and the scope check to the exporters. Owned by the session's
 // run; the destructor aborts and joins.
 // Scope (docs/api.md "Capture"): only events whose task belongs to one of the session's
-// containers are exported. An event of any other task (in another container, or in none at all,
+// containers are exported; an event about another task than the one that wrote it (a signal's
+// target: TraceEvent::subject) by that other task. An event of any other task (in another container, or in none at all,
 // such as a host process that got into the instance's pid filter) is dropped and counted in
 // out_of_scope. A task's owner is looked up once (OwnerLookup, a miss again at most once a
 // second: discovery may not have seen a new process yet) and kept for the run; a child inherits

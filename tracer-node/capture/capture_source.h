@@ -70,9 +70,10 @@ public:
     virtual std::uint64_t evictions() const { return 0; }
 };
 
-// Opens the right source for `path`: for a tracefs instance's trace_pipe, that instance's
-// per-CPU binary buffers (RawCapture, lossless under load); any other file is read as ftrace
-// text lines (TextCapture). Errors: kIo when the file cannot be opened, or the instance's
+// Opens the right source for `path`: for a tracefs instance's trace_pipe, the per-CPU binary
+// buffers of that instance and of its companion when it has one (RawCapture, lossless under
+// load); any other file, or an instance's pipe with options.raw off (its main instance only), is
+// read as ftrace text lines (TextCapture). Errors: kIo when the file cannot be opened, or the instance's
 // buffers/event formats cannot be read.
 Result<std::unique_ptr<CaptureSource>> open_capture(const std::string& path, const CaptureOptions& options = {});
 

@@ -15,6 +15,7 @@
 #include "common/fd.h"
 #include "common/file_io.h"
 #include "common/strings.h"
+#include "common/target_events.h"
 
 namespace ct::node::ftrace {
 
@@ -219,6 +220,14 @@ Status remove_one(const std::string& instance_dir, std::chrono::milliseconds pat
 }
 
 }  // namespace
+
+std::vector<std::string> run_instances(const std::string& instance_dir) {
+    std::vector<std::string> out = {instance_dir};
+    std::error_code ec;
+    if (auto companion = instance_dir + std::string(kCompanionSuffix); fs::is_directory(companion, ec))
+        out.push_back(std::move(companion));
+    return out;
+}
 
 Status remove(const std::string& instance_dir, std::chrono::milliseconds patience) {
     // A companion left by a killed trace_events hook would otherwise stay until the next start's

@@ -90,13 +90,18 @@ Status set_wake_percent(const std::string& instance_dir, int percent);
 // The pids in the instance's event pid filter (set_event_pid); empty when unreadable.
 std::set<pid_t> read_event_pids(const std::string& instance_dir);
 // Appends threads to the event pid filter (appending keeps the existing ones). A thread that
-// exited meanwhile is skipped. kIo naming the file otherwise.
+// exited meanwhile is skipped. kIo naming the file otherwise. Only the main instance's: a
+// trace_events hook rewrites its companion's pid filters from this list within ~100 ms
+// (docs/hooks.md, "trace_events").
 Status add_event_pids(const std::string& instance_dir, const std::vector<pid_t>& tids);
 
-// What a hook's companion instance adds to its main instance's name: trace_events keeps events
-// about another task (a signal's target) in `<main>_t`, without set_event_pid (docs/hooks.md,
-// "trace_events"). The companion shares the main instance's prefix and goes with it.
-inline constexpr std::string_view kCompanionSuffix = "_t";
+// A hook run's instances: `instance_dir` and, when it exists, its companion
+// (`<instance_dir>` + kCompanionSuffix, common/target_events.h): trace_events keeps events about
+// another task (a signal's target) there, without set_event_pid (docs/hooks.md, "trace_events").
+// The companion shares the main instance's prefix and goes with it. The main instance first.
+// A manager creates the companion before it announces the main instance, so a reader that asks
+// once it has the announced path sees every instance the run will have.
+std::vector<std::string> run_instances(const std::string& instance_dir);
 
 // Turns tracing off and rmdirs the instance, retrying while the kernel answers EBUSY (a reader
 // still holds a pipe open) for up to `patience`; its companion (`<instance_dir>_t`) first when

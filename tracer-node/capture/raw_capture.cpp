@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -52,18 +53,22 @@ std::set<std::string> bookkeeping_events(const CaptureOptions& options) {
 }  // namespace
 
 Result<std::unique_ptr<RawCapture>> RawCapture::open(const std::string& instance_dir, const CaptureOptions& options) {
-    auto buffers = ftrace::cpu_buffers(instance_dir);
-    if (!buffers) return std::unexpected(buffers.error());
+    auto instances = ftrace::run_instances(instance_dir);
     std::vector<Cpu> cpus;
-    for (auto& b : *buffers) {
-        int fd = ::open(b.raw_path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-        if (fd < 0) return fail_errno(fmt::format("opening raw trace buffer \"{}\"", b.raw_path));
-        cpus.push_back({std::move(b), FD(fd)});
+    for (const auto& dir : instances) {
+        auto buffers = ftrace::cpu_buffers(dir);
+        if (!buffers) return std::unexpected(buffers.error());
+        const std::size_t subbuf = ftrace::subbuf_size(dir);
+        for (auto& b : *buffers) {
+            int fd = ::open(b.raw_path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+            if (fd < 0) return fail_errno(fmt::format("opening raw trace buffer \"{}\"", b.raw_path));
+            cpus.push_back({std::move(b), FD(fd), subbuf, dir == instance_dir});
+        }
     }
 
-    const std::size_t subbuf = ftrace::subbuf_size(instance_dir);
     // The kernel wakes the reader when a CPU's buffer is this full; drain_interval bounds the
     // wait otherwise. Only a wake-up threshold: the instance's memory and events are unchanged.
+    // The main instance's only: a companion's events are rare and wait for the interval.
     if (auto set = ftrace::set_wake_percent(instance_dir, options.wake_percent); !set)
         spdlog::warn("{} (the reader wakes every {} ms instead)", set.error().message,
                      std::chrono::duration_cast<std::chrono::milliseconds>(options.drain_interval).count());
@@ -72,18 +77,26 @@ Result<std::unique_ptr<RawCapture>> RawCapture::open(const std::string& instance
     // format of their systems plus kallsyms and printk formats (millions of symbols, megabytes
     // and a noticeable time per session start) that syscall events never need.
     // Nothing listed: every format on the machine, through libtracefs.
+    // Event ids are the kernel's, the same in every instance: one decoder for all of them.
     auto tracing_dir = ftrace::tracing_dir_of(instance_dir);
-    auto formats = ftrace::read_enabled_formats(instance_dir);
-    if (!formats) return std::unexpected(formats.error());
+    std::vector<EventFormat> formats;
+    for (const auto& dir : instances) {
+        auto enabled = ftrace::read_enabled_formats(dir);
+        if (!enabled) return std::unexpected(enabled.error());
+        formats.insert(formats.end(), std::make_move_iterator(enabled->begin()), std::make_move_iterator(enabled->end()));
+    }
+    const auto key = [](const EventFormat& f) { return std::tie(f.system, f.name); };
+    std::ranges::sort(formats, {}, key);
+    formats.erase(std::ranges::unique(formats, {}, key).begin(), formats.end());
     Result<std::unique_ptr<RawDecoder>> decoder;
-    if (formats->empty()) {
+    if (formats.empty()) {
         tep_handle* tep = ctx_load_local_events(tracing_dir.c_str());
         if (!tep) return fail_errno(fmt::format("reading event formats under \"{}\"", tracing_dir));
         decoder = RawDecoder::create(tep);
     } else {
         auto header_page = read_tracefs_file(tracing_dir + "/events/header_page");
         if (!header_page) return std::unexpected(header_page.error());
-        decoder = RawDecoder::from_formats(*header_page, *formats);
+        decoder = RawDecoder::from_formats(*header_page, formats);
         // The kernel's own texts not parsing is our failure, not the client's.
         if (!decoder)
             return fail(Errc::kInternal, fmt::format("parsing event formats under \"{}\": {}", tracing_dir,
@@ -92,16 +105,15 @@ Result<std::unique_ptr<RawCapture>> RawCapture::open(const std::string& instance
     if (!decoder) return std::unexpected(decoder.error());
     (*decoder)->skip_in_count(bookkeeping_events(options));
     return std::unique_ptr<RawCapture>(
-        new RawCapture(instance_dir, options, std::move(*decoder), std::move(cpus), subbuf));
+        new RawCapture(std::move(instances), options, std::move(*decoder), std::move(cpus)));
 }
 
-RawCapture::RawCapture(std::string instance_dir, CaptureOptions options, std::unique_ptr<RawDecoder> decoder,
-                       std::vector<Cpu> cpus, std::size_t subbuf_size)
-    : instance_dir_(std::move(instance_dir)),
+RawCapture::RawCapture(std::vector<std::string> instance_dirs, CaptureOptions options,
+                       std::unique_ptr<RawDecoder> decoder, std::vector<Cpu> cpus)
+    : instance_dirs_(std::move(instance_dirs)),
       options_(std::move(options)),
       decoder_(std::move(decoder)),
       cpus_(std::move(cpus)),
-      subbuf_size_(subbuf_size),
       budget_(options_.queue_budget ? options_.queue_budget
                                     : std::make_shared<ByteBudget>(CaptureOptions::kDefaultQueueBytes)),
       names_([root = options_.procfs_root](pid_t pid) -> std::string {
@@ -155,13 +167,12 @@ bool RawCapture::drain_all(std::vector<Page>& into) {
         // is then in hand, which the merge window relies on.
         while (true) {
             std::string buf = spare_buffer();  // read straight into a page of the queue
-            buf.resize(subbuf_size_);
+            buf.resize(c.subbuf_size);
             ssize_t n = ::read(c.fd.get(), buf.data(), buf.size());
             if (n <= 0) {
                 spare_.push_back(std::move(buf));
                 if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                    spdlog::warn("reading {}/per_cpu/cpu{}/trace_pipe_raw: {}", instance_dir_, c.buffer.cpu,
-                                 std::strerror(errno));
+                    spdlog::warn("reading {}: {}", c.buffer.raw_path, std::strerror(errno));
                     c.fd.reset();
                 }
                 break;
@@ -175,7 +186,7 @@ bool RawCapture::drain_all(std::vector<Page>& into) {
                 used = std::min(used, header + data + 8);
             }
             buf.resize(used);
-            into.push_back({c.buffer.cpu, std::move(buf)});
+            into.push_back({c.buffer.cpu, std::move(buf), c.main});
         }
     }
     // Pages in the order of their first events (a page starts with its timestamp): decoding
@@ -219,7 +230,7 @@ void RawCapture::reader() {
     while (!abort_) {
         // Asleep until a CPU's buffer is wake_percent full, or drain_interval at most.
         if (::ppoll(fds.data(), fds.size(), &timeout, nullptr) < 0 && errno != EINTR) {
-            spdlog::warn("waiting on {}'s buffers: {}", instance_dir_, std::strerror(errno));
+            spdlog::warn("waiting on {}'s buffers: {}", instance_dirs_.front(), std::strerror(errno));
             std::this_thread::sleep_for(options_.drain_interval);
         }
         if (abort_) break;
@@ -227,7 +238,7 @@ void RawCapture::reader() {
         enqueue();
         if (any) continue;
         auto now = std::chrono::steady_clock::now();
-        if (hook_exited_ || (now >= next_off_check && ftrace::finishing(instance_dir_))) {
+        if (hook_exited_ || (now >= next_off_check && ftrace::finishing(instance_dirs_.front()))) {
             // Producers are done: events may still be landing on other CPUs for a moment, so
             // drain until the kernel counts no unread entries anywhere.
             for (int pass = 0; pass < kFinishPasses && !abort_; ++pass) {
@@ -249,8 +260,8 @@ void RawCapture::reader() {
 }
 
 void RawCapture::finish_reader() {
-    // Loss counters live in the instance: read them before closing lets the hook remove it.
-    auto loss = read_instance_loss(instance_dir_);
+    // Loss counters live in the instances: read them before closing lets the hook remove them.
+    auto loss = instances_loss();
     if (abort_) {
         // Aborted: what is still in the kernel's buffers is lost to us; count it.
         std::uint64_t unread = 0;
@@ -268,6 +279,16 @@ void RawCapture::finish_reader() {
     cv_.notify_all();
 }
 
+CaptureLoss RawCapture::instances_loss() const {
+    CaptureLoss sum;
+    for (const auto& dir : instance_dirs_) {
+        auto l = read_instance_loss(dir);
+        sum.overrun += l.overrun;
+        sum.dropped += l.dropped;
+    }
+    return sum;
+}
+
 CaptureLoss RawCapture::loss() const {
     CaptureLoss l;
     bool final = false;
@@ -276,7 +297,7 @@ CaptureLoss RawCapture::loss() const {
         final = have_final_loss_;
         if (final) l = final_loss_;
     }
-    if (!final) l = read_instance_loss(instance_dir_);
+    if (!final) l = instances_loss();
     l.unparsed = unparsed_;
     l.queue_dropped = queue_dropped_;
     return l;
@@ -301,7 +322,8 @@ bool RawCapture::poll(std::vector<TraceEvent>& out, std::chrono::milliseconds wa
     }
     if (abort_) return false;  // abort() counts what is left
     if (options_.page_tap)
-        for (const auto& p : taken_) options_.page_tap(p.cpu, p.bytes);
+        for (const auto& p : taken_)
+            if (p.tap) options_.page_tap(p.cpu, p.bytes);
     // Decoded straight behind what is held; hold_new() puts them in order.
     const std::size_t first_new = held_.size();
     for (const auto& p : taken_) {

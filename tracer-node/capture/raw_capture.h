@@ -1,6 +1,8 @@
 // RawCapture: reads a tracefs instance's per-CPU binary ring buffers
 // (per_cpu/cpuN/trace_pipe_raw) instead of its text trace_pipe — the text pipe formats every
-// event in the kernel and loses most of them under load; the raw buffers keep up.
+// event in the kernel and loses most of them under load; the raw buffers keep up. A hook run's
+// companion instance (ftrace::run_instances: trace_events' target-scoped events) is read with it,
+// its per-CPU buffers as more CPUs of the same merge, into the same events in timestamp order.
 // Two stages so a slow exporter never makes the kernel overwrite events:
 //   reader thread (owned here): sleeps in poll(2) on every CPU's trace_pipe_raw until the kernel
 //     wakes it (a CPU's buffer is CaptureOptions::wake_percent full: the instance's
@@ -15,10 +17,15 @@
 // Ordering: each drain takes every CPU's data up to that moment, so an event can only be
 // overtaken by one of another CPU read in the same or the next drain: drain_interval (10 ms) is
 // within the merge window (20 ms). docs/api.md "Capture" states what is guaranteed.
-// End: when the instance's tracing_on reads 0 (the hook is stopping) or hook_exited() is
-// called, the reader drains until every CPU is empty, reads the kernel's loss counters
-// (per_cpu/cpuN/stats overrun / dropped events) and closes its files so the hook can remove
-// the instance; poll() returns false once everything queued was handed out.
+// End: when the main instance's tracing_on reads 0 (the hook is stopping) or hook_exited() is
+// called, the reader drains until every CPU of every instance is empty, reads the kernel's loss
+// counters (per_cpu/cpuN/stats overrun / dropped events, summed over the instances) and closes
+// its files so the hook can remove the instances; poll() returns false once everything queued
+// was handed out.
+// Page tap (CaptureOptions::page_tap): the main instance's pages only. A recording is one
+// instance's per-CPU page streams (docs/viewers.md) described by that instance's event formats;
+// the companion's pages would interleave with the main's on the same CPU out of time order and
+// carry events the recording's formats do not list.
 #pragma once
 
 #include <atomic>
@@ -39,8 +46,9 @@ namespace ct::node {
 
 class RawCapture : public CaptureSource {
 public:
-    // instance_dir: ".../instances/<name>". Errors: kIo when the per-CPU buffers cannot be
-    // opened or the event formats cannot be read; kInternal when they do not parse.
+    // instance_dir: ".../instances/<name>", the main instance (its companion is found by
+    // ftrace::run_instances). Errors: kIo when the per-CPU buffers cannot be opened or the event
+    // formats cannot be read; kInternal when they do not parse.
     static Result<std::unique_ptr<RawCapture>> open(const std::string& instance_dir, const CaptureOptions& options);
     ~RawCapture() override;
 
@@ -56,31 +64,35 @@ private:
     struct Page {
         int cpu;
         std::string bytes;
+        bool tap = true;  // the main instance's: goes to the page tap
     };
+    // One CPU's buffer of one of the instances.
     struct Cpu {
         ftrace::CpuBuffer buffer;
         FD fd;
+        std::size_t subbuf_size = 0;  // its instance's
+        bool main = true;             // of the main instance (not the companion)
     };
 
-    RawCapture(std::string instance_dir, CaptureOptions options, std::unique_ptr<RawDecoder> decoder,
-               std::vector<Cpu> cpus, std::size_t subbuf_size);
+    RawCapture(std::vector<std::string> instance_dirs, CaptureOptions options, std::unique_ptr<RawDecoder> decoder,
+               std::vector<Cpu> cpus);
     void reader();
     // One pass over the CPUs, reading each until it is empty; appends the pages ordered by their
     // start time (each CPU's in its order). True when it read anything.
     bool drain_all(std::vector<Page>& into);
     std::string spare_buffer();  // reader thread: a page buffer to reuse, or an empty string
     void finish_reader();
+    CaptureLoss instances_loss() const;  // the kernel's counters, summed over the instances
     // Puts the events decoded behind held_[first] (at least one) in (timestamp, arrival) order
     // with the held ones. Returns the newest timestamp.
     std::uint64_t hold_new(std::size_t first);
     // The same for events in fresh_ (not empty), merged into held_.
     std::uint64_t hold_fresh();
 
-    std::string instance_dir_;
+    std::vector<std::string> instance_dirs_;  // the run's instances, the main one first
     CaptureOptions options_;
     std::unique_ptr<RawDecoder> decoder_;
-    std::vector<Cpu> cpus_;  // reader thread only
-    std::size_t subbuf_size_;
+    std::vector<Cpu> cpus_;  // reader thread only; every instance's, the main one's first
 
     mutable std::mutex mutex_;  // guards the queue, the flags below and final_loss_
     std::condition_variable cv_;

@@ -8,6 +8,7 @@
 #include <traceevent/trace-seq.h>
 
 #include "common/strings.h"
+#include "common/target_events.h"
 #include "tracer-node/capture/page_reader.h"
 
 namespace ct::node {
@@ -152,7 +153,9 @@ std::unique_ptr<RawDecoder::EventInfo> RawDecoder::make_info(tep_event* ev) cons
         // Anything else (a struct of odd size) has no faithful JSON form: details show it.
     }
     auto details = enter ? EventType::Details::kArgs : exit ? EventType::Details::kReturn : EventType::Details::kStored;
-    info->type = std::make_unique<EventType>(ev->name, std::move(fields), details);
+    // A target-scoped event (common/target_events.h) is about the task its target field names.
+    const auto subject = target_field(ev->system ? ev->system : "", name).value_or("");
+    info->type = std::make_unique<EventType>(ev->name, std::move(fields), details, subject);
     return info;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 
 namespace ct::node {
 
@@ -178,7 +179,7 @@ EventType::Lifecycle lifecycle_of(std::string_view name) {
 
 }  // namespace
 
-EventType::EventType(std::string name, std::vector<EventField> fields, Details details)
+EventType::EventType(std::string name, std::vector<EventField> fields, Details details, std::string_view subject_field)
     : name_(std::move(name)), fields_(std::move(fields)), details_(details), lifecycle_(lifecycle_of(name_)) {
     name_member_ = R"(,"event":")" + escaped(name_) + '"';
     // What goes before each value: the opening of "fields" (and of "args"), commas, the key.
@@ -203,6 +204,10 @@ EventType::EventType(std::string name, std::vector<EventField> fields, Details d
         json_overhead_ += value_prefixes_.back().size() + arg_labels_.back().size();
         if (f.name == "ret") ret_field_ = static_cast<int>(i);
     }
+    if (!subject_field.empty()) subject_field_ = field_index(subject_field);
+    if (subject_field_ >= 0 && fields_[subject_field_].kind != FieldKind::kSigned &&
+        fields_[subject_field_].kind != FieldKind::kUnsigned)
+        subject_field_ = -1;  // not a task id
     if (!fields_.empty()) fields_end_ = in_args ? "}}" : "}";
     json_overhead_ += name_member_.size() + fields_end_.size();
 }
@@ -256,6 +261,17 @@ std::string_view ValueReader::next_array() {
 }
 
 std::string_view TraceEvent::name() const { return type ? std::string_view(type->name()) : std::string_view(); }
+
+pid_t TraceEvent::subject() const {
+    if (!type || type->subject_field() < 0) return pid;
+    // Rare events (signals, OOM kills): walking the packed values up to the field is cheap enough.
+    const auto* wanted = &type->fields()[static_cast<std::size_t>(type->subject_field())];
+    std::int64_t value = 0;
+    visit_fields(*this, [&](const FieldValue& v) {
+        if (v.field == wanted) value = v.as_signed();
+    });
+    return value > 0 && value <= std::numeric_limits<pid_t>::max() ? static_cast<pid_t>(value) : pid;
+}
 
 std::string TraceEvent::details() const {
     if (!type) return {};

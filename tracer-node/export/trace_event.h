@@ -54,8 +54,10 @@ public:
     // Process lifecycle events capture uses for task names and attribution.
     enum class Lifecycle : std::uint8_t { kNone, kFork, kExec, kExit };
 
-    // `fields` in export order; argument fields must be contiguous.
-    EventType(std::string name, std::vector<EventField> fields, Details details);
+    // `fields` in export order; argument fields must be contiguous. `subject_field`: for an event
+    // written by one task about another (a signal's sender about its target), the integer field
+    // naming that other task; "" (or a name not among `fields`) for the usual kind.
+    EventType(std::string name, std::vector<EventField> fields, Details details, std::string_view subject_field = {});
     EventType(const EventType&) = delete;
     EventType& operator=(const EventType&) = delete;
 
@@ -74,6 +76,7 @@ public:
     const std::string& fields_end() const { return fields_end_; }  // } or }} (args last); "" without fields
     const std::string& arg_label(std::size_t field) const { return arg_labels_[field]; }  // [, ]<name>: (escaped)
     int ret_field() const { return ret_field_; }  // index of the field "ret", or -1
+    int subject_field() const { return subject_field_; }  // index of the subject field, or -1
     std::size_t json_overhead() const { return json_overhead_; }  // bytes of all of the above
 
 private:
@@ -85,6 +88,7 @@ private:
     std::vector<std::string> value_prefixes_, arg_labels_;
     std::string fields_end_;
     int ret_field_ = -1;
+    int subject_field_ = -1;
     std::size_t json_overhead_ = 0;
 };
 
@@ -179,6 +183,9 @@ struct TraceEvent {
 
     // "sys_enter_getppid", "sched_switch", ...; "" without a type.
     std::string_view name() const;
+    // The task the event is about: the one its type's subject field names when it has one (and
+    // it holds a pid), else `pid`. What the event's owner (pod/container) is looked up by.
+    pid_t subject() const;
     // The event's own text as ftrace prints it. Allocates: for tests and slow paths.
     std::string details() const;
 };
