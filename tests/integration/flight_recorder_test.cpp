@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "tests/integration/process_probe.h"
+#include "tracer-node/capture/ftrace_instance.h"
 #include "tests/integration/svc_fixture.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/otlp_receiver.h"
@@ -531,4 +532,34 @@ TEST_CASE("flight recorder: the OTLP exporter sends a span of every dump", "[int
                    1;
         },
         5s));
+}
+
+TEST_CASE("flight recorder: a dump's JSON lines keep to the session's containers, as a live stream does",
+          "[integration][root][flight]") {
+    Pod ours("flight-scope-a");
+    Pod other("flight-scope-b");
+    TracerNode node;
+    auto id = create_flight(node, "flight-scope-a");
+    node.run(id, true);
+    // The other pod's processes get into the hook's pid filter (as a process moving out of the
+    // session's containers would): their events are in the ring, but not the session's.
+    std::string pipe(node.get_json("/v1/trace-session/" + id).at(id).at("Output").at(0).as_string());
+    const auto instance = fs::path(pipe).parent_path().string();
+    REQUIRE(ct::node::ftrace::add_event_pids(instance, {other.host_pids().front()}));  // its shell runs each exec
+    other.exec(fmt::format("{} {}", built("bench/getppid_loop"), 100));
+    ours.exec(fmt::format("{} {}", built("bench/getppid_loop"), 100));
+    auto made = node.request("POST", "/v1/trace-session/" + id + "/dump");
+    REQUIRE(made.status == 200);
+    const auto base = "/v1/trace-session/" + id + "/dumps/" + std::string(json::parse(made.body).at("Id").as_string());
+    TempDir dir;
+    std::size_t in_ring = 0;
+    for (const auto& l : report_of(node, base + "/trace.dat", dir.path() / "scope.dat"))
+        in_ring += l.event == "sys_enter_getppid";
+    std::size_t in_lines = 0;
+    for (const auto& l : parse_dump_lines(node.request("GET", base))) {
+        CHECK(l.at("pod") == "flight-scope-a");
+        in_lines += l.at("event") == "sys_enter_getppid";
+    }
+    CHECK(in_lines >= 100);            // the session's pod's calls
+    CHECK(in_ring >= in_lines + 100);  // and the other pod's, which are not its
 }
