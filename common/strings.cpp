@@ -1,5 +1,7 @@
 #include "common/strings.h"
 
+#include <time.h>
+
 #include <charconv>
 
 #include <fmt/format.h>
@@ -103,6 +105,14 @@ std::string to_valid_utf8(std::string_view text) {
         text.remove_prefix(1);
     }
     return out;
+}
+
+std::string rfc3339(std::int64_t unix_ns) {
+    time_t secs = static_cast<time_t>(unix_ns / 1'000'000'000);
+    tm t{};
+    ::gmtime_r(&secs, &t);
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
+                       t.tm_hour, t.tm_min, t.tm_sec, unix_ns % 1'000'000'000);
 }
 
 }  // namespace ct

@@ -1,6 +1,7 @@
 // Small pure string helpers shared by both programs.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,5 +36,8 @@ size_t valid_utf8_prefix(std::string_view text);
 // (kernel text, task names, node answers, request paths) on their way into JSON: Boost.JSON
 // writes string bytes as they are, and a consumer rejects a document that is not UTF-8.
 std::string to_valid_utf8(std::string_view text);
+
+// Unix nanoseconds as RFC 3339 in UTC with nanoseconds: "2026-12-07T00:18:52.123456789Z".
+std::string rfc3339(std::int64_t unix_ns);
 
 }  // namespace ct

@@ -270,7 +270,8 @@ int main(int argc, char** argv) {
     auto dumps = ct::node::flight::DumpStore::open({.dir = (std::filesystem::path(f.state_dir) / "dumps").string(),
                                                     .limit = f.dump_limit,
                                                     .holdoff = std::chrono::milliseconds(f.dump_holdoff_ms),
-                                                    .procfs_root = f.procfs});
+                                                    .procfs_root = f.procfs,
+                                                    .exporters = exporters});
     if (!dumps) return usage_error("--state-dir: " + dumps.error().message);
     // Sessions and API: the real discovery, hooks and captures behind the sessions' interfaces.
     ct::node::NodeMetrics metrics;

@@ -2,6 +2,7 @@
 add_library(ct_test_support STATIC
   support/fixtures.cpp
   support/viewer_tools.cpp
+  support/otlp_receiver.cpp
 )
 target_include_directories(ct_test_support PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(ct_test_support PUBLIC ct_common Catch2::Catch2)

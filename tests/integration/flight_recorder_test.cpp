@@ -1,7 +1,8 @@
 // Flight recorder end to end (docs/flight-recorder.md): a real tracer-node runs a real ftrace
 // hook in "flight-recorder" mode on a real unshare pod; nothing is read while it runs; dumps (by
-// hand and on a fatal signal) hold the pod's last events, read back by the real trace-cmd and
-// as trace.json; a restarted node keeps them. Needs root (ftrace, unshare).
+// hand and on a fatal signal) hold the pod's last events, read back by the real trace-cmd, as
+// trace.json and as JSON lines; each dump is recorded in the JSON-lines file and sent to a
+// loopback OTLP receiver; a restarted node keeps them. Needs root (ftrace, unshare).
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -11,13 +12,17 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "tests/integration/process_probe.h"
+#include "tracer-node/capture/ftrace_instance.h"
 #include "tests/integration/svc_fixture.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/otlp_receiver.h"
 #include "tests/support/viewer_tools.h"
 
 using namespace ct::test;
@@ -76,6 +81,41 @@ std::pair<pid_t, std::size_t> busiest(const std::vector<ReportLine>& lines) {
     for (auto [pid, c] : n)
         if (c > best.second) best = {pid, c};
     return best;
+}
+
+// A dump's JSON lines (GET .../dumps/<id>): REQUIREs 200, the JSON-lines type, and timestamps in
+// order.
+std::vector<json::object> parse_dump_lines(const ct::http::ClientResponse& r) {
+    INFO(r.body.substr(0, 300));
+    REQUIRE(r.status == 200);
+    CHECK(r.headers.at("content-type") == "application/x-ndjson");
+    std::vector<json::object> out;
+    std::istringstream in(r.body);
+    std::uint64_t last = 0;
+    for (std::string line; std::getline(in, line);) {
+        out.push_back(json::parse(line).as_object());
+        const auto ts = out.back().at("timestamp_ns").to_number<std::uint64_t>();
+        CHECK(ts >= last);
+        last = ts;
+    }
+    return out;
+}
+
+// The event names of `pid`'s getppid lines, in order.
+std::vector<std::string> getppid_lines(const std::vector<json::object>& lines, pid_t pid) {
+    std::vector<std::string> out;
+    for (const auto& l : lines)
+        if (l.at("pid") == pid && l.at("event").as_string().ends_with("_getppid"))
+            out.emplace_back(l.at("event").as_string());
+    return out;
+}
+
+// The dump records (lines with "kind") in the node's JSON-lines file.
+std::vector<json::object> dump_records(const TracerNode& node) {
+    std::vector<json::object> out;
+    for (auto& e : node.events())
+        if (e.contains("kind")) out.push_back(std::move(e));
+    return out;
 }
 
 }  // namespace
@@ -144,6 +184,41 @@ TEST_CASE("flight recorder: nothing is read while it runs, and a dump by hand ho
     }
     CHECK(slices == static_cast<std::size_t>(kCalls));
 
+    // As JSON lines: the lines a live stream of the session gives, only the pod's, named, in
+    // order; no trigger, and no fork/exec bookkeeping.
+    auto jl = parse_dump_lines(node.request("GET", base));
+    auto enter_exit = getppid_lines(jl, pid);
+    REQUIRE(enter_exit == calls);
+    for (const auto& l : jl) {
+        CHECK(l.at("session") == id.c_str());
+        CHECK(l.at("hook") == "trace_syscalls");
+        CHECK(l.at("context") == "flight");
+        CHECK(l.at("pod") == "flight-pod");
+        CHECK(l.at("container") == "flight-pod");
+        CHECK_FALSE(l.at("event").as_string().starts_with("sched_process_"));
+        if (l.at("pid") == pid) CHECK(l.at("task") == "getppid_loop");
+    }
+    INFO(json::serialize(jl.front()));
+    CHECK(jl.front().at("event") == "sys_enter_getppid");
+    CHECK(jl.front().at("cpu").is_int64());
+    CHECK(jl.front().at("timestamp").is_string());
+
+    // The JSON-lines sink got one record of it.
+    auto records = dump_records(node);
+    REQUIRE(records.size() == 1);
+    INFO(json::serialize(records[0]));
+    CHECK(records[0].at("kind") == "dump");
+    CHECK(records[0].at("dump") == dump.at("Id"));
+    CHECK(records[0].at("session") == id.c_str());
+    CHECK(records[0].at("node") == "test-node");
+    CHECK(records[0].at("context") == "flight");
+    CHECK(records[0].at("reason") == "by hand");
+    CHECK(records[0].at("events") == dump.at("Events"));
+    CHECK(records[0].at("lost") == dump.at("Lost"));
+    CHECK(records[0].at("time") == dump.at("Time"));
+    CHECK(records[0].at("from") == dump.at("From"));
+    CHECK(records[0].at("to") == dump.at("To"));
+
     // Nothing happened since: a second dump by hand is valid, and holds none of those calls.
     auto again = node.request("POST", "/v1/trace-session/" + id + "/dump", "{}");
     REQUIRE(again.status == 200);
@@ -153,7 +228,14 @@ TEST_CASE("flight recorder: nothing is read while it runs, and a dump by hand ho
                                       "/trace.dat",
                             dir.path() / "second.dat");
     CHECK(getppid_of(lines2, pid).empty());
+    CHECK(getppid_lines(parse_dump_lines(node.request("GET", "/v1/trace-session/" + id + "/dumps/" +
+                                                                 std::string(second.at("Id").as_string()))),
+                        pid)
+              .empty());
     CHECK(dumps_of(node, id).size() == 2);
+    records = dump_records(node);
+    REQUIRE(records.size() == 2);
+    CHECK(records[1].at("dump") == second.at("Id"));
 
     node.run(id, false);
     CHECK(node.instances().empty());
@@ -220,6 +302,16 @@ TEST_CASE("flight recorder: bad input is refused naming the value, and changes n
     CHECK(node.request("GET", "/v1/trace-session/" + id + "/dumps/007/trace.dat").status == 400);
     CHECK(node.request("GET", "/v1/trace-session/" + id + "/dumps/7/trace.dat").status == 404);
     CHECK(node.request("GET", "/v1/trace-session/" + id + "/dumps/7/trace.json?clock=x").status == 400);
+    auto lines_of = [&](const std::string& session, const std::string& dump) {
+        return node.request("GET", "/v1/trace-session/" + session + "/dumps/" + dump);
+    };
+    CHECK_THAT(error_of(lines_of(id, "007")), Catch::Contains("\"007\""));
+    CHECK(lines_of(id, "007").status == 400);
+    CHECK(lines_of(id, "7").status == 404);
+    CHECK_THAT(error_of(lines_of(id, "7")), Catch::Contains("no dump 7"));
+    CHECK(lines_of("123", "7").status == 404);
+    CHECK(lines_of("all", "7").status == 400);
+    CHECK(lines_of(id, "7?clock=trace").status == 400);
     CHECK(dumps_of(node, id).empty());
 
     // --dump-limit 2: a third dump removes the first.
@@ -234,6 +326,11 @@ TEST_CASE("flight recorder: bad input is refused naming the value, and changes n
     CHECK(kept[0].at("Id") == ids[1].c_str());
     CHECK(kept[1].at("Id") == ids[2].c_str());
     CHECK(node.request("GET", "/v1/trace-session/" + id + "/dumps/" + ids[0] + "/trace.dat").status == 404);
+    CHECK(node.request("GET", "/v1/trace-session/" + id + "/dumps/" + ids[0]).status == 404);
+    // Counted in /metrics: one removed, two kept.
+    auto metrics = node.request("GET", "/metrics").body;
+    CHECK(metric_value(metrics, "container_tracer_dumps_removed_total") == 1);
+    CHECK(metric_value(metrics, "container_tracer_dumps") == 2);
 }
 
 TEST_CASE("flight recorder: a SIGSEGV sent to a pod's process dumps its last getppid calls and the signal",
@@ -284,6 +381,37 @@ TEST_CASE("flight recorder: a SIGSEGV sent to a pod's process dumps its last get
     REQUIRE(calls.size() == 2 * kCalls);  // the default 8 MiB per CPU holds them all
     for (std::size_t i = 0; i < calls.size(); ++i)
         CHECK(calls[i] == (i % 2 == 0 ? "sys_enter_getppid" : "sys_exit_getppid"));
+
+    // As JSON lines: the same calls, then the signal (the trigger's own event) in its time
+    // position, its task the target.
+    auto jl = parse_dump_lines(node.request("GET", "/v1/trace-session/" + id + "/dumps/" +
+                                                       std::string(dump.at("Id").as_string())));
+    CHECK(getppid_lines(jl, pid) == calls);
+    std::optional<std::size_t> signal_at;
+    std::size_t last_call = 0;
+    for (std::size_t i = 0; i < jl.size(); ++i) {
+        if (jl[i].at("event") == "signal_generate") {
+            CHECK_FALSE(signal_at);
+            signal_at = i;
+        } else if (jl[i].at("pid") == pid) {
+            last_call = i;
+        }
+    }
+    REQUIRE(signal_at);
+    const auto& sig = jl[*signal_at];
+    INFO(json::serialize(sig));
+    CHECK(*signal_at > last_call);
+    CHECK(sig.at("pid") == pid);
+    CHECK(sig.at("pod") == "flight-crash");
+    CHECK(sig.at("task") == "getppid_loop");
+    CHECK(sig.at("fields").at("sig") == SIGSEGV);
+    CHECK(sig.at("fields").at("pid") == pid);
+    CHECK(sig.at("timestamp_ns") == dump.at("Trigger").at("TimestampNs"));
+    CHECK(sig.at("cpu").as_int64() >= 0);
+    // Its record in the JSON-lines file names the signal too.
+    auto records = dump_records(node);
+    REQUIRE(records.size() == 1);
+    CHECK(records[0].at("reason") == dump.at("Reason"));
     // Only this agent's instances, and the run's trigger instance goes with the run.
     CHECK(node.instances().size() == 2);
     node.run(id, false);
@@ -317,12 +445,21 @@ TEST_CASE("flight recorder: tracer-svc makes, lists and relays a node's dumps", 
     CHECK(dat->headers["content-type"] == "application/octet-stream");
     TempDir dir;
     std::ofstream(dir.path() / "svc.dat", std::ios::binary) << dat->body;
-    CHECK(busiest(parse_trace_cmd_report(trace_cmd({"report", "-t", "-i", (dir.path() / "svc.dat").string()}))).second ==
-          300);
+    auto [loop_pid, loop_calls] =
+        busiest(parse_trace_cmd_report(trace_cmd({"report", "-t", "-i", (dir.path() / "svc.dat").string()})));
+    CHECK(loop_calls == 300);
     auto doc = svc.get("/v1/trace-session/" + id + "/dumps/" + dump_id + "/trace.json");
     REQUIRE(doc);
     CHECK(doc->status == 200);
     CHECK(json::parse(doc->body).as_object().contains("traceEvents"));
+    auto jl = svc.get("/v1/trace-session/" + id + "/dumps/" + dump_id);
+    REQUIRE(jl);
+    auto lines = parse_dump_lines(*jl);
+    CHECK(getppid_lines(lines, loop_pid).size() == 600);  // enter and exit of each call
+    for (const auto& l : lines) CHECK(l.at("node") == "node-f");
+    auto unknown_lines = svc.get("/v1/trace-session/" + id + "/dumps/7");
+    REQUIRE(unknown_lines);
+    CHECK(unknown_lines->status == 404);
     // The node's refusals pass through; ids are checked by tracer-svc first.
     auto unknown = svc.get("/v1/trace-session/" + id + "/dumps/7/trace.dat");
     REQUIRE(unknown);
@@ -354,4 +491,75 @@ TEST_CASE("flight recorder: a container of the session ending makes a dump", "[i
     CHECK(has_end());
     // The other pod goes on: its container did not end.
     for (const auto& d : dumps_of(node, id)) CHECK(d.at("Reason").as_string().find("flight-end-a") == std::string::npos);
+}
+
+TEST_CASE("flight recorder: the OTLP exporter sends a span of every dump", "[integration][root][flight]") {
+    Pod pod("flight-otlp");
+    OtlpReceiver receiver;
+    TracerNode node({.extra_args = receiver.node_args()});
+    auto id = create_flight(node, "flight-otlp");
+    node.run(id, true);
+    pod.exec(fmt::format("{} {}", built("bench/getppid_loop"), 100));
+    auto made = node.request("POST", "/v1/trace-session/" + id + "/dump");
+    REQUIRE(made.status == 200);
+    auto dump = json::parse(made.body).as_object();
+    auto dump_spans = [&] {
+        std::vector<json::object> out;
+        for (auto& s : receiver.spans())
+            if (s.at("name") == "flight-recorder dump") out.push_back(std::move(s));
+        return out;
+    };
+    REQUIRE(wait_until([&] { return !dump_spans().empty(); }, 10s));  // the exporter sends every second
+    auto spans = dump_spans();
+    REQUIRE(spans.size() == 1);
+    auto attrs = otlp_attributes(spans[0]);
+    INFO(json::serialize(spans[0]));
+    CHECK(attrs["ct.session.id"] == id.c_str());
+    CHECK(attrs["ct.context"] == "flight");
+    CHECK(attrs["ct.dump.id"] == dump.at("Id"));
+    CHECK(attrs["ct.dump.reason"] == "by hand");
+    CHECK(attrs["ct.dump.events"] == std::to_string(dump.at("Events").to_number<std::uint64_t>()).c_str());
+    CHECK(attrs["ct.dump.lost"] == std::to_string(dump.at("Lost").to_number<std::uint64_t>()).c_str());
+    CHECK(attrs["ct.dump.from"] == dump.at("From"));
+    CHECK(attrs["ct.dump.to"] == dump.at("To"));
+    CHECK_FALSE(spans[0].contains("parentSpanId"));  // a trace of its own
+    CHECK(std::stoull(std::string(spans[0].at("startTimeUnixNano").as_string())) <=
+          std::stoull(std::string(spans[0].at("endTimeUnixNano").as_string())));
+    // Counted with the session's exports (once the receiver's answer is back).
+    CHECK(wait_until(
+        [&] {
+            return node.get_json("/v1/trace-session/" + id).at(id).at("Stats").at("Exporters").at("otlp").at("Exported") ==
+                   1;
+        },
+        5s));
+}
+
+TEST_CASE("flight recorder: a dump's JSON lines keep to the session's containers, as a live stream does",
+          "[integration][root][flight]") {
+    Pod ours("flight-scope-a");
+    Pod other("flight-scope-b");
+    TracerNode node;
+    auto id = create_flight(node, "flight-scope-a");
+    node.run(id, true);
+    // The other pod's processes get into the hook's pid filter (as a process moving out of the
+    // session's containers would): their events are in the ring, but not the session's.
+    std::string pipe(node.get_json("/v1/trace-session/" + id).at(id).at("Output").at(0).as_string());
+    const auto instance = fs::path(pipe).parent_path().string();
+    REQUIRE(ct::node::ftrace::add_event_pids(instance, {other.host_pids().front()}));  // its shell runs each exec
+    other.exec(fmt::format("{} {}", built("bench/getppid_loop"), 100));
+    ours.exec(fmt::format("{} {}", built("bench/getppid_loop"), 100));
+    auto made = node.request("POST", "/v1/trace-session/" + id + "/dump");
+    REQUIRE(made.status == 200);
+    const auto base = "/v1/trace-session/" + id + "/dumps/" + std::string(json::parse(made.body).at("Id").as_string());
+    TempDir dir;
+    std::size_t in_ring = 0;
+    for (const auto& l : report_of(node, base + "/trace.dat", dir.path() / "scope.dat"))
+        in_ring += l.event == "sys_enter_getppid";
+    std::size_t in_lines = 0;
+    for (const auto& l : parse_dump_lines(node.request("GET", base))) {
+        CHECK(l.at("pod") == "flight-scope-a");
+        in_lines += l.at("event") == "sys_enter_getppid";
+    }
+    CHECK(in_lines >= 100);            // the session's pod's calls
+    CHECK(in_ring >= in_lines + 100);  // and the other pod's, which are not its
 }

@@ -4,17 +4,16 @@
 // receiver, and the same answer through tracer-svc.
 #include <catch2/catch.hpp>
 
-#include <mutex>
 #include <thread>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
-#include "common/http_server.h"
 #include "common/strings.h"
 #include "common/syscall_stats.h"
 #include "tests/integration/svc_fixture.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/otlp_receiver.h"
 
 using namespace ct;
 using namespace ct::test;
@@ -93,31 +92,17 @@ std::optional<double> metric_value(const std::string& text, const std::string& n
     return std::stod(text.substr(start, text.find('\n', start) - start));
 }
 
-// Records every POST /v1/metrics body; answers 200 {}.
+// Records every POST /v1/metrics body (OtlpReceiver); answers 200 {}.
 class MetricsReceiver {
 public:
-    MetricsReceiver()
-        : server_({.listen = {"127.0.0.1", 0}, .max_body = 64 << 20}, [this](const http::Request& r) {
-              if (r.method != "POST" || r.path != "/v1/metrics")
-                  return http::Dispatched{http::error_response(404, "no such route"), "other"};
-              std::lock_guard lock(mutex_);
-              bodies_.push_back(r.body);
-              return http::Dispatched{http::Response{.status = 200, .body = "{}"}, "metrics"};
-          }) {
-        auto port = server_.start();
-        REQUIRE(port);
-        port_ = *port;
-    }
-    ~MetricsReceiver() { server_.stop(); }
-    unsigned short port() const { return port_; }
+    unsigned short port() const { return receiver_.port(); }
 
     // The latest value of `metric`'s data point for (pod, syscall[, errno]) in any request
     // (sums: asInt; histograms: count); nullopt when none came.
     std::optional<uint64_t> latest(const std::string& metric, const std::string& pod, const std::string& syscall,
                                    const std::string& errno_name = "") const {
-        std::lock_guard lock(mutex_);
         std::optional<uint64_t> out;
-        for (const auto& body : bodies_) {
+        for (const auto& body : receiver_.bodies()) {
             auto v = json::parse(body);
             for (const auto& rm : v.at("resourceMetrics").as_array()) {
                 bool ours = false;
@@ -144,10 +129,7 @@ public:
     }
 
 private:
-    mutable std::mutex mutex_;
-    std::vector<std::string> bodies_;
-    http::HttpServer server_;
-    unsigned short port_ = 0;
+    OtlpReceiver receiver_{"/v1/metrics"};
 };
 
 }  // namespace

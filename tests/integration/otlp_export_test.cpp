@@ -2,69 +2,19 @@
 // receiver (HttpServer on loopback recording POST /v1/traces bodies), real ftrace, an unshare pod.
 #include <catch2/catch.hpp>
 
-#include <mutex>
 #include <thread>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
-#include "common/http_server.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/otlp_receiver.h"
 
 using namespace ct::test;
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
 namespace {
-
-// Records every POST /v1/traces body; answers 200 {}.
-class Receiver {
-public:
-    Receiver()
-        : server_({.listen = {"127.0.0.1", 0}, .max_body = 64 << 20}, [this](const ct::http::Request& r) {
-              if (r.method != "POST" || r.path != "/v1/traces")
-                  return ct::http::Dispatched{ct::http::error_response(404, "no such route"), "other"};
-              std::lock_guard lock(mutex_);
-              bodies_.push_back(r.body);
-              content_types_.push_back(r.header("content-type"));
-              return ct::http::Dispatched{ct::http::Response{.status = 200, .body = "{}"}, "traces"};
-          }) {
-        auto port = server_.start();
-        REQUIRE(port);
-        port_ = *port;
-    }
-    ~Receiver() { server_.stop(); }
-    void stop() { server_.stop(); }
-    unsigned short port() const { return port_; }
-
-    // Every span received so far, with its resource attributes merged in as "resource".
-    std::vector<json::object> spans() const {
-        std::lock_guard lock(mutex_);
-        std::vector<json::object> out;
-        for (const auto& body : bodies_) {
-            auto v = json::parse(body);
-            for (const auto& rs : v.at("resourceSpans").as_array())
-                for (const auto& ss : rs.at("scopeSpans").as_array())
-                    for (const auto& s : ss.at("spans").as_array()) {
-                        auto o = s.as_object();
-                        o["resource"] = rs.at("resource");
-                        out.push_back(std::move(o));
-                    }
-        }
-        return out;
-    }
-    std::vector<std::string> content_types() const {
-        std::lock_guard lock(mutex_);
-        return content_types_;
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::vector<std::string> bodies_;
-    std::vector<std::string> content_types_;
-    ct::http::HttpServer server_;
-    unsigned short port_ = 0;
-};
 
 bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -80,15 +30,6 @@ json::object otlp_stats(TracerNode& node, const std::string& id) {
     return v.at(id).at("Stats").at("Exporters").at("otlp").as_object();
 }
 
-std::map<std::string, json::value> attributes(const json::object& span) {
-    std::map<std::string, json::value> out;
-    for (const auto& a : span.at("attributes").as_array()) {
-        const auto& v = a.at("value").as_object();
-        out[std::string(a.at("key").as_string())] = v.contains("stringValue") ? v.at("stringValue") : v.at("intValue");
-    }
-    return out;
-}
-
 size_t loop_events(TracerNode& node, const std::string& id) {
     size_t n = 0;
     for (const auto& e : node.events())
@@ -101,7 +42,7 @@ size_t loop_events(TracerNode& node, const std::string& id) {
 TEST_CASE("a session run is exported as one OTLP trace and a dead receiver is counted while capture goes on",
           "[integration][root]") {
     constexpr long kCalls = 500;
-    Receiver receiver;
+    OtlpReceiver receiver;
     Pod pod("otlp-pod-1");
     TracerNode node({.extra_args = {"--otlp-endpoint", fmt::format("http://127.0.0.1:{}", receiver.port())}});
     auto id = node.create_session("otlp-pod-1", "*", "-s getppid", "trace_syscalls", "otlp-ctx");
@@ -126,7 +67,7 @@ TEST_CASE("a session run is exported as one OTLP trace and a dead receiver is co
         if (s.at("name") == "otlp-ctx") roots.push_back(s);
         if (s.at("name") == "getppid") {
             calls.push_back(s);
-            loop_calls += attributes(s)["comm"] == "getppid_loop";
+            loop_calls += otlp_attributes(s)["comm"] == "getppid_loop";
         }
     }
     REQUIRE(roots.size() == 1);
@@ -146,7 +87,7 @@ TEST_CASE("a session run is exported as one OTLP trace and a dead receiver is co
         // Within the root's wall-clock window, give or take the clock-offset approximation (1 s).
         auto root_start = std::stoull(std::string(root.at("startTimeUnixNano").as_string()));
         CHECK(start + 1'000'000'000ULL >= root_start);
-        auto attrs = attributes(s);
+        auto attrs = otlp_attributes(s);
         CHECK(attrs.contains("pid"));
         CHECK((attrs["comm"] == "getppid_loop" || attrs["comm"] == "sh"));
         CHECK(attrs.contains("ret"));

@@ -182,6 +182,7 @@ std::vector<boost::json::object> TracerNode::events() const {
 size_t TracerNode::count(const std::string& event, pid_t pid, const std::string& id) const {
     size_t n = 0;
     for (const auto& e : events()) {
+        if (e.contains("kind")) continue;  // a record (a flight-recorder dump's), not an event
         if (!event.empty() && e.at("event").as_string() != event) continue;
         if (pid != 0 && e.at("pid").as_int64() != pid) continue;
         if (!id.empty() && e.at("session").as_string() != id) continue;

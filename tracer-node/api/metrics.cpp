@@ -2,6 +2,8 @@
 
 #include <malloc.h>
 
+#include <algorithm>
+
 #include <prometheus/text_serializer.h>
 
 #include "common/http_server.h"
@@ -68,8 +70,18 @@ NodeMetrics::NodeMetrics()
       stream_readers_(prometheus::BuildGauge()
                           .Name("container_tracer_stream_readers")
                           .Help("Live stream readers (GET .../trace) of all sessions")
-                          .Register(*registry_)) {
+                          .Register(*registry_)),
+      dumps_removed_(prometheus::BuildCounter()
+                         .Name("container_tracer_dumps_removed_total")
+                         .Help("Flight-recorder dumps removed for --dump-limit (the oldest of their session)")
+                         .Register(*registry_)),
+      dumps_kept_(prometheus::BuildGauge()
+                      .Name("container_tracer_dumps")
+                      .Help("Flight-recorder dumps kept now, of all sessions")
+                      .Register(*registry_)) {
     stream_readers_.Add({});
+    dumps_removed_.Add({});
+    dumps_kept_.Add({});
     for (auto kind : kLimitKinds) limit_rejections_.Add({{"limit", std::string(kind)}});
 }
 
@@ -129,6 +141,13 @@ void NodeMetrics::update_exporters(const std::map<std::string, ExportCounts>& to
 
 void NodeMetrics::set_stream_readers(std::size_t readers) {
     stream_readers_.Add({}).Set(static_cast<double>(readers));
+}
+
+void NodeMetrics::update_dumps(std::uint64_t removed, std::size_t kept) {
+    std::lock_guard lock(mutex_);
+    add_delta(dumps_removed_.Add({}), removed, last_dumps_removed_);
+    last_dumps_removed_ = std::max(removed, last_dumps_removed_);
+    dumps_kept_.Add({}).Set(static_cast<double>(kept));
 }
 
 void NodeMetrics::update_heap() {

@@ -18,6 +18,9 @@
 //       statistics sessions' counts (api/stats_metrics.h), replaced at each update
 //   container_tracer_stream_readers                        gauge: live stream readers of all sessions
 //       (GET .../trace); tracer-svc holds one per session it relays
+//   container_tracer_dumps_removed_total                  counter: flight-recorder dumps removed for
+//       --dump-limit (DumpStore::removed())
+//   container_tracer_dumps                                 gauge: flight-recorder dumps kept now
 //   container_tracer_heap_bytes{state}                      gauge: the C heap (glibc mallinfo2)
 //       state = in_use (allocated, not yet freed) | free (held by the allocator, not returned);
 //       resident memory above in_use is the allocator's and the stacks', not a leak
@@ -62,6 +65,8 @@ public:
     void update_syscall_stats(const std::vector<SessionManager::RunningCounts>& runs);
     // Live stream readers of all sessions now (StreamHub::readers()).
     void set_stream_readers(std::size_t readers);
+    // The flight recorders' dumps: removed for the limit since start, and kept now.
+    void update_dumps(std::uint64_t removed, std::size_t kept);
     // The allocator's figures now (mallinfo2 walks every arena: once per scrape, not per event).
     void update_heap();
     prometheus::Registry& registry() { return *registry_; }
@@ -80,10 +85,13 @@ private:
     prometheus::Family<prometheus::Counter>& limit_rejections_;
     prometheus::Family<prometheus::Gauge>& heap_;
     prometheus::Family<prometheus::Gauge>& stream_readers_;
+    prometheus::Family<prometheus::Counter>& dumps_removed_;
+    prometheus::Family<prometheus::Gauge>& dumps_kept_;
 
     mutable std::mutex mutex_;  // guards the last-seen values below
     std::map<std::string, SessionStats> last_sessions_;    // session id -> Stats at the last update
     std::map<std::string, ExportCounts> last_exporters_;  // exporter kind -> totals at the last update
+    std::uint64_t last_dumps_removed_ = 0;
     std::vector<prometheus::MetricFamily> syscall_families_;  // built by update_syscall_stats
 };
 

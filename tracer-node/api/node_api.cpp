@@ -9,6 +9,7 @@
 #include "common/syscall_stats.h"
 #include "tracer-node/api/render.h"
 #include "tracer-node/record/export_stream.h"
+#include "tracer-node/sessions/node_deps.h"
 
 namespace ct::node {
 
@@ -44,6 +45,9 @@ http::Router NodeApi::router() {
           [this](const Request& q, const http::PathParams& p) { return post_dump(p.at("id"), q); });
     r.add("GET", "/v1/trace-session/{id}/dumps",
           [this](const Request&, const http::PathParams& p) { return list_dumps(p.at("id")); });
+    r.add("GET", "/v1/trace-session/{id}/dumps/{dump}", [this](const Request& q, const http::PathParams& p) {
+        return dump_lines(p.at("id"), p.at("dump"), q.query);
+    });
     r.add("GET", "/v1/trace-session/{id}/dumps/{dump}/trace.dat", [this](const Request& q, const http::PathParams& p) {
         return export_dump(p.at("id"), p.at("dump"), true, q.query);
     });
@@ -64,6 +68,7 @@ http::Router NodeApi::router() {
         metrics_.update_syscall_stats(sessions_.running_statistics());
         if (exporters_) metrics_.update_exporters(exporters_->total_counts());
         if (stream_hub_) metrics_.set_stream_readers(stream_hub_->readers());
+        if (dumps_) metrics_.update_dumps(dumps_->removed(), dumps_->kept());
         metrics_.update_heap();
         Response res;
         res.body = metrics_.serialize();
@@ -256,13 +261,13 @@ namespace ct::node {
 namespace {
 
 json::value time_or_null(const std::optional<std::int64_t>& unix_ns) {
-    return unix_ns ? json::value(flight::rfc3339(*unix_ns)) : json::value(nullptr);
+    return unix_ns ? json::value(rfc3339(*unix_ns)) : json::value(nullptr);
 }
 
 json::object render_dump(const flight::Dump& d) {
     json::object o{{"Id", d.id},
                    {"Reason", d.reason},
-                   {"Time", flight::rfc3339(d.time_unix_ns)},
+                   {"Time", rfc3339(d.time_unix_ns)},
                    {"Events", d.events},
                    {"Lost", d.lost},
                    {"From", time_or_null(d.from_unix_ns)},
@@ -308,41 +313,73 @@ Response NodeApi::list_dumps(const std::string& text) {
     return json_response(std::move(out));
 }
 
-Response NodeApi::export_dump(const std::string& text, const std::string& dump_id, bool dat, const std::string& query) {
+Result<NodeApi::FoundDump> NodeApi::find_dump(const std::string& text, const std::string& dump_id) {
     auto id = parse_session_id(text);
-    if (!id) return error_response(id.error());
-    if (!*id) return error_response(400, "a dump belongs to one trace session id, not \"all\"");
+    if (!id) return std::unexpected(id.error());
+    if (!*id) return fail(Errc::kInvalidArgument, "a dump belongs to one trace session id, not \"all\"");
     auto dump = parse_session_id(dump_id);
     if (!dump || !*dump)
-        return error_response(400, fmt::format("invalid dump id \"{}\": expected a decimal unsigned 64-bit number "
-                                               "without leading zeros",
-                                               dump_id));
+        return fail(Errc::kInvalidArgument, fmt::format("invalid dump id \"{}\": expected a decimal unsigned 64-bit "
+                                                        "number without leading zeros",
+                                                        dump_id));
+    auto view = sessions_.get(**id);
+    if (!view) return std::unexpected(view.error());
+    if (!dumps_) return fail(Errc::kNotFound, fmt::format("trace session {} has no dump {}", text, dump_id));
+    auto described = dumps_->get(text, dump_id);
+    if (!described) return std::unexpected(described.error());
+    auto recording = dumps_->recording(text, dump_id);
+    if (!recording) return std::unexpected(recording.error());
+    return FoundDump{std::move(*view), std::move(*described), std::move(*recording)};
+}
+
+Response NodeApi::export_dump(const std::string& text, const std::string& dump_id, bool dat, const std::string& query) {
     auto q = record::parse_json_query(query, {});
     if (!q) return error_response(q.error());
     if (dat && !query.empty()) return error_response(400, fmt::format("trace.dat takes no query, got \"{}\"", query));
-    auto view = sessions_.get(**id);
-    if (!view) return error_response(view.error());
-    if (!dumps_) return error_response(404, fmt::format("trace session {} has no dump {}", text, dump_id));
-    auto recording = dumps_->recording(text, dump_id);
-    if (!recording) return error_response(recording.error());
+    auto found = find_dump(text, dump_id);
+    if (!found) return error_response(found.error());
+    auto& recording = found->recording;
     Response res;
     res.headers.emplace_back("Content-Disposition", fmt::format("attachment; filename=\"session-{}-dump-{}.{}\"", text,
                                                                 dump_id, dat ? "dat" : "json"));
     if (dat) {
-        auto stream = record::trace_dat_stream(std::move(*recording), kWriterVersion);
+        auto stream = record::trace_dat_stream(std::move(recording), kWriterVersion);
         if (!stream) return error_response(stream.error());
         res.content_type = "application/octet-stream";
         res.stream = std::move(*stream);
         return res;
     }
     res.content_type = "application/json";
-    res.stream = record::trace_json_stream({std::move(*recording)},
+    res.stream = record::trace_json_stream({std::move(recording)},
                                            {.realtime = q->realtime,
                                             .pid_base = q->pid_base,
                                             .process_prefix = q->label ? node_name_ + " " : "",
                                             .sort_index = q->sort_index,
                                             .events_only = q->events_only,
                                             .other_data = {{"node", node_name_}, {"session", text}, {"dump", dump_id}}});
+    return res;
+}
+
+// A dump's events as the JSON lines a live stream of the session gives (docs/api.md), with the
+// trigger's own event in its time position.
+Response NodeApi::dump_lines(const std::string& text, const std::string& dump_id, const std::string& query) {
+    if (!query.empty())
+        return error_response(400, fmt::format("a dump's JSON lines take no query, got \"{}\"", query));
+    auto found = find_dump(text, dump_id);
+    if (!found) return error_response(found.error());
+    const auto& spec = found->view.spec;
+    record::JsonLinesExportOptions options{.context = {node_name_, text, spec.hook, spec.context},
+                                           .export_lifecycle = requested_lifecycle(spec)};
+    for (const auto& [pod, containers] : found->view.containers)
+        for (const auto& c : containers) options.scope.insert({pod, c});
+    if (found->dump.trigger) {
+        auto line = flight::trigger_line(*found->dump.trigger);
+        options.extra = std::move(line.event);
+        options.extra_type = std::move(line.type);
+    }
+    Response res;
+    res.content_type = "application/x-ndjson";
+    res.stream = record::jsonl_stream(std::move(found->recording), std::move(options));
     return res;
 }
 

@@ -57,6 +57,15 @@ private:
     http::Response post_dump(const std::string& id, const http::Request& request);
     http::Response list_dumps(const std::string& id);
     http::Response export_dump(const std::string& id, const std::string& dump_id, bool dat, const std::string& query);
+    http::Response dump_lines(const std::string& id, const std::string& dump_id, const std::string& query);
+    // The session, description and pages of a dump route's dump: kInvalidArgument for a bad or
+    // "all" session id and a dump id that is not canonical decimal, kNotFound naming an unknown one.
+    struct FoundDump {
+        SessionView view;
+        flight::Dump dump;
+        record::Recording recording;
+    };
+    Result<FoundDump> find_dump(const std::string& id, const std::string& dump_id);
 
     PodDb& pods_;
     HookRegistry& hooks_;

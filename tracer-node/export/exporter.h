@@ -42,6 +42,17 @@ struct StatsUpdate {
     bool final = false;
 };
 
+// A flight-recorder dump was made (docs/flight-recorder.md): what the sinks record of it, one
+// record per dump (docs/api.md "Dump records"). Export's own copy of flight::Dump's summary.
+struct DumpRecord {
+    std::string dump_id;  // decimal u64
+    std::string reason;   // "by hand", "signal SIGSEGV to pid 4242 (pod/container)", ...
+    std::int64_t time_unix_ns = 0;  // when the ring was frozen
+    std::uint64_t events = 0;       // records in the dump's pages
+    std::uint64_t lost = 0;         // overwritten in the ring before the dump
+    std::optional<std::int64_t> from_unix_ns, to_unix_ns;  // first and last event; none when empty
+};
+
 // What one exporter did with one session's events (or with all of them).
 struct ExportCounts {
     std::uint64_t exported = 0;  // events (or spans) it sent on
@@ -64,6 +75,9 @@ public:
     // A statistics run's new snapshot (no events flow for such a run). Called from the session
     // manager's janitor and at the run's end; must not block for long.
     virtual void export_stats(const EventContext& /*context*/, const StatsUpdate& /*update*/) {}
+    // A flight-recorder run of the session made a dump (from the thread that made it, under the
+    // session's dump lock: must not block for long). Counted with the session's exports.
+    virtual void export_dump(const EventContext& /*context*/, const DumpRecord& /*dump*/) {}
     // Short kind for stats and metrics ("jsonl", "stream", "otlp"); thread-safe.
     virtual std::string kind() const { return name(); }
     // Counts for one session (by id), and over all sessions since start. Thread-safe.
@@ -91,6 +105,9 @@ public:
     }
     void export_stats(const EventContext& c, const StatsUpdate& update) const {
         for (const auto& e : exporters_) e->export_stats(c, update);
+    }
+    void export_dump(const EventContext& c, const DumpRecord& dump) const {
+        for (const auto& e : exporters_) e->export_dump(c, dump);
     }
 
     // kind -> counts, for each exporter.

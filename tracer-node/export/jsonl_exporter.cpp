@@ -9,10 +9,15 @@
 #include <cerrno>
 #include <cstring>
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/strings.h"
+
 namespace ct::node {
+
+namespace json = boost::json;
 
 Result<std::shared_ptr<JsonLinesExporter>> JsonLinesExporter::open(const std::string& path) {
     if (path.empty() || path == "-")
@@ -40,13 +45,7 @@ void JsonLinesExporter::export_events(const EventContext& context, std::span<con
     std::size_t lines = 0;
     auto write = [&] {
         std::lock_guard lock(mutex_);
-        ExportCounts counts;
-        write_locked(text, lines, counts);
-        for (auto* c : {&sessions_[context.session_id], &total_}) {
-            c->exported += counts.exported;
-            c->dropped += counts.dropped;
-            c->errors += counts.errors;
-        }
+        write_counted_locked(context.session_id, text, lines);
         text.clear();
         lines = 0;
     };
@@ -57,6 +56,40 @@ void JsonLinesExporter::export_events(const EventContext& context, std::span<con
         if (text.size() >= kChunkBytes) write();
     }
     if (lines) write();
+}
+
+std::string dump_json_line(const EventContext& context, const DumpRecord& d) {
+    auto time_or_null = [](const std::optional<std::int64_t>& ns) {
+        return ns ? json::value(rfc3339(*ns)) : json::value(nullptr);
+    };
+    return json::serialize(json::object{{"kind", "dump"},
+                                        {"node", context.node},
+                                        {"session", context.session_id},
+                                        {"hook", context.hook},
+                                        {"context", context.user_context},
+                                        {"dump", d.dump_id},
+                                        {"reason", d.reason},
+                                        {"time", rfc3339(d.time_unix_ns)},
+                                        {"events", d.events},
+                                        {"lost", d.lost},
+                                        {"from", time_or_null(d.from_unix_ns)},
+                                        {"to", time_or_null(d.to_unix_ns)}});
+}
+
+void JsonLinesExporter::export_dump(const EventContext& context, const DumpRecord& dump) {
+    auto line = dump_json_line(context, dump) + '\n';
+    std::lock_guard lock(mutex_);
+    write_counted_locked(context.session_id, line, 1);
+}
+
+void JsonLinesExporter::write_counted_locked(const std::string& session_id, std::string_view text, std::size_t lines) {
+    ExportCounts counts;
+    write_locked(text, lines, counts);
+    for (auto* c : {&sessions_[session_id], &total_}) {
+        c->exported += counts.exported;
+        c->dropped += counts.dropped;
+        c->errors += counts.errors;
+    }
 }
 
 bool JsonLinesExporter::room_for(std::size_t bytes) const {

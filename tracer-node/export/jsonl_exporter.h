@@ -8,6 +8,7 @@
 // Capture and the other exporters go on meanwhile. While the disk stays full, writes are not
 // even tried until it has room for the chunk plus kChunkBytes, so a sink on the edge of full
 // does not flap. The log says once that writing failed and once that it works again.
+// A flight-recorder dump adds one line of its own (dump_json_line), counted like an event's.
 #pragma once
 
 #include <map>
@@ -21,6 +22,12 @@
 
 namespace ct::node {
 
+// Pure: a dump's line (docs/api.md "Dump records"), without the newline:
+// {"kind":"dump","node":..,"session":..,"hook":..,"context":..,"dump":"<id>","reason":..,
+//  "time":"<RFC 3339>","events":n,"lost":n,"from":"<RFC 3339>"|null,"to":..}. Event lines have
+// no "kind" member.
+std::string dump_json_line(const EventContext& context, const DumpRecord& dump);
+
 class JsonLinesExporter : public Exporter {
 public:
     // path "" or "-" = stdout. Errors: kIo when the file cannot be opened for appending.
@@ -28,6 +35,7 @@ public:
 
     std::string name() const override { return "jsonl:" + path_; }
     void export_events(const EventContext& context, std::span<const EnrichedEvent> events) override;
+    void export_dump(const EventContext& context, const DumpRecord& dump) override;
     std::string kind() const override { return "jsonl"; }
     ExportCounts session_counts(const std::string& session_id) const override;
     ExportCounts total_counts() const override;
@@ -38,6 +46,8 @@ private:
     JsonLinesExporter(FD owned, int fd, std::string path);
     // Writes `text` (`lines` whole lines) and counts them into `counts`. mutex_ held.
     void write_locked(std::string_view text, std::size_t lines, ExportCounts& counts);
+    // write_locked, counted into the session's counts and the total. mutex_ held.
+    void write_counted_locked(const std::string& session_id, std::string_view text, std::size_t lines);
     bool room_for(std::size_t bytes) const;  // false when the file system has less free
 
     mutable std::mutex mutex_;

@@ -5,6 +5,8 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "common/strings.h"
+
 namespace ct::node::otlp {
 
 namespace json = boost::json;
@@ -173,6 +175,26 @@ Span SpanBuilder::finish_root(const EventContext& context, std::uint64_t start_u
     root_events_.clear();
     pending_.clear();
     return root;
+}
+
+Span dump_span(const EventContext& context, const DumpRecord& dump, std::string trace_id, std::string span_id) {
+    Span s;
+    s.trace_id = std::move(trace_id);
+    s.span_id = std::move(span_id);
+    s.name = kDumpSpanName;
+    const auto time = static_cast<std::uint64_t>(dump.time_unix_ns);
+    s.start_unix_ns = dump.from_unix_ns ? std::min(time, static_cast<std::uint64_t>(*dump.from_unix_ns)) : time;
+    s.end_unix_ns = time;
+    s.attributes = {{"ct.session.id", context.session_id},
+                    {"ct.hook", context.hook},
+                    {"ct.context", context.user_context},
+                    {"ct.dump.id", dump.dump_id},
+                    {"ct.dump.reason", dump.reason},
+                    {"ct.dump.events", static_cast<std::int64_t>(dump.events)},
+                    {"ct.dump.lost", static_cast<std::int64_t>(dump.lost)}};
+    if (dump.from_unix_ns) s.attributes.push_back({"ct.dump.from", rfc3339(*dump.from_unix_ns)});
+    if (dump.to_unix_ns) s.attributes.push_back({"ct.dump.to", rfc3339(*dump.to_unix_ns)});
+    return s;
 }
 
 std::vector<Attribute> resource_attributes(const std::string& node_name, const ResourceKey& key) {

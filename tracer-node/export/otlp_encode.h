@@ -109,6 +109,13 @@ private:
     std::uint32_t dropped_root_events_ = 0;
 };
 
+// A flight-recorder dump as a span of its own trace (docs/api.md "Dump records"): named
+// kDumpSpanName, from the dump's first event (its time when empty) to its time, on the node's
+// resource, with the session's ct.session.id / ct.hook / ct.context and ct.dump.id, .reason,
+// .events, .lost and (when not empty) .from / .to (RFC 3339).
+inline constexpr std::string_view kDumpSpanName = "flight-recorder dump";
+Span dump_span(const EventContext& context, const DumpRecord& dump, std::string trace_id, std::string span_id);
+
 // Attributes as OTLP JSON KeyValues (strings as stringValue, integers as decimal intValue).
 boost::json::array attributes_json(const std::vector<Attribute>& attributes);
 

@@ -118,6 +118,16 @@ void OtlpExporter::on_run_stop(const EventContext& context) {
     wake_.notify_all();
 }
 
+void OtlpExporter::export_dump(const EventContext& context, const DumpRecord& dump) {
+    {
+        std::lock_guard lock(mutex_);
+        std::vector<otlp::Span> span{otlp::dump_span(context, dump, otlp::trace_id_hex(random_id(), random_id()),
+                                                     otlp::span_id_hex(random_id()))};
+        enqueue(span, counts_of(context.session_id), true);  // one per dump, as a run's root span
+    }
+    wake_.notify_all();
+}
+
 void OtlpExporter::enqueue(std::vector<otlp::Span>& spans, const std::shared_ptr<Counts>& counts, bool force) {
     for (auto& s : spans) {
         if (!force && queue_.size() >= options_.max_queue_spans) {

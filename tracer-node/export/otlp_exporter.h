@@ -1,7 +1,8 @@
 // OtlpExporter: sends each session run to an OpenTelemetry collector as a trace (OTLP/HTTP JSON,
 // POST <endpoint>/v1/traces): the run is the root span, each paired syscall a child span
-// (encoding: otlp_encode.h). Capture threads only pair events and queue spans (bounded queue:
-// spans beyond it are dropped and counted); one sender thread batches them (max_batch spans or
+// (encoding: otlp_encode.h); a flight-recorder dump is a span of its own trace. Capture threads
+// only pair events and queue spans (bounded queue: spans beyond it are dropped and counted; a
+// run's root span and a dump's span always go in); one sender thread batches them (max_batch spans or
 // flush_interval) and POSTs with bounded exponential back-off. Counts, per session and in total:
 // exported = spans the receiver accepted (2xx), dropped = queue overflow or retries exhausted,
 // errors = failed POSTs (each attempt).
@@ -59,6 +60,7 @@ public:
     void on_run_start(const EventContext& context) override;
     void on_run_stop(const EventContext& context) override;
     void export_events(const EventContext& context, std::span<const EnrichedEvent> events) override;
+    void export_dump(const EventContext& context, const DumpRecord& dump) override;
     ExportCounts session_counts(const std::string& session_id) const override;
     ExportCounts total_counts() const override;
     void forget_session(const std::string& session_id) override;

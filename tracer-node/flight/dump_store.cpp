@@ -82,14 +82,6 @@ std::string comm_of(const std::string& procfs_root, pid_t tid) {
 
 }  // namespace
 
-std::string rfc3339(std::int64_t unix_ns) {
-    time_t secs = static_cast<time_t>(unix_ns / 1'000'000'000);
-    tm t{};
-    ::gmtime_r(&secs, &t);
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
-                       t.tm_hour, t.tm_min, t.tm_sec, unix_ns % 1'000'000'000);
-}
-
 std::string encode_dump(const Dump& d) {
     json::object o{{"id", d.id},
                    {"session", d.session_id},
@@ -104,6 +96,7 @@ std::string encode_dump(const Dump& d) {
         for (const auto& [k, v] : d.trigger->fields) fields[k] = v;
         o["trigger"] = json::object{
             {"event", d.trigger->event}, {"timestamp-ns", d.trigger->timestamp_ns}, {"fields", std::move(fields)}};
+        if (d.trigger->cpu >= 0) o["trigger"].as_object()["cpu"] = d.trigger->cpu;
     }
     return json::serialize(o) + "\n";
 }
@@ -128,12 +121,30 @@ Result<Dump> decode_dump(std::string_view text) {
             te.event = std::string(t->at("event").as_string());
             te.timestamp_ns = t->at("timestamp-ns").to_number<std::uint64_t>();
             for (const auto& [k, fv] : t->at("fields").as_object()) te.fields[std::string(k)] = fv.to_number<std::int64_t>();
+            if (auto* cpu = t->as_object().if_contains("cpu")) te.cpu = cpu->to_number<int>();
             d.trigger = std::move(te);
         }
         return d;
     } catch (const std::exception& e) {
         return fail(Errc::kInvalidArgument, fmt::format("dump description: {}", e.what()));
     }
+}
+
+TriggerLine trigger_line(const TriggerEvent& t) {
+    std::vector<EventField> fields;
+    std::string details;
+    for (const auto& [name, value] : t.fields) {
+        fields.push_back({name, FieldKind::kSigned, false});
+        details += fmt::format("{}{}={}", details.empty() ? "" : " ", name, value);
+    }
+    TriggerLine line{std::make_shared<const EventType>(t.event, std::move(fields), EventType::Details::kStored), {}};
+    line.event.type = line.type.get();
+    line.event.timestamp_ns = t.timestamp_ns;
+    line.event.cpu = t.cpu;
+    if (auto pid = t.fields.find("pid"); pid != t.fields.end()) line.event.pid = static_cast<pid_t>(pid->second);
+    line.event.values.add_string(details);
+    for (const auto& [name, value] : t.fields) line.event.values.add_int(static_cast<std::uint64_t>(value));
+    return line;
 }
 
 struct DumpStore::Session {
@@ -212,7 +223,9 @@ Result<std::shared_ptr<DumpStore::Session>> DumpStore::find_or_create(const std:
         if (!described.contains(id)) s->recorder->forget_session(id);
     std::ranges::sort(s->dumps, {}, [](const Dump& d) { return parse_u64(d.id).value_or(0); });
     std::lock_guard lock(mutex_);
-    return sessions_.emplace(session_id, s).first->second;  // a racing caller's copy wins
+    auto [it, added] = sessions_.emplace(session_id, s);  // a racing caller's copy wins
+    if (added) kept_ += s->dumps.size();
+    return it->second;
 }
 
 void DumpStore::attach(const EventContext& context, const std::string& instance_dir, OwnerOf owner_of) {
@@ -365,8 +378,17 @@ Result<Dump> DumpStore::dump(const std::string& session_id, std::string reason, 
         return std::unexpected(saved.error());
     }
     s->dumps.push_back(d);
+    ++kept_;
     spdlog::info("session {}: dump {} ({}): {} events, {} lost", session_id, d.id, d.reason, d.events, d.lost);
     enforce_limit(*s);
+    if (options_.exporters)
+        options_.exporters->export_dump(*s->context, {.dump_id = d.id,
+                                                      .reason = d.reason,
+                                                      .time_unix_ns = d.time_unix_ns,
+                                                      .events = d.events,
+                                                      .lost = d.lost,
+                                                      .from_unix_ns = d.from_unix_ns,
+                                                      .to_unix_ns = d.to_unix_ns});
     return d;
 }
 
@@ -374,6 +396,7 @@ void DumpStore::enforce_limit(Session& s) {
     while (s.dumps.size() > std::max<std::size_t>(options_.limit, 1)) {
         auto old = std::move(s.dumps.front());
         s.dumps.erase(s.dumps.begin());
+        --kept_;
         std::error_code ec;
         fs::remove(fs::path(s.dir) / dump_file_name(old.id), ec);
         s.recorder->forget_session(old.id);
@@ -393,6 +416,19 @@ std::vector<Dump> DumpStore::list(const std::string& session_id) const {
     std::lock_guard lock(s->mu);
     return s->dumps;
 }
+
+Result<Dump> DumpStore::get(const std::string& session_id, const std::string& dump_id) const {
+    for (auto& d : list(session_id))
+        if (d.id == dump_id) return std::move(d);
+    return fail(Errc::kNotFound, fmt::format("trace session {} has no dump {}", session_id, dump_id));
+}
+
+std::uint64_t DumpStore::removed() const {
+    std::lock_guard lock(mutex_);
+    return removed_;
+}
+
+std::size_t DumpStore::kept() const { return kept_.load(); }
 
 Result<record::Recording> DumpStore::recording(const std::string& session_id, const std::string& dump_id) {
     auto s = find(session_id);
@@ -415,6 +451,7 @@ void DumpStore::forget_session(const std::string& session_id) {
         sessions_.erase(it);
     }
     std::lock_guard lock(s->mu);
+    kept_ -= s->dumps.size();
     for (const auto& id : s->recorder->sessions()) s->recorder->forget_session(id);
     std::error_code ec;
     fs::remove_all(s->dir, ec);

@@ -13,7 +13,9 @@
 //   session-<session id>/session-<dump id>/run-000001/...  the pages (record/recording_format.h,
 //                                                   one Recorder per session keyed by dump id)
 // Dumps survive restarts (open() loads them; a recording without its description, cut short by a
-// crash, is removed) and are bounded per session by `limit`: the oldest go first, counted.
+// crash, is removed) and are bounded per session by `limit`: the oldest go first, counted
+// (removed(), container_tracer_dumps_removed_total). Every new dump is handed to the exporters
+// (Exporter::export_dump: the JSON-lines sink's and OTLP's one record per dump).
 //
 // Thread-safety: every public method may be called from any thread. One mutex guards the session
 // map; each session's dumps are made and removed one at a time under its own mutex.
@@ -21,6 +23,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -44,6 +47,7 @@ struct DumpStoreOptions {
     std::chrono::milliseconds holdoff{1000};     // triggers within it of the last dump make none
     std::string procfs_root = "/proc";           // task names
     std::uint64_t max_dump_bytes = 1ull << 30;   // recording limit of one dump (Recorder's)
+    std::shared_ptr<const ExporterSet> exporters;  // told of every new dump; null: none
 };
 
 // The event that triggered a dump, kept in its description (the trigger instance's event is not
@@ -52,7 +56,18 @@ struct TriggerEvent {
     std::string event;               // "signal_generate", "mark_victim"
     std::uint64_t timestamp_ns = 0;  // trace clock of the trigger instance
     std::map<std::string, std::int64_t> fields;
+    int cpu = -1;  // where it was written; -1 when not known (dumps made before it was kept)
 };
+
+// The trigger as an event of the dump's JSON lines (GET .../dumps/<id>, docs/api.md): named and
+// timed as the trigger, its numeric fields as signed "fields" (details "name=value ..."), its
+// task the target (`pid` field: the sender may be outside the session). The event points to
+// `type`: keep both together.
+struct TriggerLine {
+    std::shared_ptr<const EventType> type;
+    TraceEvent event;
+};
+TriggerLine trigger_line(const TriggerEvent& trigger);
 
 struct Dump {
     std::string id;          // decimal u64
@@ -67,7 +82,6 @@ struct Dump {
 
 std::string encode_dump(const Dump& dump);
 Result<Dump> decode_dump(std::string_view text);  // kInvalidArgument naming what is missing
-std::string rfc3339(std::int64_t unix_ns);         // "2026-12-07T00:18:52.123456789Z"
 
 // Who owns a task, for the dump's task names and trace.json's process names.
 using OwnerOf = std::function<std::optional<EventOwner>(pid_t tid)>;
@@ -94,12 +108,18 @@ public:
 
     // The session's dumps, oldest first.
     std::vector<Dump> list(const std::string& session_id) const;
+    // One of them. kNotFound naming the id.
+    Result<Dump> get(const std::string& session_id, const std::string& dump_id) const;
     // One dump's pages, for the export streams. kNotFound naming the id.
     Result<record::Recording> recording(const std::string& session_id, const std::string& dump_id);
     // Deletes a session's dumps (the session was deleted).
     void forget_session(const std::string& session_id);
     // Deletes the dumps of sessions not in `keep` (deleted while the agent was down).
     void prune(const std::set<std::string>& keep);
+
+    // Dumps removed for the limit since start, and dumps kept now (all sessions), for /metrics.
+    std::uint64_t removed() const;
+    std::size_t kept() const;
 
 private:
     struct Session;
@@ -111,7 +131,8 @@ private:
     const DumpStoreOptions options_;
     mutable std::mutex mutex_;  // guards sessions_ and removed_
     std::map<std::string, std::shared_ptr<Session>> sessions_;
-    std::uint64_t removed_ = 0;  // dumps removed for the limit since start (logged)
+    std::uint64_t removed_ = 0;  // dumps removed for the limit since start
+    std::atomic<std::size_t> kept_{0};  // dumps of all sessions now
 };
 
 }  // namespace ct::node::flight

@@ -159,7 +159,7 @@ void TriggerWatch::read_events() {
             events.clear();
             reader_->decoder->decode(cpu, page.data(), static_cast<std::size_t>(n), events);
             for (const auto& e : events) {
-                TriggerEvent t{std::string(e.name()), e.timestamp_ns, {}};
+                TriggerEvent t{std::string(e.name()), e.timestamp_ns, {}, cpu};
                 visit_fields(e, [&](const FieldValue& v) {
                     if (v.field->kind == FieldKind::kSigned || v.field->kind == FieldKind::kUnsigned ||
                         v.field->kind == FieldKind::kHex)

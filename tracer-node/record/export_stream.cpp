@@ -10,6 +10,7 @@
 #include "common/pull_stream.h"
 #include "common/strings.h"
 #include "tracer-node/capture/raw_decode.h"
+#include "tracer-node/capture/task_names.h"
 #include "tracer-node/capture/trace_line_parse.h"
 #include "tracer-node/record/chrome_trace_writer.h"
 #include "tracer-node/record/scope_scrub.h"
@@ -154,7 +155,7 @@ public:
     }
 
     // The next event in timestamp order; null at the end. Valid until the next call.
-    const TraceEvent* next() {
+    TraceEvent* next() {
         Cpu* best = nullptr;
         for (auto& c : cpus_) {
             if (!fill(c)) continue;
@@ -192,7 +193,7 @@ private:
                                     : Status(std::unexpected(frame.error()));
             if (!unpacked) {
                 if (errors_++ == 0)
-                    spdlog::error("trace.json of session {}: skipping a chunk of CPU {}: {}", recording_.session_id,
+                    spdlog::error("export of session {}: skipping a chunk of CPU {}: {}", recording_.session_id,
                                   chunk.header.cpu, unpacked.error().message);
                 c.page_count = c.next_page = 0;
                 continue;
@@ -213,21 +214,22 @@ private:
     std::uint64_t errors_ = 0;
 };
 
-class JsonStream : public http::PullSource {
-public:
-    JsonStream(std::vector<Recording> recordings, JsonExportOptions options)
-        : recordings_(std::move(recordings)),
-          options_(std::move(options)),
-          writer_({.pid_base = options_.pid_base, .process_prefix = options_.process_prefix,
-                   .sort_index = options_.sort_index}) {}
+// The decoder of one recorded run; null (logged, naming the export `what`) when its formats do
+// not parse.
+std::unique_ptr<RawDecoder> run_decoder(const Recording& rec, const RecordedRun& run, std::string_view what) {
+    auto decoder = RawDecoder::from_formats(run.meta.header_page, run.meta.formats);
+    if (decoder) return std::move(*decoder);
+    spdlog::error("{} of session {}: run {}: {}", what, rec.session_id, run.meta.run, decoder.error().message);
+    return nullptr;
+}
 
+// A stream of a recording's events, written a step (an event, or a run's start or end) at a
+// time until a piece is full: the subclass writes, this serves the pieces.
+class StepStream : public http::PullSource {
+public:
     std::optional<std::string> next(std::chrono::milliseconds) override {
         if (done_) return std::nullopt;
         std::string out;
-        if (!opened_) {
-            if (!options_.events_only) ChromeTraceWriter::open_document(out);
-            opened_ = true;
-        }
         while (!done_ && out.size() < kPieceBytes) step(out);
         return out;
     }
@@ -236,9 +238,28 @@ public:
         run_.reset();
     }
 
+protected:
+    // Appends the next step's text; sets done_ at the end.
+    virtual void step(std::string& out) = 0;
+    bool done_ = false;
+    std::unique_ptr<RunEvents> run_;  // the run being written
+};
+
+class JsonStream : public StepStream {
+public:
+    JsonStream(std::vector<Recording> recordings, JsonExportOptions options)
+        : recordings_(std::move(recordings)),
+          options_(std::move(options)),
+          writer_({.pid_base = options_.pid_base, .process_prefix = options_.process_prefix,
+                   .sort_index = options_.sort_index}) {}
+
 private:
-    // Writes one event, or moves to the next run, or ends the document.
-    void step(std::string& out) {
+    // Opens the document, or writes one event, or moves to the next run, or ends the document.
+    void step(std::string& out) override {
+        if (!opened_) {
+            if (!options_.events_only) ChromeTraceWriter::open_document(out);
+            opened_ = true;
+        }
         if (!run_ && !open_next_run()) {
             if (!options_.events_only) {
                 auto other = options_.other_data;
@@ -284,11 +305,9 @@ private:
                 continue;
             }
             const auto& run = rec.runs[run_index_++];
-            auto decoder = RawDecoder::from_formats(run.meta.header_page, run.meta.formats);
+            auto decoder = run_decoder(rec, run, "trace.json");
             if (!decoder) {
                 ++errors_;
-                spdlog::error("trace.json of session {}: run {}: {}", rec.session_id, run.meta.run,
-                              decoder.error().message);
                 continue;
             }
             tasks_.clear();
@@ -299,7 +318,7 @@ private:
                 if (run.meta.realtime_offset_ns) offset_ = *run.meta.realtime_offset_ns;
                 else ++unknown_offsets_;
             }
-            run_ = std::make_unique<RunEvents>(rec, run_index_ - 1, std::move(*decoder));
+            run_ = std::make_unique<RunEvents>(rec, run_index_ - 1, std::move(decoder));
             return true;
         }
         return false;
@@ -308,13 +327,94 @@ private:
     std::vector<Recording> recordings_;
     JsonExportOptions options_;
     ChromeTraceWriter writer_;
-    bool opened_ = false, done_ = false;
+    bool opened_ = false;
     std::size_t recording_ = 0, run_index_ = 0;
-    std::unique_ptr<RunEvents> run_;
     std::unordered_map<pid_t, const TaskInfo*> tasks_;
     std::unordered_map<pid_t, std::string> comms_;
     std::int64_t offset_ = 0;
     std::uint64_t errors_ = 0, unknown_offsets_ = 0;
+};
+
+class JsonLinesStream : public StepStream {
+public:
+    JsonLinesStream(Recording recording, JsonLinesExportOptions options)
+        : recording_(std::move(recording)), options_(std::move(options)), writer_(options_.context) {
+        names_.emplace([](pid_t) { return std::string("<...>"); });
+    }
+
+private:
+    // Writes one event's line (or none), or moves to the next run, or ends.
+    void step(std::string& out) override {
+        if (!run_ && !open_next_run()) {
+            write_extra(out);  // later than every event
+            done_ = true;
+            return;
+        }
+        TraceEvent* e = run_->next();
+        if (!e) {
+            run_.reset();
+            return;
+        }
+        if (options_.extra && !extra_written_ && options_.extra->timestamp_ns < e->timestamp_ns) write_extra(out);
+        names_->name(*e);
+        // As CaptureRun::run: lifecycle events keep owners right and are bookkeeping unless asked for.
+        std::optional<ProcessChange> change;
+        bool bookkeeping = false;
+        if (e->type && e->type->lifecycle() != EventType::Lifecycle::kNone) {
+            change = process_change(*e);
+            bookkeeping = !options_.export_lifecycle.contains(e->type->name());
+            if (change && change->kind == ProcessChange::kFork)
+                if (const auto* parent = owner_of(e->pid)) inherited_[change->pid] = parent;
+        }
+        if (const auto* owner = bookkeeping ? nullptr : owner_of(e->pid);
+            owner && options_.scope.contains({owner->pod, owner->container})) {
+            writer_.append(out, *e, owner);
+            out += '\n';
+        }
+        if (change && change->kind == ProcessChange::kExit) inherited_.erase(change->pid);
+    }
+
+    void write_extra(std::string& out) {
+        if (!options_.extra || extra_written_) return;
+        extra_written_ = true;
+        names_->name(*options_.extra);
+        writer_.append(out, *options_.extra, owner_of(options_.extra->pid));
+        out += '\n';
+    }
+
+    // The task's owner: its parent's from a fork event of this run, else the recording's.
+    const EventOwner* owner_of(pid_t pid) const {
+        if (auto it = inherited_.find(pid); it != inherited_.end()) return it->second;
+        auto it = tasks_.find(pid);
+        return it != tasks_.end() && it->second->owner ? &*it->second->owner : nullptr;
+    }
+
+    bool open_next_run() {
+        while (run_index_ < recording_.runs.size()) {
+            const auto& run = recording_.runs[run_index_++];
+            auto decoder = run_decoder(recording_, run, "JSON lines");
+            if (!decoder) continue;
+            tasks_.clear();
+            inherited_.clear();
+            for (const auto& t : run.tasks) tasks_[t.tid] = &t;
+            names_.emplace([this](pid_t pid) {
+                auto it = tasks_.find(pid);
+                return it != tasks_.end() && !it->second->comm.empty() ? it->second->comm : std::string("<...>");
+            });
+            run_ = std::make_unique<RunEvents>(recording_, run_index_ - 1, std::move(decoder));
+            return true;
+        }
+        return false;
+    }
+
+    Recording recording_;
+    JsonLinesExportOptions options_;
+    EventJsonWriter writer_;
+    bool extra_written_ = false;
+    std::size_t run_index_ = 0;
+    std::unordered_map<pid_t, const TaskInfo*> tasks_;           // of the current run
+    std::unordered_map<pid_t, const EventOwner*> inherited_;     // tid -> its parent's owner (fork)
+    std::optional<TaskNames> names_;
 };
 
 }  // namespace
@@ -405,6 +505,10 @@ Result<std::shared_ptr<http::ChunkStream>> trace_dat_stream(Recording recording,
     auto pieces = plan_trace_dat(plan.input);
     if (!pieces) return std::unexpected(pieces.error());
     return http::pull_stream(std::make_shared<DatStream>(std::move(recording), std::move(plan), std::move(*pieces)));
+}
+
+std::shared_ptr<http::ChunkStream> jsonl_stream(Recording recording, JsonLinesExportOptions options) {
+    return http::pull_stream(std::make_shared<JsonLinesStream>(std::move(recording), std::move(options)));
 }
 
 std::shared_ptr<http::ChunkStream> trace_json_stream(std::vector<Recording> recordings, JsonExportOptions options) {

@@ -1,16 +1,20 @@
-// export_stream: a session's recording (recording.h) as trace.dat (trace_dat_writer.h) and as
-// Chrome trace JSON (chrome_trace_writer.h), as HTTP chunk streams: each piece is about
+// export_stream: a session's recording (recording.h) as trace.dat (trace_dat_writer.h), as
+// Chrome trace JSON (chrome_trace_writer.h) and as JSON lines (a flight-recorder dump's events,
+// the lines a live stream of the session gives), as HTTP chunk streams: each piece is about
 // kPieceBytes, read from the segments and decompressed (JSON) just then, so memory stays bounded
 // whatever the recording's size. Each stream is made on a thread of its own (common/pull_stream.h),
 // which stops when the connection closes it.
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/http.h"
 #include "common/result.h"
+#include "tracer-node/capture/capture_run.h"
 #include "tracer-node/record/recording.h"
 #include "tracer-node/record/trace_dat_writer.h"
 
@@ -57,5 +61,22 @@ Result<JsonQuery> parse_json_query(std::string_view query, JsonQuery defaults);
 
 // The recordings (one session's, or every session of the node) as one Chrome trace document.
 std::shared_ptr<http::ChunkStream> trace_json_stream(std::vector<Recording> recordings, JsonExportOptions options);
+
+struct JsonLinesExportOptions {
+    EventContext context;                    // the session's, as its live runs have it
+    std::set<ContainerRef> scope;            // the session's containers: other tasks' events are left out
+    std::set<std::string> export_lifecycle;  // CaptureRunOptions::export_lifecycle
+    // An event not in the pages (a flight-recorder dump's trigger), written in its time position
+    // with its task's owner, whatever the scope. `extra_type` is the type it points to.
+    std::optional<TraceEvent> extra;
+    std::shared_ptr<const EventType> extra_type;
+};
+
+// The recording's events as JSON lines (EventJsonWriter, docs/api.md "Exported events"): the
+// lines a live stream of the session gives for them, in time order (each run's CPUs merged).
+// As CaptureRun: a task's owner is the recording's (TaskInfo), or its parent's from the fork
+// event; events of tasks outside `scope` and the hook's lifecycle bookkeeping are left out; tasks
+// are named as the live capture names them (TaskNames; the recording's names for the others).
+std::shared_ptr<http::ChunkStream> jsonl_stream(Recording recording, JsonLinesExportOptions options);
 
 }  // namespace ct::node::record

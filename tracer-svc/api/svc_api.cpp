@@ -98,6 +98,9 @@ http::Router SvcApi::router() {
           [this](const Request& q, const http::PathParams& p) { return post_dump(p.at("id"), q); });
     r.add("GET", "/v1/trace-session/{id}/dumps",
           [this](const Request&, const http::PathParams& p) { return relay_dumps(p.at("id"), "/dumps"); });
+    r.add("GET", "/v1/trace-session/{id}/dumps/{dump}", [this](const Request& q, const http::PathParams& p) {
+        return relay_dumps(p.at("id"), "/dumps/" + p.at("dump") + (q.query.empty() ? "" : "?" + q.query));
+    });
     r.add("GET", "/v1/trace-session/{id}/dumps/{dump}/trace.dat", [this](const Request&, const http::PathParams& p) {
         return relay_dumps(p.at("id"), "/dumps/" + p.at("dump") + "/trace.dat");
     });
@@ -254,14 +257,19 @@ Response SvcApi::post_dump(const std::string& text, const Request& request) {
                       false);
 }
 
-// A session's dump list, or one dump's trace.dat / trace.json, relayed from its node.
+// A session's dump list, or one dump's JSON lines / trace.dat / trace.json, relayed from its node.
 Response SvcApi::relay_dumps(const std::string& text, const std::string& suffix) {
     auto id = check_session_id(text);
     if (!id) return error_response(id.error());
     if (!*id) return error_response(400, "dumps belong to one trace session id, not \"all\"");
     auto res = relay_from_owner(text, suffix);
-    if (res.stream)
-        res.content_type = suffix.ends_with("trace.dat") ? "application/octet-stream" : "application/json";
+    if (res.stream) {
+        const auto path = std::string_view(suffix).substr(0, suffix.find('?'));
+        res.content_type = path.ends_with("/trace.dat")    ? "application/octet-stream"
+                           : path.ends_with("/trace.json") ? "application/json"
+                           : path == "/dumps"              ? "application/json"
+                                                           : "application/x-ndjson";  // a dump's JSON lines
+    }
     return res;
 }
 
