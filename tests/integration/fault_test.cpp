@@ -102,12 +102,20 @@ TEST_CASE("each exceeded limit answers its status, names the limit and is counte
 
     node.run(id, true);
     {
-        RawConnection reader(node.port());
-        REQUIRE(reader.ok());
-        REQUIRE(reader.send_all(get_request("/v1/trace-session/" + id + "/trace")));
-        REQUIRE(reader.read_until("\r\n\r\n", 10s));
-        CHECK(reader.received().starts_with("HTTP/1.1 200"));
-        auto second = node.request("GET", "/v1/trace-session/" + id + "/trace");
+        // The server counts a connection until it has seen the client close it: right after the
+        // requests above, a new one may still be past --max-connections 4 (503). Retry until in.
+        std::unique_ptr<RawConnection> reader;
+        CHECK(wait_until([&] {
+            reader = std::make_unique<RawConnection>(node.port());
+            return reader->ok() && reader->send_all(get_request("/v1/trace-session/" + id + "/trace")) &&
+                   reader->read_until("\r\n\r\n", 10s) && reader->received().starts_with("HTTP/1.1 200");
+        }, 10s));
+        REQUIRE(reader->received().starts_with("HTTP/1.1 200"));
+        ct::http::ClientResponse second;
+        CHECK(wait_until([&] {
+            second = node.request("GET", "/v1/trace-session/" + id + "/trace");
+            return second.status != 503;  // past --max-connections for the same reason
+        }, 10s));
         CHECK(second.status == 429);
         CHECK_THAT(error_of(second.body), Catch::Contains("stream") && Catch::Contains("limit 1"));
     }
