@@ -171,6 +171,14 @@ namespace {
 
 constexpr const char* kWriterVersion = "container-tracer";
 
+// The session's containers: a dump's exports leave out every other task's events.
+std::set<ContainerRef> scope_of(const SessionView& view) {
+    std::set<ContainerRef> scope;
+    for (const auto& [pod, containers] : view.containers)
+        for (const auto& c : containers) scope.insert({pod, c});
+    return scope;
+}
+
 }  // namespace
 
 Result<record::Recording> NodeApi::recording_of(SessionId id) {
@@ -339,6 +347,8 @@ Response NodeApi::export_dump(const std::string& text, const std::string& dump_i
     auto found = find_dump(text, dump_id);
     if (!found) return error_response(found.error());
     auto& recording = found->recording;
+    // The ring was read as the kernel wrote it: leave out what the session's scope does not hold.
+    record::exclude_out_of_scope(recording, scope_of(found->view));
     Response res;
     res.headers.emplace_back("Content-Disposition", fmt::format("attachment; filename=\"session-{}-dump-{}.{}\"", text,
                                                                 dump_id, dat ? "dat" : "json"));
@@ -369,9 +379,8 @@ Response NodeApi::dump_lines(const std::string& text, const std::string& dump_id
     if (!found) return error_response(found.error());
     const auto& spec = found->view.spec;
     record::JsonLinesExportOptions options{.context = {node_name_, text, spec.hook, spec.context},
+                                           .scope = scope_of(found->view),
                                            .export_lifecycle = requested_lifecycle(spec)};
-    for (const auto& [pod, containers] : found->view.containers)
-        for (const auto& c : containers) options.scope.insert({pod, c});
     if (found->dump.trigger) {
         auto line = flight::trigger_line(*found->dump.trigger);
         options.extra = std::move(line.event);

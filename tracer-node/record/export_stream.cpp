@@ -245,6 +245,41 @@ protected:
     std::unique_ptr<RunEvents> run_;  // the run being written
 };
 
+// Owners of a run's tasks as the live capture has them (CaptureRun::run): the recording's, or a
+// parent's, from a fork event of the run. Fed every event of the run in time order.
+class RunOwners {
+public:
+    explicit RunOwners(const RecordedRun& run) {
+        for (const auto& t : run.tasks) tasks_[t.tid] = &t;
+    }
+    // Notes a fork (the child gets its parent's owner) before the event is judged; returns the
+    // event's process change, for done() after.
+    std::optional<ProcessChange> note(const TraceEvent& e) {
+        if (!e.type || e.type->lifecycle() == EventType::Lifecycle::kNone) return std::nullopt;
+        auto change = process_change(e);
+        if (change && change->kind == ProcessChange::kFork)
+            if (const auto* parent = owner_of(e.pid)) inherited_[change->pid] = parent;
+        return change;
+    }
+    // The event has been judged: an exit ends its task's inherited owner.
+    void done(const std::optional<ProcessChange>& change) {
+        if (change && change->kind == ProcessChange::kExit) inherited_.erase(change->pid);
+    }
+    const EventOwner* owner_of(pid_t pid) const {
+        if (auto it = inherited_.find(pid); it != inherited_.end()) return it->second;
+        auto it = tasks_.find(pid);
+        return it != tasks_.end() && it->second->owner ? &*it->second->owner : nullptr;
+    }
+    const TaskInfo* task(pid_t pid) const {
+        auto it = tasks_.find(pid);
+        return it != tasks_.end() ? it->second : nullptr;
+    }
+
+private:
+    std::unordered_map<pid_t, const TaskInfo*> tasks_;
+    std::unordered_map<pid_t, const EventOwner*> inherited_;  // tid -> its parent's owner (fork)
+};
+
 class JsonStream : public StepStream {
 public:
     JsonStream(std::vector<Recording> recordings, JsonExportOptions options)
@@ -358,35 +393,22 @@ private:
         if (options_.extra && !extra_written_ && options_.extra->timestamp_ns < e->timestamp_ns) write_extra(out);
         names_->name(*e);
         // As CaptureRun::run: lifecycle events keep owners right and are bookkeeping unless asked for.
-        std::optional<ProcessChange> change;
-        bool bookkeeping = false;
-        if (e->type && e->type->lifecycle() != EventType::Lifecycle::kNone) {
-            change = process_change(*e);
-            bookkeeping = !options_.export_lifecycle.contains(e->type->name());
-            if (change && change->kind == ProcessChange::kFork)
-                if (const auto* parent = owner_of(e->pid)) inherited_[change->pid] = parent;
-        }
-        if (const auto* owner = bookkeeping ? nullptr : owner_of(e->pid);
+        auto change = owners_->note(*e);
+        const bool bookkeeping = change && !options_.export_lifecycle.contains(e->type->name());
+        if (const auto* owner = bookkeeping ? nullptr : owners_->owner_of(e->pid);
             owner && options_.scope.contains({owner->pod, owner->container})) {
             writer_.append(out, *e, owner);
             out += '\n';
         }
-        if (change && change->kind == ProcessChange::kExit) inherited_.erase(change->pid);
+        owners_->done(change);
     }
 
     void write_extra(std::string& out) {
         if (!options_.extra || extra_written_) return;
         extra_written_ = true;
         names_->name(*options_.extra);
-        writer_.append(out, *options_.extra, owner_of(options_.extra->pid));
+        writer_.append(out, *options_.extra, owners_ ? owners_->owner_of(options_.extra->pid) : nullptr);
         out += '\n';
-    }
-
-    // The task's owner: its parent's from a fork event of this run, else the recording's.
-    const EventOwner* owner_of(pid_t pid) const {
-        if (auto it = inherited_.find(pid); it != inherited_.end()) return it->second;
-        auto it = tasks_.find(pid);
-        return it != tasks_.end() && it->second->owner ? &*it->second->owner : nullptr;
     }
 
     bool open_next_run() {
@@ -394,12 +416,10 @@ private:
             const auto& run = recording_.runs[run_index_++];
             auto decoder = run_decoder(recording_, run, "JSON lines");
             if (!decoder) continue;
-            tasks_.clear();
-            inherited_.clear();
-            for (const auto& t : run.tasks) tasks_[t.tid] = &t;
+            owners_.emplace(run);
             names_.emplace([this](pid_t pid) {
-                auto it = tasks_.find(pid);
-                return it != tasks_.end() && !it->second->comm.empty() ? it->second->comm : std::string("<...>");
+                const auto* task = owners_->task(pid);
+                return task && !task->comm.empty() ? task->comm : std::string("<...>");
             });
             run_ = std::make_unique<RunEvents>(recording_, run_index_ - 1, std::move(decoder));
             return true;
@@ -412,8 +432,7 @@ private:
     EventJsonWriter writer_;
     bool extra_written_ = false;
     std::size_t run_index_ = 0;
-    std::unordered_map<pid_t, const TaskInfo*> tasks_;           // of the current run
-    std::unordered_map<pid_t, const EventOwner*> inherited_;     // tid -> its parent's owner (fork)
+    std::optional<RunOwners> owners_;  // of the current run
     std::optional<TaskNames> names_;
 };
 
@@ -505,6 +524,33 @@ Result<std::shared_ptr<http::ChunkStream>> trace_dat_stream(Recording recording,
     auto pieces = plan_trace_dat(plan.input);
     if (!pieces) return std::unexpected(pieces.error());
     return http::pull_stream(std::make_shared<DatStream>(std::move(recording), std::move(plan), std::move(*pieces)));
+}
+
+void exclude_out_of_scope(Recording& recording, const std::set<ContainerRef>& scope) {
+    for (std::size_t i = 0; i < recording.runs.size(); ++i) {
+        auto decoder = run_decoder(recording, recording.runs[i], "scope check");
+        if (!decoder) continue;  // its exports skip it too
+        std::vector<ExcludedSpan> spans;
+        std::unordered_map<pid_t, std::size_t> open;  // tid -> its span still growing
+        {
+            RunEvents events(recording, i, std::move(decoder));
+            RunOwners owners(recording.runs[i]);
+            while (const TraceEvent* e = events.next()) {
+                auto change = owners.note(*e);
+                const auto* owner = owners.owner_of(e->pid);
+                if (owner && scope.contains({owner->pod, owner->container})) {
+                    open.erase(e->pid);
+                } else {
+                    auto [it, added] = open.emplace(e->pid, spans.size());
+                    if (added) spans.push_back({e->pid, e->timestamp_ns, e->timestamp_ns});
+                    spans[it->second].to_ns = e->timestamp_ns;
+                }
+                owners.done(change);
+            }
+        }
+        auto& excluded = recording.runs[i].excluded;
+        excluded.insert(excluded.end(), spans.begin(), spans.end());
+    }
 }
 
 std::shared_ptr<http::ChunkStream> jsonl_stream(Recording recording, JsonLinesExportOptions options) {

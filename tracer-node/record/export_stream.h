@@ -79,4 +79,10 @@ struct JsonLinesExportOptions {
 // are named as the live capture names them (TaskNames; the recording's names for the others).
 std::shared_ptr<http::ChunkStream> jsonl_stream(Recording recording, JsonLinesExportOptions options);
 
+// For a recording whose pages no capture judged (a flight-recorder dump): adds to each run's
+// `excluded` the events of tasks outside `scope`, owners judged as jsonl_stream judges them, so
+// its trace.dat and trace.json leave them out too (scope_scrub.h). Decodes every chunk once, on
+// the calling thread.
+void exclude_out_of_scope(Recording& recording, const std::set<ContainerRef>& scope);
+
 }  // namespace ct::node::record
