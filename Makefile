@@ -12,8 +12,11 @@ all: build
 deps:
 	@scripts/deps.sh
 
+# ccache, when installed, for every build (it changes no output, only how often it is compiled).
+CCACHE    := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+
 configure: deps
-	@cmake --preset $(PRESET) -B $(BUILD) >/dev/null
+	@cmake --preset $(PRESET) -B $(BUILD) $(CCACHE) >/dev/null
 
 build: configure
 	@cmake --build $(BUILD) -j$(JOBS)
@@ -43,8 +46,7 @@ clean:
 
 # Sanitizer runs (cmake/sanitizers.cmake; ctest runs every test through
 # scripts/sanitizers/run-test.sh, which fails a test on any report of the test or of a child it
-# started). ccache is used when installed.
-CCACHE    := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+# started). ccache is used when installed (CCACHE above).
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 
@@ -81,7 +83,7 @@ FUZZ_BUILD   ?= $(BUILD)-fuzz
 FUZZ_SECONDS ?= 30
 
 fuzz-build: deps
-	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/fuzz/clang_fuzz_toolchain.cmake -DCT_FUZZ=ON >/dev/null
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/fuzz/clang_fuzz_toolchain.cmake -DCT_FUZZ=ON $(CCACHE) >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzzers
 
 fuzz: fuzz-build

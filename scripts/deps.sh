@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config git
+  build-essential cmake pkg-config git ccache
   libboost1.81-dev libboost-json1.81-dev
   libtracefs-dev libtraceevent-dev
   libfmt-dev libspdlog-dev libcli11-dev
