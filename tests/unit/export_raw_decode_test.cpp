@@ -529,6 +529,15 @@ TEST_CASE("excluded spans: merged per task, looked up by time, kept as JSON line
     CHECK_FALSE(decode_excluded(R"({"Tid":5,"From":3})"));
     CHECK_FALSE(decode_excluded("[1,2]"));
 
+    // A task's out-of-scope events grow one span until an exported event of it closes the span.
+    ExcludedSpanBuilder builder;
+    CHECK(builder.out_of_scope(7, 100) == 0);
+    CHECK(builder.out_of_scope(8, 110) == 1);
+    CHECK(builder.out_of_scope(7, 120) == 0);
+    builder.in_scope(7);
+    CHECK(builder.out_of_scope(7, 130) == 2);
+    CHECK(builder.spans() == std::vector<ExcludedSpan>{{7, 100, 120}, {8, 110, 110}, {7, 130, 130}});
+
     CHECK(commit_bytes_of(kHeaderPage) == 8);
     CHECK(common_pid_offset({kEnterOpenat}) == 4);
     CHECK(common_pid_offset({kEnterOpenat, "name: x\nformat:\n\tfield:int common_pid;\toffset:8;\tsize:4;\n"}) == -1);

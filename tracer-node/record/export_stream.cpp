@@ -530,26 +530,20 @@ void exclude_out_of_scope(Recording& recording, const std::set<ContainerRef>& sc
     for (std::size_t i = 0; i < recording.runs.size(); ++i) {
         auto decoder = run_decoder(recording, recording.runs[i], "scope check");
         if (!decoder) continue;  // its exports skip it too
-        std::vector<ExcludedSpan> spans;
-        std::unordered_map<pid_t, std::size_t> open;  // tid -> its span still growing
+        ExcludedSpanBuilder spans;
         {
             RunEvents events(recording, i, std::move(decoder));
             RunOwners owners(recording.runs[i]);
             while (const TraceEvent* e = events.next()) {
                 auto change = owners.note(*e);
                 const auto* owner = owners.owner_of(e->pid);
-                if (owner && scope.contains({owner->pod, owner->container})) {
-                    open.erase(e->pid);
-                } else {
-                    auto [it, added] = open.emplace(e->pid, spans.size());
-                    if (added) spans.push_back({e->pid, e->timestamp_ns, e->timestamp_ns});
-                    spans[it->second].to_ns = e->timestamp_ns;
-                }
+                if (owner && scope.contains({owner->pod, owner->container})) spans.in_scope(e->pid);
+                else spans.out_of_scope(e->pid, e->timestamp_ns);
                 owners.done(change);
             }
         }
         auto& excluded = recording.runs[i].excluded;
-        excluded.insert(excluded.end(), spans.begin(), spans.end());
+        excluded.insert(excluded.end(), spans.spans().begin(), spans.spans().end());
     }
 }
 

@@ -121,12 +121,11 @@ struct Recorder::Run {
 
     // Out-of-scope events (scope_scrub.h): spans per task, oldest first, all in memory (a span
     // only splits when the task's events are exported in between: one or two per task).
-    std::vector<ExcludedSpan> excluded;
+    ExcludedSpanBuilder excluded;
 
     // The open run only (the session's active one).
     FD tasks_fd;
     FD excluded_fd;
-    std::unordered_map<pid_t, std::size_t> open_excluded;  // tid -> its span still growing
     std::unique_ptr<RawDecoder> counter;  // counts a page's records (no decode)
     std::vector<std::string> pending;     // per CPU: chunk_pages pages of page_size
     std::vector<std::uint32_t> pending_pages, pending_events;
@@ -200,7 +199,7 @@ Result<std::shared_ptr<Recorder>> Recorder::open(RecorderOptions options) {
             run->meta = std::move(sr.meta);
             run->dir = std::move(sr.dir);
             for (auto& t : sr.tasks) run->note_task(std::move(t));
-            run->excluded = std::move(sr.excluded);
+            run->excluded = ExcludedSpanBuilder(std::move(sr.excluded));
             s->last_run = std::max(s->last_run, run->meta.run);
             s->runs.push_back(std::move(run));
         }
@@ -415,7 +414,7 @@ void Recorder::close_run(Session& s) {
     s.segment_fd.reset();
     run.tasks_fd.reset();
     run.excluded_fd.reset();
-    run.open_excluded.clear();
+    run.excluded.close_all();
     run.counter.reset();
     run.pending = {};
     run.last_task = nullptr;
@@ -442,7 +441,7 @@ void Recorder::export_events(const EventContext& context, std::span<const Enrich
     for (const auto& e : events) {
         const auto& ev = e.event;
         // Exported now: the task's out-of-scope span, if any, is over.
-        if (!run->open_excluded.empty()) run->open_excluded.erase(ev.pid);
+        run->excluded.in_scope(ev.pid);
         if (run->last_task && run->last_task->tid == ev.pid && run->last_task->comm == ev.comm) continue;
         std::optional<EventOwner> owner;
         if (e.owner) owner = *e.owner;
@@ -466,17 +465,12 @@ void Recorder::export_out_of_scope(const EventContext& context, std::span<const 
     if (!run || s->deleted) return;
     // Grow each task's open span (events come in time order); write each span touched once.
     std::vector<std::size_t> touched;
-    for (const TraceEvent* e : events) {
-        auto [open, added] = run->open_excluded.emplace(e->pid, run->excluded.size());
-        if (added) run->excluded.push_back({e->pid, e->timestamp_ns, e->timestamp_ns});
-        auto& span = run->excluded[open->second];
-        span.from_ns = std::min(span.from_ns, e->timestamp_ns);
-        span.to_ns = std::max(span.to_ns, e->timestamp_ns);
-        if (std::ranges::find(touched, open->second) == touched.end()) touched.push_back(open->second);
-    }
+    for (const TraceEvent* e : events) touched.push_back(run->excluded.out_of_scope(e->pid, e->timestamp_ns));
+    std::ranges::sort(touched);
+    touched.erase(std::ranges::unique(touched).begin(), touched.end());
     // Later lines of the same span (same Tid and From) only grow it: the scan merges them.
     std::string lines;
-    for (auto i : touched) lines += encode_excluded(run->excluded[i]) + "\n";
+    for (auto i : touched) lines += encode_excluded(run->excluded.spans()[i]) + "\n";
     if (int err = write_all(run->excluded_fd.get(), {lines}); err != 0 && s->counts.errors++ % 1000 == 0)
         spdlog::error("session {}: recording out-of-scope events: {}", s->id, std::strerror(err));
 }
@@ -520,7 +514,7 @@ Result<Recording> Recorder::snapshot(const std::string& session_id) {
     std::unordered_map<std::uint64_t, std::size_t> run_index;
     for (const auto& run : s->runs) {
         run_index[run->meta.run] = r.runs.size();
-        r.runs.push_back({run->meta, run->spilled ? tasks_on_disk(*run) : run->tasks, run->excluded});
+        r.runs.push_back({run->meta, run->spilled ? tasks_on_disk(*run) : run->tasks, run->excluded.spans()});
     }
     for (const auto& seg : s->segments) {
         auto ri = run_index.find(seg.run);

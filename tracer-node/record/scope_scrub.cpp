@@ -35,6 +35,15 @@ Result<ExcludedSpan> decode_excluded(std::string_view line) {
     return ExcludedSpan{static_cast<pid_t>(*tid), *from, *to};
 }
 
+std::size_t ExcludedSpanBuilder::out_of_scope(pid_t tid, std::uint64_t ts) {
+    auto [open, added] = open_.emplace(tid, spans_.size());
+    if (added) spans_.push_back({tid, ts, ts});
+    auto& span = spans_[open->second];
+    span.from_ns = std::min(span.from_ns, ts);
+    span.to_ns = std::max(span.to_ns, ts);
+    return open->second;
+}
+
 ExcludedEvents::ExcludedEvents(const std::vector<ExcludedSpan>& spans) {
     for (const auto& s : spans) by_tid_[s.tid].emplace_back(s.from_ns, s.to_ns);
     for (auto& [tid, list] : by_tid_) {

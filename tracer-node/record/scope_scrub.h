@@ -33,6 +33,24 @@ struct ExcludedSpan {
 std::string encode_excluded(const ExcludedSpan& span);  // one JSON object, no newline
 Result<ExcludedSpan> decode_excluded(std::string_view line);
 
+// Spans made from a run's events in time order: an out-of-scope event of a task grows its open
+// span (or opens one); an exported event of it closes it. Not thread-safe: its owner's lock.
+class ExcludedSpanBuilder {
+public:
+    explicit ExcludedSpanBuilder(std::vector<ExcludedSpan> spans = {}) : spans_(std::move(spans)) {}
+    // Returns the index in spans() of the span grown.
+    std::size_t out_of_scope(pid_t tid, std::uint64_t ts);
+    void in_scope(pid_t tid) {
+        if (!open_.empty()) open_.erase(tid);
+    }
+    void close_all() { open_.clear(); }
+    const std::vector<ExcludedSpan>& spans() const { return spans_; }
+
+private:
+    std::vector<ExcludedSpan> spans_;
+    std::unordered_map<pid_t, std::size_t> open_;  // tid -> its span still growing
+};
+
 // The spans of one run, looked up by task and time. Immutable once made.
 class ExcludedEvents {
 public:
